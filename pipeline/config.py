@@ -1,0 +1,98 @@
+"""One typed settings object, read from DUBLINE_* environment variables, with embedded defaults.
+
+The defaults need no server: a data folder under the user's home holds the SQLite databases (the
+project's and Airflow's) and a local object store. PostgreSQL and S3 are chosen by URL.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dubline"
+
+
+def _default_model_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dubline" / "models"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DUBLINE_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="databases, store, Airflow home")
+    store_url: str = Field("", description="object store: file:///path or s3://bucket/prefix; default <data_dir>/store")
+    db_url: str = Field("", description="project database URL; default sqlite:///<data_dir>/dubline.db")
+    airflow_home: Path | None = Field(None, description="AIRFLOW_HOME for `dubline dub`; default <data_dir>/airflow")
+    model_dir: Path = Field(default_factory=_default_model_dir, description="unpacked model weights")
+    dags_dir: Path | None = Field(None, description="folder of the DAG files; default the checkout's dags/")
+
+    # speech recognition
+    asr_backend: str = Field("faster-whisper", description="faster-whisper | whisper (openai-whisper)")
+    asr_model: str = Field(
+        "whisper-base-ct2",
+        description="a registry model id, or a folder (faster-whisper) / .pt file (whisper) of your own",
+    )
+    asr_compute_type: str = "int8"
+    asr_beam_size: int = 5
+    asr_threads: int = 0
+
+    # translation and speech
+    mt_engines: list[str] = Field(default_factory=lambda: ["apertium"])
+    tts_preference: dict[str, list[str]] = Field(
+        default_factory=lambda: {"en": ["piper", "pico", "espeak"], "*": ["pico", "espeak"]},
+        description='per language, engines in order of preference; "*" for any other language',
+    )
+
+    # fitting and mixing
+    fit_min_gap_s: float = 0.08
+    fit_max_rate: float = 1.25  # native faster rate the TTS may be asked for before stretching
+    stretch_min: float = 0.85
+    stretch_max: float = 1.25
+    duck_db: float = -18.0  # gain of the original under dub speech
+    duck_attack_s: float = 0.08
+    duck_release_s: float = 0.35
+    dub_gain_db: float = 0.0
+
+    @field_validator("stretch_max")
+    @classmethod
+    def _stretch_bounds(cls, v: float) -> float:
+        if not 1.0 <= v <= 2.0:
+            raise ValueError("stretch_max must lie between 1.0 and 2.0")
+        return v
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or (self.data_dir / "store").resolve().as_uri()
+
+    @property
+    def resolved_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.data_dir / 'dubline.db').resolve()}"
+
+    @property
+    def resolved_airflow_home(self) -> Path:
+        return self.airflow_home or self.data_dir / "airflow"
+
+    @property
+    def resolved_dags_dir(self) -> Path:
+        return self.dags_dir or Path(__file__).resolve().parent.parent / "dags"
+
+    def tts_order(self, language: str) -> list[str]:
+        return self.tts_preference.get(language) or self.tts_preference.get("*") or ["espeak"]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests, and the CLI after it changes the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,121 @@
+"""Builds the engines a run uses from settings. Engines are cached per worker process.
+
+Which backend and which weights are configuration: a registry model id resolves to the verified folder
+under the model directory; anything else is taken as an operator's own folder or file.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from models import registry
+from models.base import ASR, TTS, EngineUnavailable, Translator
+from pipeline.config import Settings
+from pipeline.errors import ConfigError, SetupError
+
+
+def _resolve_asr(settings: Settings) -> tuple[Path, str, str, str]:
+    """(path, model id, version, weights sha256) of the ASR weights for the configured backend."""
+    name = settings.asr_model
+    backend = settings.asr_backend
+    if backend == "whisper" and name == "whisper-base-ct2":
+        name = "whisper-base-pt"  # same weights, converted to the openai-whisper layout
+    if name in registry.SPECS:
+        spec = registry.SPECS[name]
+        try:
+            folder = registry.require(name, settings.model_dir)
+        except EngineUnavailable as e:
+            raise SetupError(str(e), "run `make setup` or `dubline models install`") from None
+        path = folder / spec.main_file if backend == "whisper" else folder
+        sha = spec.main_sha256
+        if spec.derived_from and path.is_file():
+            sha = registry.sha256_file(path)
+        return path, spec.id, spec.version, sha
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise ConfigError(
+            f"ASR model {name!r} is neither a registered model nor an existing path",
+            f"set DUBLINE_ASR_MODEL to one of {', '.join(s for s in registry.SPECS if s.startswith('whisper'))} "
+            "or to your own model folder (faster-whisper) or .pt file (whisper)",
+        )
+    main = path / "model.bin" if path.is_dir() else path
+    sha = registry.sha256_file(main) if main.is_file() else ""
+    return path, f"custom:{path.name}", "operator-provided", sha
+
+
+@lru_cache(maxsize=4)
+def _asr_cached(backend: str, path: str, model_id: str, version: str, sha: str, compute: str, beam: int,
+                threads: int) -> ASR:
+    from models.asr import make_asr
+
+    if backend == "faster-whisper":
+        return make_asr(backend, Path(path), model_id=model_id, version=version, sha256=sha,
+                        compute_type=compute, beam_size=beam, cpu_threads=threads)
+    if backend == "whisper":
+        return make_asr(backend, Path(path), model_id=model_id, version=version, sha256=sha)
+    raise ConfigError(f"unknown ASR backend {backend!r}", "set DUBLINE_ASR_BACKEND to faster-whisper or whisper")
+
+
+def get_asr(settings: Settings) -> ASR:
+    if settings.asr_backend not in ("faster-whisper", "whisper"):
+        raise ConfigError(
+            f"unknown ASR backend {settings.asr_backend!r}", "set DUBLINE_ASR_BACKEND to faster-whisper or whisper"
+        )
+    path, mid, version, sha = _resolve_asr(settings)
+    return _asr_cached(settings.asr_backend, str(path), mid, version, sha, settings.asr_compute_type,
+                       settings.asr_beam_size, settings.asr_threads)
+
+
+@lru_cache(maxsize=2)
+def _translators(names: tuple[str, ...]) -> tuple[Translator, ...]:
+    from models.mt import ApertiumTranslator
+
+    out: list[Translator] = []
+    for n in names:
+        if n == "apertium":
+            out.append(ApertiumTranslator())
+        else:
+            raise ConfigError(f"unknown translation engine {n!r}", "set DUBLINE_MT_ENGINES to [\"apertium\"]")
+    return tuple(out)
+
+
+def get_translators(settings: Settings) -> list[Translator]:
+    return list(_translators(tuple(settings.mt_engines)))
+
+
+def choose_translator(settings: Settings, source: str, target: str) -> Translator:
+    from models.mt import choose_translator as choose
+
+    try:
+        return choose(source, target, get_translators(settings))
+    except EngineUnavailable as e:
+        raise ConfigError(str(e), "choose a target language from that list") from None
+
+
+@lru_cache(maxsize=2)
+def _tts_engines(model_dir: str) -> tuple[TTS, ...]:
+    from models.tts import EspeakTTS, PicoTTS, PiperTTS
+
+    engines: list[TTS] = []
+    spec = registry.SPECS["piper-en_US-joe-medium"]
+    if registry.status(spec, Path(model_dir)) == "ready":
+        folder = registry.model_path(spec.id, Path(model_dir))
+        engines.append(PiperTTS(folder / "en_US-joe-medium.onnx", folder / "en_US-joe-medium.onnx.json"))
+    if registry.SPECS["svox-pico"].check and registry.SPECS["svox-pico"].check():  # type: ignore[misc]
+        engines.append(PicoTTS())
+    engines.append(EspeakTTS())
+    return tuple(engines)
+
+
+def get_tts_engines(settings: Settings) -> list[TTS]:
+    return list(_tts_engines(str(settings.model_dir)))
+
+
+def choose_tts(settings: Settings, language: str) -> TTS:
+    from models.tts import choose_tts as choose
+
+    try:
+        return choose(language, get_tts_engines(settings), settings.tts_order(language))
+    except EngineUnavailable as e:
+        raise ConfigError(str(e), "install a voice for that language or change DUBLINE_TTS_PREFERENCE") from None

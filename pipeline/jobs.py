@@ -1,0 +1,103 @@
+"""Stage execution as idempotent transactions over the object store.
+
+A stage's outputs live under `stages/<stage>/<key>/`, where key is the sha256 of everything the output
+depends on (input hashes, parameters, model ids and weights hashes, the stage's code version). The
+stage writes its files first and its `result.json` last: a result that exists is complete, and running
+the stage again with the same inputs returns it without doing the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pipeline import progress
+from pipeline.config import Settings
+from pipeline.errors import DublineError, StageError
+from pipeline.storage import ObjectStore, get_json, key_of, open_store, put_json
+
+# Bump a stage's version when its code changes what it produces: old results are then not reused.
+STAGE_VERSIONS = {
+    "ingest": 1,
+    "transcribe": 1,
+    "translate": 1,
+    "synthesize": 1,
+    "fit": 1,
+    "mix": 1,
+    "mux": 1,
+}
+
+
+def digest(material: Any) -> str:
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class StageRun:
+    """What a stage function gets: a scratch folder, the store and the key prefix to publish under."""
+
+    def __init__(self, store: ObjectStore, settings: Settings, stage: str, prefix: str, scratch: Path) -> None:
+        self.store = store
+        self.settings = settings
+        self.stage = stage
+        self.prefix = prefix
+        self.scratch = scratch
+
+    def put(self, name: str, path: Path) -> str:
+        return self.store.put_file(f"{self.prefix}/{name}", path)
+
+    def put_bytes(self, name: str, data: bytes) -> str:
+        return self.store.put_bytes(f"{self.prefix}/{name}", data)
+
+    def fetch(self, uri: str) -> Path:
+        """A local path for an object of the store (downloaded into scratch for a remote store)."""
+        return self.store.local_path(key_of(self.store, uri), self.scratch / "in")
+
+    def step(self, done: int, total: int, label: str = "") -> None:
+        progress.emit(self.stage, "step", done=done, total=total, label=label)
+
+
+def open_settings_store(settings: Settings) -> ObjectStore:
+    return open_store(settings.resolved_store_url)
+
+
+def run_stage(
+    settings: Settings,
+    stage: str,
+    material: dict[str, Any],
+    fn: Callable[[StageRun], dict[str, Any]],
+    label: str = "",
+) -> dict[str, Any]:
+    """Run `fn` once per distinct `material`; return its (recorded) result dict."""
+    store = open_settings_store(settings)
+    key = digest({"stage": stage, "version": STAGE_VERSIONS[stage], **material})[:32]
+    prefix = f"stages/{stage}/{key}"
+    result_key = f"{prefix}/result.json"
+    name = f"{stage}[{label}]" if label else stage
+    if store.exists(result_key):
+        result = dict(get_json(store, result_key))
+        result["cached"] = True
+        progress.emit(name, "cached", elapsed_s=result.get("elapsed_s", 0.0))
+        return result
+    progress.emit(name, "start")
+    t0 = time.perf_counter()
+    scratch_root = settings.data_dir / "work"
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"{stage}-", dir=scratch_root) as tmp:
+            result = fn(StageRun(store, settings, name, prefix, Path(tmp)))
+    except DublineError as e:
+        progress.emit(name, "failed", error=e.one_line(), exit_code=e.exit_code)
+        raise
+    except Exception as e:
+        progress.emit(name, "failed", error=f"stage {name} failed: {type(e).__name__}: {e}", exit_code=StageError.exit_code)
+        raise StageError(f"stage {name} failed: {type(e).__name__}: {e}") from e
+    result = {**result, "stage": stage, "label": label, "key": key, "elapsed_s": round(time.perf_counter() - t0, 3)}
+    put_json(store, result_key, result)
+    result["cached"] = False
+    progress.emit(name, "done", elapsed_s=result["elapsed_s"])
+    return result

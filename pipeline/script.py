@@ -1,0 +1,107 @@
+"""The Script: one typed document that carries a job from transcription to delivery.
+
+Every stage reads a Script and writes a new revision of it to the store. Per-segment content hashes
+let a re-run tell what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class WordTiming(BaseModel):
+    text: str
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    probability: float = 1.0
+
+
+class Translation(BaseModel):
+    text: str
+    engine: str
+
+
+class FitReport(BaseModel):
+    """How a dubbed line was placed in its slot."""
+
+    start: float  # absolute placement = the source segment's start
+    slot_end: float  # latest end without running into the next line (minus the minimum gap)
+    natural_duration: float  # the clip as first synthesized
+    rate: float = 1.0  # native rate asked from the engine
+    stretch: float = 1.0  # tempo factor applied afterwards (>1 = faster)
+    final_duration: float = 0.0
+    steps: list[str] = Field(default_factory=list)
+    overrun_s: float = 0.0  # > 0 when the line still ends after slot_end
+
+
+class Clip(BaseModel):
+    uri: str
+    duration: float
+    engine: str
+    voice: str
+    rate: float = 1.0
+    fit: FitReport | None = None
+
+
+class Segment(BaseModel):
+    id: str
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    speaker: str = "S1"
+    text: str
+    words: list[WordTiming] = Field(default_factory=list)
+    translations: dict[str, Translation] = Field(default_factory=dict)
+    clips: dict[str, Clip] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Segment:
+        if self.end < self.start:
+            raise ValueError(f"segment {self.id}: end {self.end} before start {self.start}")
+        return self
+
+    def content_hash(self, language: str | None = None) -> str:
+        """Hash of what synthesis of this line depends on (text, timing, the translation)."""
+        doc: dict[str, object] = {"text": self.text, "start": self.start, "end": self.end}
+        if language:
+            tr = self.translations.get(language)
+            doc["tr"] = tr.text if tr else None
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class SourceInfo(BaseModel):
+    uri: str
+    sha256: str
+    filename: str
+    duration: float
+    has_video: bool
+    language: str | None = None
+    language_probability: float | None = None
+
+
+class Script(BaseModel):
+    version: int = 1
+    revision: int = 0
+    source: SourceInfo
+    speakers: list[str] = Field(default_factory=lambda: ["S1"])
+    segments: list[Segment] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    history: list[str] = Field(default_factory=list)  # stage names, one per revision
+
+    def revised(self, stage: str) -> Script:
+        new = self.model_copy(deep=True)
+        new.revision = self.revision + 1
+        new.history = [*self.history, stage]
+        return new
+
+    def speech_spans(self) -> list[tuple[float, float]]:
+        return [(s.start, s.end) for s in self.segments]
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(indent=1).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Script:
+        return cls.model_validate_json(data)

@@ -1,0 +1,44 @@
+"""Helpers the stages share: reading and writing Scripts, hashing files, resolving inputs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from pipeline.errors import InputError
+from pipeline.jobs import StageRun
+from pipeline.script import Script
+from pipeline.storage import ObjectStore, key_of
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_script(store: ObjectStore, uri: str) -> Script:
+    return Script.from_json(store.get_bytes(key_of(store, uri)))
+
+
+def save_script(run: StageRun, script: Script, name: str = "script.json") -> str:
+    return run.put_bytes(name, script.to_json())
+
+
+def resolve_input(uri: str, scratch: Path) -> Path:
+    """A local path for the job's input: a path, a file:// URI or an s3:// URI (downloaded)."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path) if parsed.scheme else uri).expanduser().resolve()
+    if parsed.scheme == "s3":
+        from pipeline.storage import S3Store
+
+        bucket, _, key = (parsed.netloc + parsed.path).partition("/")
+        store = S3Store(bucket)
+        if not store.exists(key):
+            raise InputError(f"input {uri} does not exist", "check the bucket and key")
+        return store.local_path(key, scratch / "input")
+    raise InputError(f"input {uri!r} has an unsupported scheme", "give a local path, file:// or s3:// URI")

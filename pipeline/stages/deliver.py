@@ -1,0 +1,173 @@
+"""mux and publish: the delivered media, subtitles and job report.
+
+mux builds everything in the store under its content-addressed prefix; publish copies the finished set
+to the output location (a folder, or a store prefix) with the input's name, each file written to a
+temporary name and renamed, the report last: a report present means the whole set is there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from pipeline import media, progress
+from pipeline.config import Settings
+from pipeline.jobs import StageRun, open_settings_store, run_stage
+from pipeline.stages.common import load_script, save_script
+from pipeline.storage import key_of, open_store
+from pipeline.subtitles import script_cues, write_subtitles
+
+
+def mux(settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any], fits: list[dict[str, Any]],
+        mixes: list[dict[str, Any]]) -> dict[str, Any]:
+    fits = sorted(fits, key=lambda r: r["language"])
+    mixes = sorted(mixes, key=lambda r: r["language"])
+    material = {"source": ingested["source_sha256"], "transcribed": transcribed["key"],
+                "fits": [f["key"] for f in fits], "mixes": [m["key"] for m in mixes]}
+
+    def work(run: StageRun) -> dict[str, Any]:
+        script = load_script(run.store, transcribed["script_uri"]).revised("mux")
+        for f in fits:
+            lang = f["language"]
+            per_lang = load_script(run.store, f["script_uri"])
+            by_id = {s.id: s for s in per_lang.segments}
+            for seg in script.segments:
+                other = by_id.get(seg.id)
+                if other is None:
+                    continue
+                if lang in other.translations:
+                    seg.translations[lang] = other.translations[lang]
+                if lang in other.clips:
+                    seg.clips[lang] = other.clips[lang]
+        script.languages = [f["language"] for f in fits]
+        src_lang = transcribed["language"]
+        subs: dict[str, dict[str, str]] = {}
+        for lang in [src_lang, *script.languages]:
+            cues = script_cues(script, None if lang == src_lang else lang)
+            subs[lang] = {}
+            for ext in ("srt", "vtt"):
+                p = write_subtitles(cues, run.scratch / f"{lang}.{ext}")
+                subs[lang][ext] = run.put(p.name, p)
+        tracks = [(run.fetch(ingested["full_audio_uri"]), media.iso639_2(src_lang), f"Original ({src_lang})")]
+        for m in mixes:
+            tracks.append((run.fetch(m["mix_uri"]), media.iso639_2(m["language"]), f"Dub ({m['language']})"))
+        ext = "mp4" if ingested["has_video"] else "m4a"
+        video = run.fetch(ingested["source_uri"]) if ingested["has_video"] else None
+        out = media.mux(video, tracks, run.scratch / f"dub.{ext}", ingested["duration"])
+        return {"media_uri": run.put(out.name, out), "media_ext": ext, "subtitles": subs,
+                "script_uri": save_script(run, script), "languages": script.languages, "source_language": src_lang}
+
+    return run_stage(settings, "mux", material, work)
+
+
+def _is_local(location: str) -> bool:
+    return urlparse(location).scheme in ("", "file")
+
+
+def _local_dir(location: str) -> Path:
+    p = urlparse(location)
+    return Path(unquote(p.path) if p.scheme else location).expanduser().resolve()
+
+
+def build_report(ingested: dict[str, Any], transcribed: dict[str, Any], stage_results: list[dict[str, Any]],
+                 muxed: dict[str, Any], files: dict[str, str], params: dict[str, Any]) -> dict[str, Any]:
+    stages = [
+        {"stage": r.get("stage"), "language": r.get("label") or None, "elapsed_s": r.get("elapsed_s", 0.0),
+         "cached": bool(r.get("cached"))}
+        for r in stage_results
+    ]
+    fits = {r["language"]: r["summary"] for r in stage_results if r.get("stage") == "fit"}
+    models: dict[str, Any] = {"asr": transcribed.get("model")}
+    for r in stage_results:
+        if r.get("stage") == "translate":
+            models.setdefault("mt", {})[r["language"]] = r["engine"]
+        if r.get("stage") == "synthesize":
+            models.setdefault("tts", {})[r["language"]] = {**r["engine"], "voice": r["voice"]}
+    return {
+        "dubline_report": 1,
+        "input": {"filename": ingested["filename"], "sha256": ingested["source_sha256"],
+                  "duration_s": ingested["duration"], "has_video": ingested["has_video"]},
+        "source_language": transcribed["language"],
+        "source_language_probability": transcribed.get("language_probability"),
+        "target_languages": muxed["languages"],
+        "params": params,
+        "segments": transcribed.get("segments"),
+        "models": models,
+        "timing": fits,
+        "stages": stages,
+        "stage_time_s": round(sum(s["elapsed_s"] for s in stages if not s["cached"]), 3),
+        "outputs": files,
+        "script_uri": muxed["script_uri"],
+    }
+
+
+def publish(settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any],
+            stage_results: list[dict[str, Any]], muxed: dict[str, Any], output: str,
+            params: dict[str, Any]) -> dict[str, Any]:
+    """Copy the outputs to `output` (a folder, file:// or s3:// location; default the store's outputs/)."""
+    progress.emit("publish", "start")
+    result = _publish(settings, ingested, transcribed, stage_results, muxed, output, params)
+    progress.emit("publish", "done", **result)
+    return result
+
+
+def _publish(settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any],
+             stage_results: list[dict[str, Any]], muxed: dict[str, Any], output: str,
+             params: dict[str, Any]) -> dict[str, Any]:
+    store = open_settings_store(settings)
+    stem = ingested["stem"]
+    names: dict[str, str] = {f"{stem}.dub.{muxed['media_ext']}": muxed["media_uri"]}
+    for lang, by_ext in muxed["subtitles"].items():
+        for ext, uri in by_ext.items():
+            names[f"{stem}.{lang}.{ext}"] = uri
+    location = output or store.uri(f"outputs/{ingested['source_sha256'][:16]}")
+    report_name = f"{stem}.report.json"
+    if _is_local(location):
+        folder = _local_dir(location)
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {n: str(folder / n) for n in names}
+        report = build_report(ingested, transcribed, stage_results, muxed, {**files, "report": str(folder / report_name)},
+                              params)
+        for name, uri in names.items():
+            src = store.local_path(key_of(store, uri), settings.data_dir / "work" / "publish")
+            _atomic_copy(src, folder / name)
+        _atomic_write(folder / report_name, json.dumps(report, indent=1).encode())
+        return {"location": str(folder), "files": files, "report": str(folder / report_name)}
+    target = open_store(location)
+    files = {n: target.uri(n) for n in names}
+    report = build_report(ingested, transcribed, stage_results, muxed, {**files, "report": target.uri(report_name)},
+                          params)
+    for name, uri in names.items():
+        target.put_file(name, store.local_path(key_of(store, uri), settings.data_dir / "work" / "publish"))
+    target.put_bytes(report_name, json.dumps(report, indent=1).encode())
+    return {"location": location, "files": files, "report": target.uri(report_name)}
+
+
+def _atomic_copy(src: Path, dest: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write(dest: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["mux", "publish", "build_report", "StageRun"]

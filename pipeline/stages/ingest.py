@@ -1,0 +1,69 @@
+"""ingest: check the input, store it, and derive the two audio copies every later stage uses.
+
+A 16 kHz mono WAV for speech recognition and a 48 kHz stereo WAV for mixing, both cut or padded to the
+input's exact duration so the delivered tracks line up with the picture.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline import media
+from pipeline.config import Settings
+from pipeline.errors import InputError
+from pipeline.jobs import StageRun, run_stage
+from pipeline.script import Script, SourceInfo
+from pipeline.stages.common import resolve_input, save_script, sha256_file
+
+ASR_RATE = 16000
+MIX_RATE = 48000
+
+
+def check_input(path_or_uri: str, scratch_dir: Any = None) -> media.MediaInfo:
+    """Probe an input without storing anything: what the CLI calls before it starts a run."""
+    from pathlib import Path
+
+    return media.probe(resolve_input(path_or_uri, Path(scratch_dir or "/tmp")))
+
+
+def ingest(settings: Settings, input_uri: str) -> dict[str, Any]:
+    from pathlib import Path
+
+    scratch = settings.data_dir / "work" / "inputs"
+    scratch.mkdir(parents=True, exist_ok=True)
+    src = resolve_input(input_uri, scratch)
+    info = media.probe(src)
+    source_sha = sha256_file(src)
+
+    def work(run: StageRun) -> dict[str, Any]:
+        asr = media.extract_audio(src, run.scratch / "asr16k.wav", ASR_RATE, 1, duration=info.duration)
+        if media.peak_dbfs(asr) < media.SILENCE_DBFS:
+            raise InputError(
+                f"input {src} has a silent audio track (peak below {media.SILENCE_DBFS:.0f} dBFS)",
+                "give a file whose soundtrack has the speech to dub",
+            )
+        full = media.extract_audio(src, run.scratch / "full48k.wav", MIX_RATE, 2, duration=info.duration)
+        # checks passed: now store the source and its derived copies
+        source_uri = run.put(f"source{src.suffix.lower()}", src)
+        asr_uri = run.put("asr16k.wav", asr)
+        full_uri = run.put("full48k.wav", full)
+        script = Script(
+            source=SourceInfo(
+                uri=source_uri, sha256=source_sha, filename=src.name, duration=info.duration,
+                has_video=info.has_video,
+            )
+        )
+        return {
+            "source_uri": source_uri,
+            "source_sha256": source_sha,
+            "filename": src.name,
+            "stem": Path(src.name).stem,
+            "duration": info.duration,
+            "has_video": info.has_video,
+            "video_codec": info.video_codec,
+            "asr_audio_uri": asr_uri,
+            "full_audio_uri": full_uri,
+            "script_uri": save_script(run, script),
+        }
+
+    return run_stage(settings, "ingest", {"source_sha256": source_sha, "rates": [ASR_RATE, MIX_RATE]}, work)

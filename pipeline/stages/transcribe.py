@@ -1,0 +1,62 @@
+"""transcribe: Whisper (faster-whisper or openai-whisper) on the 16 kHz copy, into the Script."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.config import Settings
+from pipeline.engines import get_asr
+from pipeline.errors import InputError
+from pipeline.jobs import StageRun, run_stage
+from pipeline.script import Segment, WordTiming
+from pipeline.stages.common import load_script, save_script
+
+
+def transcribe(settings: Settings, ingested: dict[str, Any], source_language: str | None) -> dict[str, Any]:
+    asr = get_asr(settings)
+    lang = (source_language or "").strip().lower() or None
+    material = {
+        "source_sha256": ingested["source_sha256"],
+        "language": lang,
+        "model": asr.info.as_dict(),
+        "backend": settings.asr_backend,
+        "beam": settings.asr_beam_size,
+        "compute": settings.asr_compute_type,
+    }
+
+    def work(run: StageRun) -> dict[str, Any]:
+        script = load_script(run.store, ingested["script_uri"]).revised("transcribe")
+        audio = run.fetch(ingested["asr_audio_uri"])
+        result = asr.transcribe(audio, language=lang)
+        segments: list[Segment] = []
+        for seg in result.segments:
+            text = seg.text.strip()
+            if not text:
+                continue
+            words = [
+                WordTiming(text=w.text.strip(), start=max(0.0, w.start), end=max(w.start, w.end),
+                           probability=w.probability)
+                for w in seg.words if w.text.strip()
+            ]
+            start = words[0].start if words else seg.start
+            end = words[-1].end if words else seg.end
+            segments.append(Segment(id=f"s{len(segments) + 1:04d}", start=max(0.0, start), end=max(start, end),
+                                    text=text, words=words))
+        if not segments:
+            raise InputError(
+                f"no speech was found in {script.source.filename}",
+                "check that the file has spoken words; give --from if the language is unusual",
+            )
+        script.segments = segments
+        script.source.language = result.language
+        script.source.language_probability = round(result.language_probability, 3)
+        return {
+            "script_uri": save_script(run, script),
+            "language": result.language,
+            "language_probability": round(result.language_probability, 3),
+            "segments": len(segments),
+            "words": sum(len(s.words) for s in segments),
+            "model": asr.info.as_dict(),
+        }
+
+    return run_stage(settings, "transcribe", material, work)
