@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import get_settings
@@ -22,12 +23,13 @@ app.add_typer(models_app, name="models")
 
 # A console on a duplicate of stdout, so that progress still reaches the terminal while Airflow's task
 # logs (written to fd 1 and 2) are sent to a log file.
-console = Console(file=os.fdopen(os.dup(1), "w", buffering=1), highlight=False)
-err_console = Console(file=os.fdopen(os.dup(2), "w", buffering=1), highlight=False, stderr=True)
+_width = None if sys.stdout.isatty() else 120
+console = Console(file=os.fdopen(os.dup(1), "w", buffering=1), highlight=False, width=_width)
+err_console = Console(file=os.fdopen(os.dup(2), "w", buffering=1), highlight=False, stderr=True, width=_width)
 
 
 def _fail(e: DublineError) -> None:
-    err_console.print(f"[bold red]error:[/] {e.one_line()}", soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(e.one_line())}", soft_wrap=True)
     raise typer.Exit(e.exit_code)
 
 
@@ -83,16 +85,16 @@ def _dub(input: str, targets: list[str], source: str, out: Path, verbose: bool) 
     def show(stage: str, event: str, data: dict[str, Any]) -> None:
         if event == "start":
             started[stage] = time.perf_counter()
-            status.update(f"{stage}...")
+            status.update(f"{escape(stage)}...")
         elif event == "step":
-            status.update(f"{stage} {data.get('done')}/{data.get('total')}")
+            status.update(f"{escape(stage)} {data.get('done')}/{data.get('total')}")
         elif event == "done":
             secs = data.get("elapsed_s") or time.perf_counter() - started.get(stage, time.perf_counter())
-            console.print(f"  [green]done[/]   {stage:<16} {float(secs):6.1f} s")
+            console.print(f"  [green]done[/]   {escape(stage):<16} {float(secs):6.1f} s")
         elif event == "cached":
-            console.print(f"  [cyan]reused[/] {stage:<16}   (done before)")
+            console.print(f"  [cyan]reused[/] {escape(stage):<16}   (done before)")
         elif event == "failed":
-            console.print(f"  [red]failed[/] {stage}")
+            console.print(f"  [red]failed[/] {escape(stage)}")
 
     unsubscribe = progress.subscribe(show)
     log_path = None if verbose else settings.data_dir / "logs" / f"dub-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -196,7 +198,7 @@ def sample(
     from pipeline.sample import make_sample
 
     try:
-        path = make_sample(out, get_settings())
+        path = make_sample(out, get_settings(), seconds)
     except DublineError as e:
         _fail(e)
     console.print(f"sample written: {path}")
@@ -206,7 +208,7 @@ def main() -> None:  # pragma: no cover - entry point
     try:
         app()
     except DublineError as e:
-        err_console.print(f"[bold red]error:[/] {e.one_line()}")
+        err_console.print(f"[bold red]error:[/] {escape(e.one_line())}", soft_wrap=True)
         sys.exit(e.exit_code)
 
 

@@ -3,6 +3,7 @@ between sentences, over a quiet synthesized music bed, with a generated moving p
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -46,14 +47,14 @@ def _bed(seconds: float, rate: int = RATE) -> np.ndarray:
 
 
 def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
-    """Write the sample to `out` (.mp4 with a picture; .wav/.flac/.m4a audio only)."""
+    """Write the sample to `out` (.mp4 with a picture; .wav/.flac/.m4a audio only), and beside it
+    `<out>.json` with the true speech spans and text (ground truth for tests)."""
     tts = choose_tts(settings, "en")
     voice = tts.voice_for("en")
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        pieces: list[np.ndarray] = []
         pos = 1.0
         placed: list[tuple[float, np.ndarray]] = []
         for i, sentence in enumerate(TALK):
@@ -64,13 +65,16 @@ def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
             data, _ = sf.read(str(res), dtype="float32")
             placed.append((pos, data))
             pos += len(data) / RATE + 1.2
-            pieces.append(data)
         total = max(seconds, pos + 0.5)
         mixture = _bed(total)
         for start, data in placed:
             a = int(start * RATE)
             mixture[a:a + len(data)] += 0.8 * data[:, None]
         mixture = np.clip(mixture, -1, 1)
+        truth = {"language": "en", "duration": total,
+                 "speech": [{"start": round(st, 3), "end": round(st + len(d) / RATE, 3), "text": TALK[i]}
+                            for i, (st, d) in enumerate(placed)]}
+        out.with_name(out.name + ".json").write_text(json.dumps(truth, indent=1))
         audio = tmp / "audio.wav"
         sf.write(str(audio), mixture, RATE, subtype="PCM_16")
         if out.suffix.lower() == ".wav":

@@ -1,0 +1,32 @@
+"""Shared test set-up: an isolated data folder per test session, and the real recordings when present."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared" / "fixtures"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Databases, store and Airflow home of the tests live in a temporary folder, never the user's."""
+    data = tmp_path_factory.mktemp("dubline-data")
+    os.environ["DUBLINE_DATA_DIR"] = str(data)
+    from pipeline.config import reset_settings
+
+    reset_settings()
+    return data
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"real recordings not available ({FIXTURES} is absent; CI has them)")
+    return FIXTURES

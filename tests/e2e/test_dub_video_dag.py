@@ -1,0 +1,102 @@
+"""End to end: the dub_video DAG through Airflow's dag.test(), on real Whisper, Apertium, Pico and ffmpeg."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import jiwer
+import pytest
+
+from pipeline.config import get_settings
+from pipeline.runner import run_dag
+from pipeline.subtitles import read_subtitles
+
+pytestmark = pytest.mark.slow
+
+
+def _norm(text: str) -> str:
+    text = re.sub(r"[^\w\s']", " ", text.lower())
+    return " ".join(text.split())
+
+
+def _probe(path: Path) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def dubbed(sample_video: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("out")
+    settings = get_settings()
+    conf = {"input": str(sample_video), "source_language": "", "target_languages": ["es"], "output": str(out)}
+    result = run_dag(settings, "dub_video", conf, log_path=settings.data_dir / "logs" / "e2e.log")
+    return {"result": result, "out": out, "truth": json.loads(Path(str(sample_video) + ".json").read_text())}
+
+
+def test_run_succeeds_and_publishes_named_outputs(dubbed: dict) -> None:
+    assert dubbed["result"]["state"] == "success"
+    names = sorted(p.name for p in dubbed["out"].iterdir())
+    assert names == ["talk.dub.mp4", "talk.en.srt", "talk.en.vtt", "talk.es.srt", "talk.es.vtt", "talk.report.json"]
+
+
+def test_streams_tags_and_duration(dubbed: dict, sample_video: Path) -> None:
+    info = _probe(dubbed["out"] / "talk.dub.mp4")
+    kinds = [s["codec_type"] for s in info["streams"]]
+    assert kinds.count("video") == 1 and kinds.count("audio") == 2
+    langs = [s.get("tags", {}).get("language") for s in info["streams"] if s["codec_type"] == "audio"]
+    assert langs == ["eng", "spa"]
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    src_video = next(s for s in _probe(sample_video)["streams"] if s["codec_type"] == "video")
+    assert video["codec_name"] == src_video["codec_name"] and video["nb_frames"] == src_video["nb_frames"]
+    src_dur = float(_probe(sample_video)["format"]["duration"])
+    assert abs(float(info["format"]["duration"]) - src_dur) <= 0.040
+
+
+def test_spanish_cues_lie_within_source_speech(dubbed: dict) -> None:
+    spans = [(s["start"], s["end"]) for s in dubbed["truth"]["speech"]]
+    cues = read_subtitles(dubbed["out"] / "talk.es.srt")
+    assert len(cues) >= len(spans)
+    for c in cues:
+        assert any(a - 0.5 <= c.start and c.end <= b + 0.5 for a, b in spans), f"cue {c} outside speech {spans}"
+
+
+def test_spanish_track_says_the_spanish_subtitles(dubbed: dict, tmp_path: Path) -> None:
+    wav = tmp_path / "spa.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(dubbed["out"] / "talk.dub.mp4"), "-map", "0:a:1",
+                    "-ac", "1", "-ar", "16000", str(wav)], check=True)
+    from pipeline.engines import get_asr
+
+    heard = " ".join(s.text for s in get_asr(get_settings()).transcribe(wav, language="es").segments)
+    said = " ".join(c.text for c in read_subtitles(dubbed["out"] / "talk.es.srt"))
+    wer = jiwer.wer(_norm(said), _norm(heard))
+    print(f"Spanish track WER against the Spanish subtitles: {wer:.3f}")
+    assert wer <= 0.35
+
+
+def test_report_has_stage_timings(dubbed: dict) -> None:
+    report = json.loads((dubbed["out"] / "talk.report.json").read_text())
+    stages = {s["stage"] for s in report["stages"]}
+    assert {"ingest", "transcribe", "translate", "synthesize", "fit", "mix", "mux"} <= stages
+    assert report["source_language"] == "en"
+    assert report["timing"]["es"]["end_drift_s"] == 0.0
+    assert all(s["elapsed_s"] >= 0 for s in report["stages"])
+
+
+def test_rerun_reuses_every_stage(dubbed: dict, sample_video: Path, tmp_path: Path) -> None:
+    """Idempotent stages: the same input again does no work and publishes the same media."""
+    from pipeline import progress
+
+    events: list[tuple[str, str]] = []
+    unsubscribe = progress.subscribe(lambda stage, event, info: events.append((stage, event)))
+    try:
+        conf = {"input": str(sample_video), "source_language": "", "target_languages": ["es"], "output": str(tmp_path)}
+        run_dag(get_settings(), "dub_video", conf, log_path=get_settings().data_dir / "logs" / "e2e-rerun.log")
+    finally:
+        unsubscribe()
+    worked = [s for s, e in events if e == "start" and s != "publish"]
+    assert worked == [], f"stages redone on a re-run: {worked}"
+    assert (tmp_path / "talk.dub.mp4").read_bytes() == (dubbed["out"] / "talk.dub.mp4").read_bytes()
