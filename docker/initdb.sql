@@ -1,0 +1,2 @@
+CREATE USER dubline WITH PASSWORD 'dubline';
+CREATE DATABASE dubline OWNER dubline;
