@@ -18,17 +18,14 @@ RETRIES = int(os.environ.get("DUBLINE_TASK_RETRIES", "2"))
 
 def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Call pipeline.stages.<module>.<fn>; a user-actionable error fails the task without retries."""
-    import importlib
-
     from airflow.sdk.exceptions import AirflowFailException
 
     from pipeline.config import get_settings
     from pipeline.errors import ConfigError, ConsentError, InputError, SetupError
+    from pipeline.jobs import invoke_stage
 
-    module, _, name = fn_name.rpartition(".")
-    fn = getattr(importlib.import_module(f"pipeline.stages.{module}"), name)
     try:
-        return fn(get_settings(), *args, **kwargs)  # type: ignore[no-any-return]
+        return invoke_stage(fn_name, get_settings(), *args, **kwargs)
     except (InputError, ConfigError, ConsentError, SetupError) as e:
         raise AirflowFailException(e.one_line()) from e
 

@@ -111,6 +111,15 @@ def _dub(input: str, targets: list[str], source: str, out: Path, verbose: bool) 
     console.print(f"  {Path(pub.get('report', '')).name}")
 
 
+def _sha(spec: Any, model_dir: Path) -> str:
+    from models import registry
+
+    if spec.derived_from:
+        path = registry.model_path(spec.id, model_dir) / spec.main_file
+        return registry.sha256_file(path) if path.is_file() else "-"
+    return str(spec.main_sha256) or "-"
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Each model: id, version, source package, sha256, licence, ready or missing."""
@@ -123,7 +132,7 @@ def models_list() -> None:
     for spec in registry.SPECS.values():
         st = registry.status(spec, settings.model_dir)
         colour = {"ready": "green", "missing": "yellow"}.get(st, "red")
-        table.add_row(spec.id, spec.kind, spec.version, "\n".join(spec.packages), spec.main_sha256[:16] or "-",
+        table.add_row(spec.id, spec.kind, spec.version, "\n".join(spec.packages), _sha(spec, settings.model_dir),
                       spec.licence, f"[{colour}]{st}[/]")
     console.print(table)
     console.print(f"model folder: {settings.model_dir}")
@@ -202,6 +211,21 @@ def sample(
     except DublineError as e:
         _fail(e)
     console.print(f"sample written: {path}")
+
+
+@app.command()
+def jobs(limit: Annotated[int, typer.Option(help="how many")] = 20) -> None:
+    """The most recent `dubline dub` jobs recorded in the project's database."""
+    from pipeline import db
+
+    table = Table()
+    for col in ("id", "started", "status", "wall s", "input", "languages", "error"):
+        table.add_column(col, overflow="fold")
+    for j in db.recent_jobs(get_settings().resolved_db_url, limit):
+        table.add_row(str(j.id), j.started_at.strftime("%Y-%m-%d %H:%M:%S"), j.status,
+                      f"{j.wall_s:.1f}" if j.wall_s else "-", j.input,
+                      ",".join(j.params.get("target_languages", [])), j.error or "")
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover - entry point

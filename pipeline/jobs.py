@@ -91,13 +91,34 @@ def run_stage(
         with tempfile.TemporaryDirectory(prefix=f"{stage}-", dir=scratch_root) as tmp:
             result = fn(StageRun(store, settings, name, prefix, Path(tmp)))
     except DublineError as e:
-        progress.emit(name, "failed", error=e.one_line(), exit_code=e.exit_code)
+        _report_failure(name, e)
         raise
     except Exception as e:
-        progress.emit(name, "failed", error=f"stage {name} failed: {type(e).__name__}: {e}", exit_code=StageError.exit_code)
-        raise StageError(f"stage {name} failed: {type(e).__name__}: {e}") from e
+        err = StageError(f"stage {name} failed: {type(e).__name__}: {e}")
+        _report_failure(name, err)
+        raise err from e
     result = {**result, "stage": stage, "label": label, "key": key, "elapsed_s": round(time.perf_counter() - t0, 3)}
     put_json(store, result_key, result)
     result["cached"] = False
     progress.emit(name, "done", elapsed_s=result["elapsed_s"])
     return result
+
+
+def _report_failure(stage: str, error: DublineError) -> None:
+    if not getattr(error, "_reported", False):
+        progress.emit(stage, "failed", error=error.one_line(), exit_code=error.exit_code)
+        error._reported = True  # type: ignore[attr-defined]
+
+
+def invoke_stage(fn_name: str, settings: Settings, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Call `pipeline.stages.<module>.<function>`; any user-facing error raised before or inside the
+    stage's transaction is reported once (progress 'failed' event) and re-raised."""
+    import importlib
+
+    module, _, name = fn_name.rpartition(".")
+    fn = getattr(importlib.import_module(f"pipeline.stages.{module}"), name)
+    try:
+        return fn(settings, *args, **kwargs)  # type: ignore[no-any-return]
+    except DublineError as e:
+        _report_failure(module, e)
+        raise

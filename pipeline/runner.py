@@ -90,7 +90,21 @@ def redirect_output(log_path: Path | None) -> Iterator[None]:
 def run_dag(settings: Settings, dag_id: str, conf: dict[str, Any], log_path: Path | None = None) -> dict[str, Any]:
     """Run one DAG run in-process. Returns {'state', 'run_id', 'wall_s', 'published', 'errors'}; raises
     the first user-facing error when the run failed because of one."""
+    from pipeline import db
+
     prepare_airflow(settings)
+    job_id = db.start_job(settings.resolved_db_url, dag_id, str(conf.get("input", "")), conf)
+    try:
+        result = _run_dag(settings, dag_id, conf, log_path)
+    except DublineError as e:
+        db.finish_job(settings.resolved_db_url, job_id, "failed", error=e.one_line())
+        raise
+    db.finish_job(settings.resolved_db_url, job_id, "success", run_id=result["run_id"], wall_s=result["wall_s"],
+                  outputs=result["published"])
+    return result
+
+
+def _run_dag(settings: Settings, dag_id: str, conf: dict[str, Any], log_path: Path | None) -> dict[str, Any]:
     errors: list[tuple[str, str, int]] = []
     published: dict[str, Any] = {}
 

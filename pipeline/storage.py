@@ -191,7 +191,7 @@ def get_json(store: ObjectStore, key: str) -> Any:
 def key_of(store: ObjectStore, uri: str) -> str:
     """The key of a URI that points into this store."""
     if store.url.startswith("file:"):
-        root = urlparse(store.url).path.rstrip("/") + "/"
+        root = unquote(urlparse(store.url).path).rstrip("/") + "/"
         path = unquote(urlparse(uri).path)
         if not path.startswith(root):
             raise StageError(f"{uri} is not inside the store {store.url}")

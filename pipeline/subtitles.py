@@ -55,36 +55,52 @@ def _balanced(text: str) -> str:
     return best
 
 
-def _chunks(words: list[str], limit: int = MAX_LINE * MAX_LINES) -> list[list[int]]:
-    """Group word indices into chunks whose text fits `limit`, preferring to break after punctuation."""
+def _chunks(words: list[str], width: int = MAX_LINE, lines: int = MAX_LINES) -> list[list[int]]:
+    """Group word indices into cues of at most `lines` lines of `width` characters (greedy wrapping),
+    closing a cue early after punctuation when that keeps it at least half full."""
     groups: list[list[int]] = []
     cur: list[int] = []
-    length = 0
+    line_len, n_lines = 0, 1
     for i, w in enumerate(words):
-        add = len(w) + (1 if cur else 0)
-        if cur and length + add > limit:
-            # move back to the last punctuation in the second half of the chunk, if any
-            cut = len(cur)
-            for j in range(len(cur) - 1, len(cur) // 2, -1):
-                if words[cur[j]].endswith((",", ".", ";", ":", "?", "!")):
-                    cut = j + 1
-                    break
-            groups.append(cur[:cut])
-            cur = cur[cut:]
-            length = len(" ".join(words[k] for k in cur))
-            add = len(w) + (1 if cur else 0)
+        if cur and line_len + 1 + len(w) > width:
+            if n_lines == lines:
+                groups.append(cur)
+                cur, line_len, n_lines = [], 0, 1
+            else:
+                n_lines += 1
+                line_len = 0
+        line_len += len(w) + (1 if line_len else 0)
         cur.append(i)
-        length += add
+        full = n_lines == lines and line_len > width // 2
+        if full and w.endswith((".", "?", "!", ";")) and i + 1 < len(words):
+            groups.append(cur)
+            cur, line_len, n_lines = [], 0, 1
     if cur:
         groups.append(cur)
     return groups
 
 
+def _split_long(group: list[int], times: list[tuple[float, float]], max_s: float = MAX_CUE_S) -> list[list[int]]:
+    """Split a group of words whose span exceeds `max_s` at word boundaries."""
+    out: list[list[int]] = []
+    cur: list[int] = []
+    for i in group:
+        if cur and times[i][1] - times[cur[0]][0] > max_s:
+            out.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        out.append(cur)
+    return out
+
+
 def segment_cues(seg: Segment, language: str | None) -> list[Cue]:
-    """Cues of one segment in the source language (language=None) or a translation."""
+    """Cues of one segment in the source language (language=None) or a translation.
+
+    Source cues take word timestamps; translated text shares its segment's span in proportion to
+    character counts. A cue holds at most 2 lines of 42 characters and lasts at most 7 s."""
     if language is None:
-        text = seg.text
-        words = [w.text for w in seg.words] if seg.words else text.split()
+        words = [w.text for w in seg.words] if seg.words else seg.text.split()
         timed = bool(seg.words)
     else:
         tr = seg.translations.get(language)
@@ -94,24 +110,21 @@ def segment_cues(seg: Segment, language: str | None) -> list[Cue]:
         timed = False
     if not words:
         return []
-    groups = _chunks(words)
+    if timed:
+        times = [(max(seg.start, w.start), min(seg.end, max(w.end, w.start))) for w in seg.words]
+    else:
+        span = seg.end - seg.start
+        total = sum(len(w) + 1 for w in words)
+        times, pos = [], 0
+        for w in words:
+            times.append((seg.start + span * pos / total, seg.start + span * (pos + len(w) + 1) / total))
+            pos += len(w) + 1
     cues: list[Cue] = []
-    total_chars = sum(len(w) + 1 for w in words)
-    pos = 0
-    for g in groups:
-        text = " ".join(words[i] for i in g)
-        if timed:
-            start = max(seg.start, seg.words[g[0]].start)
-            end = min(seg.end, max(seg.words[g[-1]].end, start + 0.1))
-        else:
-            span = seg.end - seg.start
-            chars = sum(len(words[i]) + 1 for i in g)
-            start = seg.start + span * pos / total_chars
-            end = seg.start + span * (pos + chars) / total_chars
-            pos += chars
-        cues.append(Cue(start, end, _balanced(text)))
-    # split cues longer than MAX_CUE_S evenly is not possible without cutting words; such cues are rare
-    # for ASR segments (Whisper keeps segments under ~30 s and we group by characters first).
+    for g0 in _chunks(words):
+        for g in _split_long(g0, times):
+            start = times[g[0]][0]
+            end = max(times[g[-1]][1], min(start + 0.1, seg.end))
+            cues.append(Cue(start, end, _balanced(" ".join(words[i] for i in g))))
     return cues
 
 
@@ -126,8 +139,8 @@ def script_cues(script: Script, language: str | None) -> list[Cue]:
         nxt = cues[i + 1].start if i + 1 < len(cues) else None
         end = max(c.end, c.start + MIN_CUE_S)
         if nxt is not None:
-            end = min(end, nxt - 0.08)
-        end = max(end, c.start + 0.1)
+            # keep 2 frames before the next cue; when cues start closer than that, end at the next start
+            end = max(min(end, nxt - 0.08), min(c.start + 0.1, nxt))
         out.append(Cue(round(c.start, 3), round(end, 3), c.text))
     return out
 
@@ -136,7 +149,7 @@ def write_subtitles(cues: list[Cue], path: Path) -> Path:
     """Write SRT or WebVTT, by the file's suffix."""
     subs = pysubs2.SSAFile()
     for c in cues:
-        subs.append(pysubs2.SSAEvent(start=int(c.start * 1000), end=int(c.end * 1000), text=c.text.replace("\n", r"\N")))
+        subs.append(pysubs2.SSAEvent(start=round(c.start * 1000), end=round(c.end * 1000), text=c.text.replace("\n", r"\N")))
     fmt = {".srt": "srt", ".vtt": "vtt"}[path.suffix.lower()]
     subs.save(str(path), format_=fmt)
     return path

@@ -21,9 +21,13 @@ def slots(spans: list[tuple[float, float]], programme_end: float, min_gap: float
     """The slot of each line, given the source speech spans in order of start."""
     out: list[Slot] = []
     for i, (start, end) in enumerate(spans):
-        nxt = spans[i + 1][0] - min_gap if i + 1 < len(spans) else programme_end
-        limit = max(min(nxt, programme_end), min(end, programme_end), start + 0.05)
-        out.append(Slot(start=start, end=limit))
+        if i + 1 < len(spans):
+            hard = min(spans[i + 1][0], programme_end)  # never into the next line
+            soft = min(spans[i + 1][0] - min_gap, programme_end)  # keep the gap where there is room
+        else:
+            hard = soft = programme_end
+        limit = max(soft, min(end, hard), min(start + 0.05, hard))
+        out.append(Slot(start=start, end=max(start, min(limit, hard))))
     return out
 
 

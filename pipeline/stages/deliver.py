@@ -25,8 +25,9 @@ from pipeline.subtitles import script_cues, write_subtitles
 
 def mux(settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any], fits: list[dict[str, Any]],
         mixes: list[dict[str, Any]]) -> dict[str, Any]:
-    fits = sorted(fits, key=lambda r: r["language"])
-    mixes = sorted(mixes, key=lambda r: r["language"])
+    # keep the order the languages were asked for (map index order): it is the order of the tracks
+    by_lang = {m["language"]: m for m in mixes}
+    mixes = [by_lang[f["language"]] for f in fits]
     material = {"source": ingested["source_sha256"], "transcribed": transcribed["key"],
                 "fits": [f["key"] for f in fits], "mixes": [m["key"] for m in mixes]}
 

@@ -43,7 +43,7 @@ def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dic
         tts = None
         for i, (seg, slot) in enumerate(zip(segs, slots, strict=True)):
             clip = seg.clips[lang]
-            available = slot.end - slot.start
+            available = max(slot.end - slot.start, 0.01)
             plan = timing.plan_rate(clip.duration, available, settings.fit_max_rate)
             if clip.duration <= seg.end - seg.start + 0.01:
                 steps = ["fits"]

@@ -100,3 +100,37 @@ def test_rerun_reuses_every_stage(dubbed: dict, sample_video: Path, tmp_path: Pa
     worked = [s for s, e in events if e == "start" and s != "publish"]
     assert worked == [], f"stages redone on a re-run: {worked}"
     assert (tmp_path / "talk.dub.mp4").read_bytes() == (dubbed["out"] / "talk.dub.mp4").read_bytes()
+
+
+def test_adding_a_language_redoes_only_its_stages(dubbed: dict, sample_video: Path, tmp_path: Path) -> None:
+    """What finished is kept: a run with one more language only does that language's work (and the mux)."""
+    from pipeline import progress
+
+    events: list[tuple[str, str]] = []
+    unsubscribe = progress.subscribe(lambda stage, event, info: events.append((stage, event)))
+    try:
+        conf = {"input": str(sample_video), "source_language": "", "target_languages": ["es", "ca"],
+                "output": str(tmp_path)}
+        run_dag(get_settings(), "dub_video", conf, log_path=get_settings().data_dir / "logs" / "e2e-ca.log")
+    finally:
+        unsubscribe()
+    worked = sorted(s for s, e in events if e == "start" and s != "publish")
+    assert worked == ["fit[ca]", "mix[ca]", "mux", "synthesize[ca]", "translate[ca]"]
+    info = _probe(tmp_path / "talk.dub.mp4")
+    assert [s["tags"]["language"] for s in info["streams"] if s["codec_type"] == "audio"] == ["eng", "spa", "cat"]
+    assert (tmp_path / "talk.ca.vtt").read_text().startswith("WEBVTT")
+
+
+def test_detected_pair_without_engine_fails_cleanly(dubbed: dict, sample_video: Path, tmp_path: Path) -> None:
+    from pipeline.errors import DublineError
+
+    conf = {"input": str(sample_video), "source_language": "", "target_languages": ["de"], "output": str(tmp_path)}
+    with pytest.raises(DublineError) as err:
+        run_dag(get_settings(), "dub_video", conf, log_path=get_settings().data_dir / "logs" / "e2e-de.log")
+    assert "en->de" in err.value.one_line() and "en->es" in err.value.one_line()
+    assert err.value.exit_code == 3
+    assert list(tmp_path.iterdir()) == []
+    from pipeline import db
+
+    last = db.recent_jobs(get_settings().resolved_db_url, 1)[0]
+    assert last.status == "failed" and "en->de" in (last.error or "")
