@@ -40,8 +40,13 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     params={
         "input": Param("", type="string", description="video or audio: a path, file:// or s3:// URI"),
         "source_language": Param("", type="string", description="ISO 639-1 code; empty = detect"),
-        "target_languages": Param(["es"], type="array", minItems=1, items={"type": "string"},
-                                  description="ISO 639-1 codes of the dub languages"),
+        "target_languages": Param(
+            ["es"],
+            type="array",
+            minItems=1,
+            items={"type": "string"},
+            description="ISO 639-1 codes of the dub languages",
+        ),
         "output": Param("", type="string", description="folder, file:// or s3:// location; empty = the store"),
     },
     doc_md=__doc__,
@@ -84,14 +89,22 @@ def dub_video() -> None:
         return _stage("mix.mix", ingested, fitted)
 
     @task
-    def mux(ingested: dict[str, Any], transcribed: dict[str, Any], fits: list[dict[str, Any]],
-            mixes: list[dict[str, Any]]) -> dict[str, Any]:
+    def mux(
+        ingested: dict[str, Any], transcribed: dict[str, Any], fits: list[dict[str, Any]], mixes: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         return _stage("deliver.mux", ingested, transcribed, list(fits), list(mixes))
 
     @task
-    def publish(ingested: dict[str, Any], transcribed: dict[str, Any], translated: list[dict[str, Any]],
-                synthesized: list[dict[str, Any]], fits: list[dict[str, Any]], mixes: list[dict[str, Any]],
-                muxed: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def publish(
+        ingested: dict[str, Any],
+        transcribed: dict[str, Any],
+        translated: list[dict[str, Any]],
+        synthesized: list[dict[str, Any]],
+        fits: list[dict[str, Any]],
+        mixes: list[dict[str, Any]],
+        muxed: dict[str, Any],
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         assert params is not None
         results = [ingested, transcribed, *translated, *synthesized, *fits, *mixes, muxed]
         return _stage("deliver.publish", ingested, transcribed, results, muxed, params["output"], dict(params))

@@ -68,9 +68,7 @@ def _base(language: str) -> str:
 @functools.cache
 def _dpkg_version(package: str) -> str:
     try:
-        r = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, timeout=30
-        )
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else "unknown"
@@ -155,9 +153,7 @@ class ApertiumTranslator(_LazyInfo):
     def _modes(self) -> dict[tuple[str, str], str]:
         """Direct (source, target) -> mode name, plain modes only (no variants such as eng-cat_valencia)."""
         try:
-            r = subprocess.run(
-                [*self._base_args(), "-l"], capture_output=True, text=True, timeout=60, check=False
-            )
+            r = subprocess.run([*self._base_args(), "-l"], capture_output=True, text=True, timeout=60, check=False)
         except FileNotFoundError as e:
             raise EngineUnavailable("apertium is not installed; run `make setup`") from e
         except subprocess.TimeoutExpired as e:
@@ -205,9 +201,7 @@ class ApertiumTranslator(_LazyInfo):
     def _run_mode(self, mode: str, text: str) -> str:
         args = [*self._base_args(), "-u", "-f", "txt", mode]
         try:
-            r = subprocess.run(
-                args, input=text, capture_output=True, text=True, encoding="utf-8", timeout=self.timeout
-            )
+            r = subprocess.run(args, input=text, capture_output=True, text=True, encoding="utf-8", timeout=self.timeout)
         except FileNotFoundError as e:
             raise EngineUnavailable("apertium is not installed; run `make setup`") from e
         except subprocess.TimeoutExpired as e:

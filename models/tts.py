@@ -42,9 +42,7 @@ def base_language(language: str) -> str:
 def dpkg_version(package: str) -> str:
     """The installed Debian version of a package, or 'unknown'."""
     try:
-        r = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, timeout=30
-        )
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else "unknown"
@@ -232,9 +230,7 @@ class PicoTTS(_LazyInfo):
                 return Voice(engine=self.name, id=vid, language=base_language(vid))
         base = base_language(tag)
         if base not in self.VOICES:
-            raise EngineUnavailable(
-                f"pico has no voice for '{language}'; it speaks {', '.join(self.languages())}"
-            )
+            raise EngineUnavailable(f"pico has no voice for '{language}'; it speaks {', '.join(self.languages())}")
         return Voice(engine=self.name, id=self.VOICES[base], language=base)
 
     @staticmethod
@@ -262,9 +258,7 @@ class PicoTTS(_LazyInfo):
         _check_voice(self.name, voice)
         _check_prosody(self.name, prosody)
         if voice.id not in self.ALL_VOICE_IDS:
-            raise EngineUnavailable(
-                f"pico has no voice {voice.id!r}; voices: {', '.join(self.ALL_VOICE_IDS)}"
-            )
+            raise EngineUnavailable(f"pico has no voice {voice.id!r}; voices: {', '.join(self.ALL_VOICE_IDS)}")
         prefix = self.markup(prosody)
         chunks = split_text(text, self.max_chars)
         out_path = Path(out_path)
@@ -413,9 +407,7 @@ def _load_piper(model_path: Path, config_path: Path) -> PiperVoice:
             try:
                 from piper import PiperVoice
             except ImportError as e:
-                raise EngineUnavailable(
-                    "piper: the piper-tts package is not installed; run `make setup`"
-                ) from e
+                raise EngineUnavailable("piper: the piper-tts package is not installed; run `make setup`") from e
             try:
                 # espeak-ng data for phonemisation ships inside piper-tts: nothing is downloaded.
                 voice = PiperVoice.load(model_path, config_path=config_path)
@@ -447,9 +439,7 @@ class PiperTTS(_LazyInfo):
         self._sha256 = sha256
 
     @classmethod
-    def from_registry(
-        cls, model_id: str = "piper-en_US-joe-medium", model_dir: Path | None = None
-    ) -> PiperTTS:
+    def from_registry(cls, model_id: str = "piper-en_US-joe-medium", model_dir: Path | None = None) -> PiperTTS:
         """The installed registry voice (WeightsError, an EngineUnavailable, when it is not installed)."""
         from models import registry
 
@@ -508,9 +498,7 @@ class PiperTTS(_LazyInfo):
         _check_voice(self.name, voice)
         _check_prosody(self.name, prosody)
         if voice.id != self.voice_id:
-            raise EngineUnavailable(
-                f"piper: voice {voice.id!r} is not loaded (this engine has {self.voice_id})"
-            )
+            raise EngineUnavailable(f"piper: voice {voice.id!r} is not loaded (this engine has {self.voice_id})")
         piper_voice = _load_piper(self.model_path, self.config_path)
         from piper import SynthesisConfig
 

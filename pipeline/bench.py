@@ -37,9 +37,20 @@ def _inputs(tmp: Path) -> list[tuple[str, Path]]:
     info = media.probe(lecture)
     video = tmp / "lecture_en_60s.mp4"
     picture = ffmpeg.input(f"gradients=s=640x360:r=25:d={info.duration:.3f}:speed=0.02", f="lavfi")
-    media.run(ffmpeg.output(picture.video, ffmpeg.input(str(lecture)).audio, str(video), vcodec="libx264",
-                            preset="veryfast", crf=28, pix_fmt="yuv420p", acodec="aac", t=f"{info.duration:.3f}"),
-              "wrap the lecture in a video")
+    media.run(
+        ffmpeg.output(
+            picture.video,
+            ffmpeg.input(str(lecture)).audio,
+            str(video),
+            vcodec="libx264",
+            preset="veryfast",
+            crf=28,
+            pix_fmt="yuv420p",
+            acodec="aac",
+            t=f"{info.duration:.3f}",
+        ),
+        "wrap the lecture in a video",
+    )
     return [("audio", lecture), ("video", video)]
 
 
@@ -64,8 +75,13 @@ def run_one(kind: str, src: Path, tmp: Path) -> dict[str, object]:
     out = tmp / f"out-{kind}"
     env = {**os.environ, "DUBLINE_DATA_DIR": str(data)}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "dub", str(src), "--to", "es", "--out", str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "dub", str(src), "--to", "es", "--out", str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak = _watch_peak_rss(proc)
     stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
@@ -74,11 +90,17 @@ def run_one(kind: str, src: Path, tmp: Path) -> dict[str, object]:
     report = json.loads(next(out.glob("*.report.json")).read_text())
     duration = float(report["input"]["duration_s"])
     return {
-        "kind": kind, "input": src.name, "duration_s": round(duration, 2), "wall_s": round(wall, 2),
-        "rtf": round(wall / duration, 3), "peak_rss_mib": round(peak / 2**20, 1),
-        "stages": {(s["stage"] + (f"[{s['language']}]" if s["language"] else "")): s["elapsed_s"]
-                   for s in report["stages"]},
-        "stage_sum_s": report["stage_time_s"], "timing": report["timing"],
+        "kind": kind,
+        "input": src.name,
+        "duration_s": round(duration, 2),
+        "wall_s": round(wall, 2),
+        "rtf": round(wall / duration, 3),
+        "peak_rss_mib": round(peak / 2**20, 1),
+        "stages": {
+            (s["stage"] + (f"[{s['language']}]" if s["language"] else "")): s["elapsed_s"] for s in report["stages"]
+        },
+        "stage_sum_s": report["stage_time_s"],
+        "timing": report["timing"],
     }
 
 
@@ -92,7 +114,7 @@ def main() -> None:
             print(f"\n== dub {r['input']} ({kind}, {r['duration_s']} s) -> es")
             print(f"wall {r['wall_s']} s   real-time factor {r['rtf']}   peak memory {r['peak_rss_mib']} MiB")
             print(f"stage time {r['stage_sum_s']} s (the rest is process start, Airflow and the DAG run)")
-            for name, secs in r["stages"].items():  # type: ignore[union-attr]
+            for name, secs in r["stages"].items():  # type: ignore[attr-defined]
                 print(f"  {name:<16} {secs:7.2f} s")
         print("\n" + json.dumps(results, indent=1))
 

@@ -16,8 +16,9 @@ from rich.table import Table
 from pipeline.config import get_settings
 from pipeline.errors import ConfigError, DublineError
 
-app = typer.Typer(help="dubline: batch dubbing and accessibility pipeline.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="dubline: batch dubbing and accessibility pipeline.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 models_app = typer.Typer(help="Model weights: list, install, verify, convert.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
@@ -132,8 +133,15 @@ def models_list() -> None:
     for spec in registry.SPECS.values():
         st = registry.status(spec, settings.model_dir)
         colour = {"ready": "green", "missing": "yellow"}.get(st, "red")
-        table.add_row(spec.id, spec.kind, spec.version, "\n".join(spec.packages), _sha(spec, settings.model_dir),
-                      spec.licence, f"[{colour}]{st}[/]")
+        table.add_row(
+            spec.id,
+            spec.kind,
+            spec.version,
+            "\n".join(spec.packages),
+            _sha(spec, settings.model_dir),
+            spec.licence,
+            f"[{colour}]{st}[/]",
+        )
     console.print(table)
     console.print(f"model folder: {settings.model_dir}")
 
@@ -222,9 +230,15 @@ def jobs(limit: Annotated[int, typer.Option(help="how many")] = 20) -> None:
     for col in ("id", "started", "status", "wall s", "input", "languages", "error"):
         table.add_column(col, overflow="fold")
     for j in db.recent_jobs(get_settings().resolved_db_url, limit):
-        table.add_row(str(j.id), j.started_at.strftime("%Y-%m-%d %H:%M:%S"), j.status,
-                      f"{j.wall_s:.1f}" if j.wall_s else "-", j.input,
-                      ",".join(j.params.get("target_languages", [])), j.error or "")
+        table.add_row(
+            str(j.id),
+            j.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            j.status,
+            f"{j.wall_s:.1f}" if j.wall_s else "-",
+            j.input,
+            ",".join(j.params.get("target_languages", [])),
+            j.error or "",
+        )
     console.print(table)
 
 

@@ -53,8 +53,16 @@ def start_job(url: str, dag_id: str, input: str, params: dict[str, Any]) -> int:
         return job.id
 
 
-def finish_job(url: str, job_id: int, status: str, *, run_id: str | None = None, wall_s: float | None = None,
-               error: str | None = None, outputs: dict[str, Any] | None = None) -> None:
+def finish_job(
+    url: str,
+    job_id: int,
+    status: str,
+    *,
+    run_id: str | None = None,
+    wall_s: float | None = None,
+    error: str | None = None,
+    outputs: dict[str, Any] | None = None,
+) -> None:
     with Session(get_engine(url)) as s:
         job = s.get(Job, job_id)
         if job is None:

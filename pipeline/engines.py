@@ -45,13 +45,22 @@ def _resolve_asr(settings: Settings) -> tuple[Path, str, str, str]:
 
 
 @lru_cache(maxsize=4)
-def _asr_cached(backend: str, path: str, model_id: str, version: str, sha: str, compute: str, beam: int,
-                threads: int) -> ASR:
+def _asr_cached(
+    backend: str, path: str, model_id: str, version: str, sha: str, compute: str, beam: int, threads: int
+) -> ASR:
     from models.asr import make_asr
 
     if backend == "faster-whisper":
-        return make_asr(backend, Path(path), model_id=model_id, version=version, sha256=sha,
-                        compute_type=compute, beam_size=beam, cpu_threads=threads)
+        return make_asr(
+            backend,
+            Path(path),
+            model_id=model_id,
+            version=version,
+            sha256=sha,
+            compute_type=compute,
+            beam_size=beam,
+            cpu_threads=threads,
+        )
     if backend == "whisper":
         return make_asr(backend, Path(path), model_id=model_id, version=version, sha256=sha)
     raise ConfigError(f"unknown ASR backend {backend!r}", "set DUBLINE_ASR_BACKEND to faster-whisper or whisper")
@@ -63,8 +72,16 @@ def get_asr(settings: Settings) -> ASR:
             f"unknown ASR backend {settings.asr_backend!r}", "set DUBLINE_ASR_BACKEND to faster-whisper or whisper"
         )
     path, mid, version, sha = _resolve_asr(settings)
-    return _asr_cached(settings.asr_backend, str(path), mid, version, sha, settings.asr_compute_type,
-                       settings.asr_beam_size, settings.asr_threads)
+    return _asr_cached(
+        settings.asr_backend,
+        str(path),
+        mid,
+        version,
+        sha,
+        settings.asr_compute_type,
+        settings.asr_beam_size,
+        settings.asr_threads,
+    )
 
 
 @lru_cache(maxsize=2)
@@ -76,7 +93,7 @@ def _translators(names: tuple[str, ...]) -> tuple[Translator, ...]:
         if n == "apertium":
             out.append(ApertiumTranslator())
         else:
-            raise ConfigError(f"unknown translation engine {n!r}", "set DUBLINE_MT_ENGINES to [\"apertium\"]")
+            raise ConfigError(f"unknown translation engine {n!r}", 'set DUBLINE_MT_ENGINES to ["apertium"]')
     return tuple(out)
 
 

@@ -23,10 +23,37 @@ SILENCE_DBFS = -60.0
 
 # ISO 639-1 -> ISO 639-2/B, for stream language tags
 _ISO2 = {
-    "en": "eng", "es": "spa", "fr": "fre", "de": "ger", "it": "ita", "ca": "cat", "pt": "por", "nl": "dut",
-    "pl": "pol", "ru": "rus", "ja": "jpn", "zh": "chi", "ko": "kor", "ar": "ara", "tr": "tur", "sv": "swe",
-    "da": "dan", "fi": "fin", "no": "nor", "cs": "cze", "el": "gre", "hu": "hun", "ro": "rum", "uk": "ukr",
-    "hi": "hin", "he": "heb", "id": "ind", "vi": "vie", "th": "tha", "eu": "baq", "gl": "glg",
+    "en": "eng",
+    "es": "spa",
+    "fr": "fre",
+    "de": "ger",
+    "it": "ita",
+    "ca": "cat",
+    "pt": "por",
+    "nl": "dut",
+    "pl": "pol",
+    "ru": "rus",
+    "ja": "jpn",
+    "zh": "chi",
+    "ko": "kor",
+    "ar": "ara",
+    "tr": "tur",
+    "sv": "swe",
+    "da": "dan",
+    "fi": "fin",
+    "no": "nor",
+    "cs": "cze",
+    "el": "gre",
+    "hu": "hun",
+    "ro": "rum",
+    "uk": "ukr",
+    "hi": "hin",
+    "he": "heb",
+    "id": "ind",
+    "vi": "vie",
+    "th": "tha",
+    "eu": "baq",
+    "gl": "glg",
 }
 
 
@@ -87,10 +114,7 @@ def probe(path: Path) -> MediaInfo:
         ) from None
     streams = info.get("streams", [])
     # attached pictures (cover art) are not video
-    videos = [
-        s for s in streams
-        if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
-    ]
+    videos = [s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not audios:
         what = "video" if videos else "file"
@@ -197,7 +221,7 @@ def mux(
     }
     if video_src is not None:
         kwargs["vcodec"] = "copy"
-    for i, (_wav, lang, title) in enumerate(tracks):
+    for i, (_wav, lang, _title) in enumerate(tracks):
         kwargs[f"metadata:s:a:{i}"] = f"language={lang}"
         kwargs[f"disposition:a:{i}"] = "default" if i == 0 else "0"
     out = ffmpeg.output(*maps, str(dest), **kwargs)

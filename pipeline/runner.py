@@ -43,12 +43,15 @@ def prepare_airflow(settings: Settings) -> None:
     stamp = home / f".migrated-{airflow.__version__}"
     if stamp.exists():
         return
-    proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env={**os.environ, **env},
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env={**os.environ, **env}, capture_output=True, text=True
+    )
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-        raise SetupError(f"could not migrate Airflow's database in {home}: {tail}",
-                         "remove that folder and try again, or check AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+        raise SetupError(
+            f"could not migrate Airflow's database in {home}: {tail}",
+            "remove that folder and try again, or check AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        )
     stamp.write_text("ok\n")
 
 
@@ -99,8 +102,14 @@ def run_dag(settings: Settings, dag_id: str, conf: dict[str, Any], log_path: Pat
     except DublineError as e:
         db.finish_job(settings.resolved_db_url, job_id, "failed", error=e.one_line())
         raise
-    db.finish_job(settings.resolved_db_url, job_id, "success", run_id=result["run_id"], wall_s=result["wall_s"],
-                  outputs=result["published"])
+    db.finish_job(
+        settings.resolved_db_url,
+        job_id,
+        "success",
+        run_id=result["run_id"],
+        wall_s=result["wall_s"],
+        outputs=result["published"],
+    )
     return result
 
 
@@ -136,8 +145,13 @@ def _run_dag(settings: Settings, dag_id: str, conf: dict[str, Any], log_path: Pa
         where = f"; see {log_path}" if log_path else ""
         detail = errors[0][1] if errors else (repr(captured[0]) if captured else f"run ended {state}")
         raise StageError(f"the {dag_id} run failed: {detail}{where}")
-    return {"state": state, "run_id": getattr(dr, "run_id", ""), "wall_s": round(wall, 2),
-            "published": published, "errors": errors}
+    return {
+        "state": state,
+        "run_id": getattr(dr, "run_id", ""),
+        "wall_s": round(wall, 2),
+        "published": published,
+        "errors": errors,
+    }
 
 
 class _Replayed(DublineError):

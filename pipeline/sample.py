@@ -60,8 +60,10 @@ def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
         for i, sentence in enumerate(TALK):
             wav = tts.synthesize(sentence, voice, tmp / f"s{i}.wav")
             res = tmp / f"r{i}.wav"
-            media.run(ffmpeg.output(ffmpeg.input(str(wav)).audio, str(res), ar=RATE, ac=1, acodec="pcm_f32le"),
-                      "resample the sample narration")
+            media.run(
+                ffmpeg.output(ffmpeg.input(str(wav)).audio, str(res), ar=RATE, ac=1, acodec="pcm_f32le"),
+                "resample the sample narration",
+            )
             data, _ = sf.read(str(res), dtype="float32")
             placed.append((pos, data))
             pos += len(data) / RATE + 1.2
@@ -69,11 +71,16 @@ def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
         mixture = _bed(total)
         for start, data in placed:
             a = int(start * RATE)
-            mixture[a:a + len(data)] += 0.8 * data[:, None]
+            mixture[a : a + len(data)] += 0.8 * data[:, None]
         mixture = np.clip(mixture, -1, 1)
-        truth = {"language": "en", "duration": total,
-                 "speech": [{"start": round(st, 3), "end": round(st + len(d) / RATE, 3), "text": TALK[i]}
-                            for i, (st, d) in enumerate(placed)]}
+        truth = {
+            "language": "en",
+            "duration": total,
+            "speech": [
+                {"start": round(st, 3), "end": round(st + len(d) / RATE, 3), "text": TALK[i]}
+                for i, (st, d) in enumerate(placed)
+            ],
+        }
         out.with_name(out.name + ".json").write_text(json.dumps(truth, indent=1))
         audio = tmp / "audio.wav"
         sf.write(str(audio), mixture, RATE, subtype="PCM_16")
@@ -86,9 +93,19 @@ def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
             return out
         v_in = ffmpeg.input(f"gradients=s=640x360:r=25:d={total:.3f}:speed=0.02", f="lavfi")
         media.run(
-            ffmpeg.output(v_in.video, a_in.audio, str(out), vcodec="libx264", preset="veryfast", crf=28,
-                          pix_fmt="yuv420p", acodec="aac", audio_bitrate="160k", t=f"{total:.3f}",
-                          movflags="+faststart"),
+            ffmpeg.output(
+                v_in.video,
+                a_in.audio,
+                str(out),
+                vcodec="libx264",
+                preset="veryfast",
+                crf=28,
+                pix_fmt="yuv420p",
+                acodec="aac",
+                audio_bitrate="160k",
+                t=f"{total:.3f}",
+                movflags="+faststart",
+            ),
             f"write {out.name}",
         )
     return out

@@ -149,7 +149,9 @@ def write_subtitles(cues: list[Cue], path: Path) -> Path:
     """Write SRT or WebVTT, by the file's suffix."""
     subs = pysubs2.SSAFile()
     for c in cues:
-        subs.append(pysubs2.SSAEvent(start=round(c.start * 1000), end=round(c.end * 1000), text=c.text.replace("\n", r"\N")))
+        subs.append(
+            pysubs2.SSAEvent(start=round(c.start * 1000), end=round(c.end * 1000), text=c.text.replace("\n", r"\N"))
+        )
     fmt = {".srt": "srt", ".vtt": "vtt"}[path.suffix.lower()]
     subs.save(str(path), format_=fmt)
     return path

@@ -23,13 +23,22 @@ from pipeline.storage import key_of, open_store
 from pipeline.subtitles import script_cues, write_subtitles
 
 
-def mux(settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any], fits: list[dict[str, Any]],
-        mixes: list[dict[str, Any]]) -> dict[str, Any]:
+def mux(
+    settings: Settings,
+    ingested: dict[str, Any],
+    transcribed: dict[str, Any],
+    fits: list[dict[str, Any]],
+    mixes: list[dict[str, Any]],
+) -> dict[str, Any]:
     # keep the order the languages were asked for (map index order): it is the order of the tracks
     by_lang = {m["language"]: m for m in mixes}
     mixes = [by_lang[f["language"]] for f in fits]
-    material = {"source": ingested["source_sha256"], "transcribed": transcribed["key"],
-                "fits": [f["key"] for f in fits], "mixes": [m["key"] for m in mixes]}
+    material = {
+        "source": ingested["source_sha256"],
+        "transcribed": transcribed["key"],
+        "fits": [f["key"] for f in fits],
+        "mixes": [m["key"] for m in mixes],
+    }
 
     def work(run: StageRun) -> dict[str, Any]:
         script = load_script(run.store, transcribed["script_uri"]).revised("mux")
@@ -60,8 +69,14 @@ def mux(settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any
         ext = "mp4" if ingested["has_video"] else "m4a"
         video = run.fetch(ingested["source_uri"]) if ingested["has_video"] else None
         out = media.mux(video, tracks, run.scratch / f"dub.{ext}", ingested["duration"])
-        return {"media_uri": run.put(out.name, out), "media_ext": ext, "subtitles": subs,
-                "script_uri": save_script(run, script), "languages": script.languages, "source_language": src_lang}
+        return {
+            "media_uri": run.put(out.name, out),
+            "media_ext": ext,
+            "subtitles": subs,
+            "script_uri": save_script(run, script),
+            "languages": script.languages,
+            "source_language": src_lang,
+        }
 
     return run_stage(settings, "mux", material, work)
 
@@ -75,11 +90,21 @@ def _local_dir(location: str) -> Path:
     return Path(unquote(p.path) if p.scheme else location).expanduser().resolve()
 
 
-def build_report(ingested: dict[str, Any], transcribed: dict[str, Any], stage_results: list[dict[str, Any]],
-                 muxed: dict[str, Any], files: dict[str, str], params: dict[str, Any]) -> dict[str, Any]:
+def build_report(
+    ingested: dict[str, Any],
+    transcribed: dict[str, Any],
+    stage_results: list[dict[str, Any]],
+    muxed: dict[str, Any],
+    files: dict[str, str],
+    params: dict[str, Any],
+) -> dict[str, Any]:
     stages = [
-        {"stage": r.get("stage"), "language": r.get("label") or None, "elapsed_s": r.get("elapsed_s", 0.0),
-         "cached": bool(r.get("cached"))}
+        {
+            "stage": r.get("stage"),
+            "language": r.get("label") or None,
+            "elapsed_s": r.get("elapsed_s", 0.0),
+            "cached": bool(r.get("cached")),
+        }
         for r in stage_results
     ]
     fits = {r["language"]: r["summary"] for r in stage_results if r.get("stage") == "fit"}
@@ -91,8 +116,12 @@ def build_report(ingested: dict[str, Any], transcribed: dict[str, Any], stage_re
             models.setdefault("tts", {})[r["language"]] = {**r["engine"], "voice": r["voice"]}
     return {
         "dubline_report": 1,
-        "input": {"filename": ingested["filename"], "sha256": ingested["source_sha256"],
-                  "duration_s": ingested["duration"], "has_video": ingested["has_video"]},
+        "input": {
+            "filename": ingested["filename"],
+            "sha256": ingested["source_sha256"],
+            "duration_s": ingested["duration"],
+            "has_video": ingested["has_video"],
+        },
         "source_language": transcribed["language"],
         "source_language_probability": transcribed.get("language_probability"),
         "target_languages": muxed["languages"],
@@ -107,9 +136,15 @@ def build_report(ingested: dict[str, Any], transcribed: dict[str, Any], stage_re
     }
 
 
-def publish(settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any],
-            stage_results: list[dict[str, Any]], muxed: dict[str, Any], output: str,
-            params: dict[str, Any]) -> dict[str, Any]:
+def publish(
+    settings: Settings,
+    ingested: dict[str, Any],
+    transcribed: dict[str, Any],
+    stage_results: list[dict[str, Any]],
+    muxed: dict[str, Any],
+    output: str,
+    params: dict[str, Any],
+) -> dict[str, Any]:
     """Copy the outputs to `output` (a folder, file:// or s3:// location; default the store's outputs/)."""
     progress.emit("publish", "start")
     result = _publish(settings, ingested, transcribed, stage_results, muxed, output, params)
@@ -117,9 +152,15 @@ def publish(settings: Settings, ingested: dict[str, Any], transcribed: dict[str,
     return result
 
 
-def _publish(settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any],
-             stage_results: list[dict[str, Any]], muxed: dict[str, Any], output: str,
-             params: dict[str, Any]) -> dict[str, Any]:
+def _publish(
+    settings: Settings,
+    ingested: dict[str, Any],
+    transcribed: dict[str, Any],
+    stage_results: list[dict[str, Any]],
+    muxed: dict[str, Any],
+    output: str,
+    params: dict[str, Any],
+) -> dict[str, Any]:
     store = open_settings_store(settings)
     stem = ingested["stem"]
     names: dict[str, str] = {f"{stem}.dub.{muxed['media_ext']}": muxed["media_uri"]}
@@ -132,8 +173,9 @@ def _publish(settings: Settings, ingested: dict[str, Any], transcribed: dict[str
         folder = _local_dir(location)
         folder.mkdir(parents=True, exist_ok=True)
         files = {n: str(folder / n) for n in names}
-        report = build_report(ingested, transcribed, stage_results, muxed, {**files, "report": str(folder / report_name)},
-                              params)
+        report = build_report(
+            ingested, transcribed, stage_results, muxed, {**files, "report": str(folder / report_name)}, params
+        )
         for name, uri in names.items():
             src = store.local_path(key_of(store, uri), settings.data_dir / "work" / "publish")
             _atomic_copy(src, folder / name)
@@ -141,8 +183,9 @@ def _publish(settings: Settings, ingested: dict[str, Any], transcribed: dict[str
         return {"location": str(folder), "files": files, "report": str(folder / report_name)}
     target = open_store(location)
     files = {n: target.uri(n) for n in names}
-    report = build_report(ingested, transcribed, stage_results, muxed, {**files, "report": target.uri(report_name)},
-                          params)
+    report = build_report(
+        ingested, transcribed, stage_results, muxed, {**files, "report": target.uri(report_name)}, params
+    )
     for name, uri in names.items():
         target.put_file(name, store.local_path(key_of(store, uri), settings.data_dir / "work" / "publish"))
     target.put_bytes(report_name, json.dumps(report, indent=1).encode())

@@ -54,8 +54,9 @@ def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dic
             uri, dur = clip.uri, clip.duration
             if plan.rate > 1.0:
                 tts = tts or choose_tts(settings, lang)
-                uri, dur = synth_clip(run.store, tts, tts.voice_for(lang), seg.translations[lang].text,
-                                      plan.rate, run.scratch)
+                uri, dur = synth_clip(
+                    run.store, tts, tts.voice_for(lang), seg.translations[lang].text, plan.rate, run.scratch
+                )
             tempo = timing.plan_stretch(dur, available, settings.stretch_max)
             if tempo > 1.0:
                 steps.append("stretch")
@@ -67,12 +68,22 @@ def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dic
             a = int(round(slot.start * MIX_RATE))
             b = min(n, a + len(samples))
             track[a:b] += samples[: b - a]
-            seg.clips[lang] = clip.model_copy(update={
-                "uri": uri, "rate": round(plan.rate, 3),
-                "fit": FitReport(start=slot.start, slot_end=round(slot.end, 3), natural_duration=clip.duration,
-                                 rate=round(plan.rate, 3), stretch=round(tempo, 3), final_duration=round(final, 3),
-                                 steps=steps, overrun_s=round(over, 3)),
-            })
+            seg.clips[lang] = clip.model_copy(
+                update={
+                    "uri": uri,
+                    "rate": round(plan.rate, 3),
+                    "fit": FitReport(
+                        start=slot.start,
+                        slot_end=round(slot.end, 3),
+                        natural_duration=clip.duration,
+                        rate=round(plan.rate, 3),
+                        stretch=round(tempo, 3),
+                        final_duration=round(final, 3),
+                        steps=steps,
+                        overrun_s=round(over, 3),
+                    ),
+                }
+            )
             run.step(i + 1, len(segs), seg.id)
         out = run.scratch / "dub_speech.wav"
         sf.write(str(out), np.clip(track, -1, 1), MIX_RATE, subtype="PCM_16")
@@ -85,8 +96,15 @@ def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dic
             "max_speedup": round(max([(f.rate * f.stretch) for f in fits if f] or [1.0]), 3),
             "end_drift_s": 0.0,  # lines start at their source starts by construction
         }
-        return {"language": lang, "script_uri": save_script(run, script), "dub_speech_uri": run.put("dub_speech.wav", out),
-                "spans": [[s.clips[lang].fit.start, s.clips[lang].fit.start + s.clips[lang].fit.final_duration]  # type: ignore[union-attr]
-                          for s in segs], "summary": summary}
+        return {
+            "language": lang,
+            "script_uri": save_script(run, script),
+            "dub_speech_uri": run.put("dub_speech.wav", out),
+            "spans": [
+                [s.clips[lang].fit.start, s.clips[lang].fit.start + s.clips[lang].fit.final_duration]  # type: ignore[union-attr]
+                for s in segs
+            ],
+            "summary": summary,
+        }
 
     return run_stage(settings, "fit", material, work, label=lang)

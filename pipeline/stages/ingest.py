@@ -49,7 +49,10 @@ def ingest(settings: Settings, input_uri: str) -> dict[str, Any]:
         full_uri = run.put("full48k.wav", full)
         script = Script(
             source=SourceInfo(
-                uri=source_uri, sha256=source_sha, filename=src.name, duration=info.duration,
+                uri=source_uri,
+                sha256=source_sha,
+                filename=src.name,
+                duration=info.duration,
                 has_video=info.has_video,
             )
         )

@@ -24,7 +24,9 @@ from pipeline.storage import ObjectStore
 
 def synth_clip(store: ObjectStore, tts: TTS, voice: Voice, text: str, rate: float, scratch: Path) -> tuple[str, float]:
     """Synthesize one line (or reuse the identical clip from an earlier run). Returns (uri, seconds)."""
-    key = "clips/" + digest({"text": text, "engine": tts.info.as_dict(), "voice": voice.id, "rate": round(rate, 3)})[:32]
+    key = (
+        "clips/" + digest({"text": text, "engine": tts.info.as_dict(), "voice": voice.id, "rate": round(rate, 3)})[:32]
+    )
     wav_key = f"{key}.wav"
     if store.exists(wav_key):
         data = store.get_bytes(wav_key)
@@ -39,8 +41,9 @@ def synth_clip(store: ObjectStore, tts: TTS, voice: Voice, text: str, rate: floa
     return store.put_file(wav_key, out), wav_duration(out)
 
 
-def synthesize(settings: Settings, translated: dict[str, Any], use: str = "dubbing",
-               today: str | None = None) -> dict[str, Any]:
+def synthesize(
+    settings: Settings, translated: dict[str, Any], use: str = "dubbing", today: str | None = None
+) -> dict[str, Any]:
     lang = translated["language"]
     tts = choose_tts(settings, lang)
     voice = tts.voice_for(lang)
@@ -61,7 +64,13 @@ def synthesize(settings: Settings, translated: dict[str, Any], use: str = "dubbi
             seg.clips[lang] = Clip(uri=uri, duration=round(dur, 4), engine=tts.name, voice=voice.id)
             spoken += dur
             run.step(i + 1, total, seg.id)
-        return {"language": lang, "script_uri": save_script(run, script), "engine": tts.info.as_dict(),
-                "voice": voice.id, "lines": total, "speech_s": round(spoken, 3)}
+        return {
+            "language": lang,
+            "script_uri": save_script(run, script),
+            "engine": tts.info.as_dict(),
+            "voice": voice.id,
+            "lines": total,
+            "speech_s": round(spoken, 3),
+        }
 
     return run_stage(settings, "synthesize", material, work, label=lang)

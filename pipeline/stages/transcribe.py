@@ -34,14 +34,19 @@ def transcribe(settings: Settings, ingested: dict[str, Any], source_language: st
             if not text:
                 continue
             words = [
-                WordTiming(text=w.text.strip(), start=max(0.0, w.start), end=max(w.start, w.end),
-                           probability=w.probability)
-                for w in seg.words if w.text.strip()
+                WordTiming(
+                    text=w.text.strip(), start=max(0.0, w.start), end=max(w.start, w.end), probability=w.probability
+                )
+                for w in seg.words
+                if w.text.strip()
             ]
             start = words[0].start if words else seg.start
             end = words[-1].end if words else seg.end
-            segments.append(Segment(id=f"s{len(segments) + 1:04d}", start=max(0.0, start), end=max(start, end),
-                                    text=text, words=words))
+            segments.append(
+                Segment(
+                    id=f"s{len(segments) + 1:04d}", start=max(0.0, start), end=max(start, end), text=text, words=words
+                )
+            )
         if not segments:
             raise InputError(
                 f"no speech was found in {script.source.filename}",

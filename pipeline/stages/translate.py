@@ -18,8 +18,12 @@ def translate(settings: Settings, transcribed: dict[str, Any], target: str) -> d
     if target == source:
         raise ConfigError(f"target language {target} is the source language", "pick another --to language")
     engine = choose_translator(settings, source, target)
-    material = {"script": transcribed["script_uri"], "key": transcribed.get("key"), "target": target,
-                "engine": engine.info.as_dict()}
+    material = {
+        "script": transcribed["script_uri"],
+        "key": transcribed.get("key"),
+        "target": target,
+        "engine": engine.info.as_dict(),
+    }
 
     def work(run: StageRun) -> dict[str, Any]:
         script = load_script(run.store, transcribed["script_uri"]).revised(f"translate:{target}")
@@ -30,7 +34,11 @@ def translate(settings: Settings, transcribed: dict[str, Any], target: str) -> d
             seg.translations[target] = Translation(text=text.strip(), engine=engine.info.id)
         run.step(len(texts), len(texts))
         script.languages = sorted({*script.languages, target})
-        return {"language": target, "script_uri": save_script(run, script), "engine": engine.info.as_dict(),
-                "lines": len(texts)}
+        return {
+            "language": target,
+            "script_uri": save_script(run, script),
+            "engine": engine.info.as_dict(),
+            "lines": len(texts),
+        }
 
     return run_stage(settings, "translate", material, work, label=target)

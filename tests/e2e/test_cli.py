@@ -16,8 +16,9 @@ DUBLINE = [sys.executable, "-m", "pipeline.cli"]
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*DUBLINE, *args], capture_output=True, text=True, env=os.environ.copy(), cwd=cwd,
-                          timeout=900)
+    return subprocess.run(
+        [*DUBLINE, *args], capture_output=True, text=True, env=os.environ.copy(), cwd=cwd, timeout=900
+    )
 
 
 def _assert_clean_failure(proc: subprocess.CompletedProcess[str], needle: str, out: Path) -> None:
@@ -39,17 +40,29 @@ def test_audio_only_input_gives_m4a(tmp_path: Path, sample_video: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "finished" in proc.stdout and str(out) in proc.stdout
     assert sorted(p.name for p in out.iterdir()) == [
-        "talk.dub.m4a", "talk.en.srt", "talk.en.vtt", "talk.es.srt", "talk.es.vtt", "talk.report.json"]
-    info = json.loads(subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
-                                      str(out / "talk.dub.m4a")], capture_output=True, text=True).stdout)
+        "talk.dub.m4a",
+        "talk.en.srt",
+        "talk.en.vtt",
+        "talk.es.srt",
+        "talk.es.vtt",
+        "talk.report.json",
+    ]
+    info = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(out / "talk.dub.m4a")],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert [s["codec_type"] for s in info["streams"]] == ["audio", "audio"]
     assert [s["tags"]["language"] for s in info["streams"]] == ["eng", "spa"]
 
 
 def test_missing_file(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    _assert_clean_failure(_run("dub", str(tmp_path / "nope.mp4"), "--to", "es", "--out", str(out)),
-                          "nope.mp4 does not exist", out)
+    _assert_clean_failure(
+        _run("dub", str(tmp_path / "nope.mp4"), "--to", "es", "--out", str(out)), "nope.mp4 does not exist", out
+    )
 
 
 def test_not_media(tmp_path: Path) -> None:
@@ -61,8 +74,9 @@ def test_not_media(tmp_path: Path) -> None:
 
 def test_video_without_audio(tmp_path: Path) -> None:
     vid = tmp_path / "mute.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=d=2:s=160x120", "-an", str(vid)],
-                   check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=d=2:s=160x120", "-an", str(vid)], check=True
+    )
     out = tmp_path / "out"
     _assert_clean_failure(_run("dub", str(vid), "--to", "es", "--out", str(out)), "has no audio stream", out)
 

@@ -23,8 +23,12 @@ def _norm(text: str) -> str:
 
 
 def _probe(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -66,8 +70,24 @@ def test_spanish_cues_lie_within_source_speech(dubbed: dict) -> None:
 
 def test_spanish_track_says_the_spanish_subtitles(dubbed: dict, tmp_path: Path) -> None:
     wav = tmp_path / "spa.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(dubbed["out"] / "talk.dub.mp4"), "-map", "0:a:1",
-                    "-ac", "1", "-ar", "16000", str(wav)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(dubbed["out"] / "talk.dub.mp4"),
+            "-map",
+            "0:a:1",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            str(wav),
+        ],
+        check=True,
+    )
     from pipeline.engines import get_asr
 
     heard = " ".join(s.text for s in get_asr(get_settings()).transcribe(wav, language="es").segments)
@@ -109,8 +129,12 @@ def test_adding_a_language_redoes_only_its_stages(dubbed: dict, sample_video: Pa
     events: list[tuple[str, str]] = []
     unsubscribe = progress.subscribe(lambda stage, event, info: events.append((stage, event)))
     try:
-        conf = {"input": str(sample_video), "source_language": "", "target_languages": ["es", "ca"],
-                "output": str(tmp_path)}
+        conf = {
+            "input": str(sample_video),
+            "source_language": "",
+            "target_languages": ["es", "ca"],
+            "output": str(tmp_path),
+        }
         run_dag(get_settings(), "dub_video", conf, log_path=get_settings().data_dir / "logs" / "e2e-ca.log")
     finally:
         unsubscribe()

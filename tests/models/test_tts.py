@@ -269,9 +269,7 @@ def test_piper_identity(piper: PiperTTS) -> None:
         piper.voice_for("es")
 
 
-def test_piper_makes_no_network_access(
-    piper: PiperTTS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_piper_makes_no_network_access(piper: PiperTTS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import models.tts as tts_mod
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -292,9 +290,7 @@ def test_piper_voice_is_cached(piper: PiperTTS, tmp_path: Path) -> None:
 
     piper.synthesize("Hello.", piper.voice_for("en"), tmp_path / "a.wav")
     cached = dict(tts_mod._PIPER_CACHE)
-    PiperTTS(piper.model_path, piper.config_path).synthesize(
-        "Hello again.", piper.voice_for("en"), tmp_path / "b.wav"
-    )
+    PiperTTS(piper.model_path, piper.config_path).synthesize("Hello again.", piper.voice_for("en"), tmp_path / "b.wav")
     assert tts_mod._PIPER_CACHE == cached and len(cached) >= 1
 
 

@@ -49,5 +49,14 @@ def ffmpeg_make(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]
 @pytest.fixture(scope="session")
 def sine_wav(ffmpeg_make: Callable[..., Path]) -> Path:
     """A 2 s 440 Hz sine, 16-bit mono 44.1 kHz WAV."""
-    return ffmpeg_make("sine2s.wav", "-f", "lavfi", "-i", "sine=frequency=440:duration=2:sample_rate=44100",
-                       "-ac", "1", "-c:a", "pcm_s16le")
+    return ffmpeg_make(
+        "sine2s.wav",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=2:sample_rate=44100",
+        "-ac",
+        "1",
+        "-c:a",
+        "pcm_s16le",
+    )

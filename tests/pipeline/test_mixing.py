@@ -134,7 +134,6 @@ def test_mix_over_pads_truncates_and_applies_gains():
 
 def test_mix_over_scales_a_loud_mix_to_the_ceiling():
     original = np.array([[0.9], [-0.5]], dtype=np.float32)
-    out, scale = mix_over(original, np.array([0.9, 0.0], dtype=np.float32), np.ones(2, dtype=np.float32),
-                          ceiling=0.9)
+    out, scale = mix_over(original, np.array([0.9, 0.0], dtype=np.float32), np.ones(2, dtype=np.float32), ceiling=0.9)
     assert scale == pytest.approx(0.5)
     np.testing.assert_allclose(out[:, 0], [0.9, -0.25], rtol=1e-6)

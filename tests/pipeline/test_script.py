@@ -7,23 +7,45 @@ from pydantic import ValidationError
 
 from pipeline.script import Clip, FitReport, Script, Segment, SourceInfo, Translation, WordTiming
 
-SOURCE = SourceInfo(uri="file:///in.mp4", sha256="ab" * 32, filename="in.mp4", duration=12.5, has_video=True,
-                    language="en", language_probability=0.98)
+SOURCE = SourceInfo(
+    uri="file:///in.mp4",
+    sha256="ab" * 32,
+    filename="in.mp4",
+    duration=12.5,
+    has_video=True,
+    language="en",
+    language_probability=0.98,
+)
 
 
 def _script() -> Script:
     seg = Segment(
-        id="seg-0001", start=0.5, end=2.0, speaker="S2", text="Hello world.",
-        words=[WordTiming(text="Hello", start=0.5, end=0.9), WordTiming(text="world.", start=1.0, end=2.0,
-                                                                          probability=0.7)],
+        id="seg-0001",
+        start=0.5,
+        end=2.0,
+        speaker="S2",
+        text="Hello world.",
+        words=[
+            WordTiming(text="Hello", start=0.5, end=0.9),
+            WordTiming(text="world.", start=1.0, end=2.0, probability=0.7),
+        ],
         translations={"es": Translation(text="Hola mundo.", engine="apertium")},
-        clips={"es": Clip(uri="file:///c.wav", duration=1.4, engine="pico", voice="es-ES",
-                          fit=FitReport(start=0.5, slot_end=2.9, natural_duration=1.4, final_duration=1.4,
-                                        steps=["fits"]))},
+        clips={
+            "es": Clip(
+                uri="file:///c.wav",
+                duration=1.4,
+                engine="pico",
+                voice="es-ES",
+                fit=FitReport(start=0.5, slot_end=2.9, natural_duration=1.4, final_duration=1.4, steps=["fits"]),
+            )
+        },
     )
-    return Script(source=SOURCE, speakers=["S1", "S2"], segments=[seg, Segment(id="seg-0002", start=3.0,
-                                                                                  end=3.0, text="Hm.")],
-                  languages=["es"])
+    return Script(
+        source=SOURCE,
+        speakers=["S1", "S2"],
+        segments=[seg, Segment(id="seg-0002", start=3.0, end=3.0, text="Hm.")],
+        languages=["es"],
+    )
 
 
 def test_segment_end_before_start_rejected():

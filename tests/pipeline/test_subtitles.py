@@ -41,8 +41,14 @@ def scripts(draw, timed: bool = True, language: str | None = None):
             if draw(st.booleans()) or i == 0:
                 translations[language] = Translation(text=tr, engine="test")
         segs.append(
-            Segment(id=f"s{i}", start=start / 1000, end=end / 1000, text=" ".join(words),
-                    words=timings if timed else [], translations=translations)
+            Segment(
+                id=f"s{i}",
+                start=start / 1000,
+                end=end / 1000,
+                text=" ".join(words),
+                words=timings if timed else [],
+                translations=translations,
+            )
         )
         t = end + draw(st.integers(200, 3000))
     return Script(source=SOURCE, segments=segs)
@@ -92,9 +98,11 @@ def test_translated_cues_lie_inside_their_segment(script):
 
 
 @FAST
-@example(script=Script(source=SOURCE, segments=[
-    Segment(id="s0", start=0.0, end=5.0, text=f"{'a' * 30} {'b' * 30} {'c' * 20}")
-]))
+@example(
+    script=Script(
+        source=SOURCE, segments=[Segment(id="s0", start=0.0, end=5.0, text=f"{'a' * 30} {'b' * 30} {'c' * 20}")]
+    )
+)
 @given(st.booleans().flatmap(lambda timed: scripts(timed=timed)))
 def test_cue_lines_at_most_42_characters(script):
     for c in script_cues(script, None):
@@ -105,9 +113,15 @@ def test_cue_lines_at_most_42_characters(script):
 
 def test_cues_from_word_times():
     seg = Segment(
-        id="a", start=1.0, end=4.0, text="Hello there, friend.",
-        words=[WordTiming(text="Hello", start=1.2, end=1.5), WordTiming(text="there,", start=1.6, end=1.9),
-               WordTiming(text="friend.", start=2.0, end=2.3)],
+        id="a",
+        start=1.0,
+        end=4.0,
+        text="Hello there, friend.",
+        words=[
+            WordTiming(text="Hello", start=1.2, end=1.5),
+            WordTiming(text="there,", start=1.6, end=1.9),
+            WordTiming(text="friend.", start=2.0, end=2.3),
+        ],
     )
     later = Segment(id="b", start=2.5, end=6.0, text="Bye.", words=[WordTiming(text="Bye.", start=2.6, end=3.0)])
     cues = script_cues(Script(source=SOURCE, segments=[seg, later]), None)
@@ -134,8 +148,7 @@ def test_long_segment_splits_into_two_line_cues():
 
 
 def test_translated_cues_share_the_segment_by_length():
-    seg = Segment(id="a", start=10.0, end=12.0, text="x",
-                  translations={"es": Translation(text="uno dos", engine="t")})
+    seg = Segment(id="a", start=10.0, end=12.0, text="x", translations={"es": Translation(text="uno dos", engine="t")})
     assert segment_cues(seg, "es") == [Cue(10.0, 12.0, "uno dos")]
     assert segment_cues(seg, "fr") == []
     blank = seg.model_copy(update={"translations": {"es": Translation(text="  ", engine="t")}})
