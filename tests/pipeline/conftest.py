@@ -11,13 +11,15 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _no_dubline_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings read DUBLINE_* variables: keep the developer's own out of every test."""
+def _no_dubline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings read DUBLINE_* variables: keep the developer's own out of every test, and keep every
+    test's data (store, databases) in its own temporary folder."""
     import os
 
     for name in list(os.environ):
         if name.startswith("DUBLINE_"):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DUBLINE_DATA_DIR", str(tmp_path / "dubline-data"))
 
 
 @pytest.fixture

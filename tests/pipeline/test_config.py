@@ -24,6 +24,7 @@ def test_env_vars_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 
 def test_defaults_without_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.delenv("DUBLINE_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     s = Settings()
     assert s.data_dir == tmp_path / "dubline"
