@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DUBLINE := $(VENV)/bin/dubline
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --basetemp=$(CURDIR)/var/pytest
 
 .PHONY: setup system venv models demo test test-fast lint bench clean
 
