@@ -37,9 +37,11 @@ demo: setup
 	$(DUBLINE) dub $(DEMO_DIR)/talk.mp4 --to es --out $(DEMO_DIR)/out
 
 test: setup
+	@mkdir -p var
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: setup
+	@mkdir -p var
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: venv
