@@ -77,8 +77,8 @@ def dub_video() -> None:
         return _stage("translate.translate", transcribed, target)
 
     @task
-    def synthesize(translated: dict[str, Any]) -> dict[str, Any]:
-        return _stage("synthesize.synthesize", translated)
+    def synthesize(ingested: dict[str, Any], translated: dict[str, Any]) -> dict[str, Any]:
+        return _stage("synthesize.synthesize", translated, ingested["duration"])
 
     @task
     def fit(ingested: dict[str, Any], synthesized: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def dub_video() -> None:
     ingested = ingest()
     transcribed = transcribe(ingested)
     translated = translate.partial(transcribed=transcribed).expand(target=targets(transcribed))
-    synthesized = synthesize.expand(translated=translated)
+    synthesized = synthesize.partial(ingested=ingested).expand(translated=translated)
     fitted = fit.partial(ingested=ingested).expand(synthesized=synthesized)
     mixed = mix.partial(ingested=ingested).expand(fitted=fitted)
     muxed = mux(ingested, transcribed, fitted, mixed)

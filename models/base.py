@@ -78,8 +78,11 @@ class Translator(Protocol):
         """Language pairs (ISO 639-1 source, target) this engine can do here."""
         ...
 
-    def translate(self, texts: list[str], source: str, target: str) -> list[str]:
-        """Translate each text; same length and order as the input."""
+    def translate(
+        self, texts: list[str], source: str, target: str, budgets: list[int | None] | None = None
+    ) -> list[str]:
+        """Translate each text; same length and order as the input. `budgets` (optional, one per text):
+        the most characters a rendering may have; an engine meets it as well as it can."""
         ...
 
 

@@ -228,11 +228,36 @@ class ApertiumTranslator(_LazyInfo):
         # The separator did not survive (a text came back empty or split): one process per text.
         return [self._translate_one(mode, t) for t in texts]
 
-    def translate(self, texts: list[str], source: str, target: str) -> list[str]:
+    def translate(
+        self, texts: list[str], source: str, target: str, budgets: list[int | None] | None = None
+    ) -> list[str]:
         """Translate each text; same length and order; empty (whitespace-only) texts come back ''.
 
-        Whitespace inside a text, newlines included, is collapsed to single spaces.
+        Whitespace inside a text, newlines included, is collapsed to single spaces. With `budgets`, a
+        text whose translation is longer than its budget (characters) is shortened with what a rule-based
+        engine can do: drop parentheticals and fillers from the source, abbreviate the translation.
         """
+        out = self._translate_plain(texts, source, target)
+        if not budgets:
+            return out
+        from models.shorten import abbreviate, drop_asides, shortest_within
+
+        over = [i for i, (t, b) in enumerate(zip(out, budgets, strict=True)) if b is not None and len(t) > b]
+        if not over:
+            return out
+        trimmed_src = [drop_asides(texts[i], _base(source)) for i in over]
+        trimmed = self._translate_plain(trimmed_src, source, target)
+        tgt = _base(target)
+        for i, alt in zip(over, trimmed, strict=True):
+            budget = budgets[i]
+            assert budget is not None
+            candidates = [abbreviate(out[i], tgt), alt, abbreviate(alt, tgt)]
+            best = shortest_within(candidates, budget)
+            if len(best) < len(out[i]):
+                out[i] = best
+        return out
+
+    def _translate_plain(self, texts: list[str], source: str, target: str) -> list[str]:
         route = self.route(source, target)
         normalized = [" ".join(t.split()) for t in texts]
         idx = [i for i, t in enumerate(normalized) if t]

@@ -20,21 +20,26 @@ class WordTiming(BaseModel):
 
 
 class Translation(BaseModel):
-    text: str
+    text: str  # what is spoken and subtitled
     engine: str
+    full_text: str | None = None  # the first rendering, when a shorter one was asked for to fit the slot
+    budget_chars: int | None = None
 
 
 class FitReport(BaseModel):
     """How a dubbed line was placed in its slot."""
 
     start: float  # absolute placement = the source segment's start
+    source_end: float = 0.0  # the source segment's end
     slot_end: float  # latest end without running into the next line (minus the minimum gap)
-    natural_duration: float  # the clip as first synthesized
+    natural_duration: float  # the clip as first synthesized (rate 1.0, first translation)
     rate: float = 1.0  # native rate asked from the engine
     stretch: float = 1.0  # tempo factor applied afterwards (>1 = faster)
+    factor: float = 1.0  # overall speed-up: natural_duration / final_duration
     final_duration: float = 0.0
-    steps: list[str] = Field(default_factory=list)
+    steps: list[str] = Field(default_factory=list)  # fits | silence | rate | shorten | stretch | smooth | overrun
     overrun_s: float = 0.0  # > 0 when the line still ends after slot_end
+    gap_to_next_s: float | None = None  # silence between this line's end and the next line's start
 
 
 class Clip(BaseModel):
@@ -43,6 +48,8 @@ class Clip(BaseModel):
     engine: str
     voice: str
     rate: float = 1.0
+    natural_duration: float | None = None  # at rate 1.0 with the first translation
+    steps: list[str] = Field(default_factory=list)  # ladder rungs used at synthesis
     fit: FitReport | None = None
 
 
