@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +62,22 @@ class Settings(BaseSettings):
     duck_attack_s: float = 0.08
     duck_release_s: float = 0.35
     dub_gain_db: float = 0.0
+
+    # object storage (S3): unset endpoint, region and keys fall back to boto3's chain (AWS_* variables, ~/.aws)
+    s3_endpoint: str = Field("", description="S3 endpoint URL, e.g. http://127.0.0.1:8333; empty = AWS")
+    s3_region: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_addressing_style: str = Field("", description="path | virtual | auto; empty = path with an endpoint")
+    s3_max_attempts: int = Field(5, ge=1, description="tries per request on connection errors, timeouts, 5xx")
+    s3_backoff_s: float = Field(0.5, ge=0, description="wait before the 2nd try; doubles each try (jitter)")
+    s3_backoff_max_s: float = 20.0
+    s3_connect_timeout_s: float = 10.0
+    s3_read_timeout_s: float = 60.0
+    s3_multipart_threshold_mb: int = Field(64, ge=5, description="files from this size go up in parts")
+    s3_multipart_chunk_mb: int = Field(16, ge=5, description="part size (S3's minimum is 5 MB)")
+    s3_max_concurrency: int = Field(8, ge=1, description="parallel parts per transfer")
+    s3_presign_expiry_s: int = Field(86400, ge=1, le=604800, description="lifetime of delivery links")
 
     @field_validator("stretch_max")
     @classmethod
