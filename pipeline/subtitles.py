@@ -40,28 +40,62 @@ def wrap(text: str, width: int = MAX_LINE) -> list[str]:
     return lines
 
 
-def _balanced(text: str) -> str:
-    """Break a cue of up to 2 lines at the space nearest the middle (both halves within MAX_LINE)."""
-    if len(text) <= MAX_LINE:
+# words after which a line should not break (articles, prepositions, conjunctions, possessives...)
+_WEAK_END = {
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "with", "by", "from", "and", "or", "but", "that",
+    "my", "your", "his", "her", "its", "our", "their", "this", "these", "is", "are", "was", "be", "not",
+    "el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "al", "en", "con", "por", "para", "y",
+    "o", "que", "su", "sus", "mi", "lo", "es", "no", "le", "les", "du", "des", "et", "ou", "à", "au", "aux",
+    "ce", "cette", "ma", "mon", "sa", "son", "ses", "el", "els", "les", "amb", "per", "i", "der", "die", "das",
+    "und", "mit", "il", "lo", "gli", "di", "da", "e",
+}
+# words before which a break reads naturally (a new clause or phrase starts)
+_STRONG_START = {"and", "but", "or", "because", "which", "who", "when", "where", "while", "so", "y", "pero",
+                 "porque", "que", "cuando", "donde", "et", "mais", "parce", "qui", "quand", "où", "i", "però"}
+
+
+def _break_cost(a: str, b: str) -> float:
+    """Lower is better: balanced lines, broken after punctuation or before a new clause, never after a
+    word that binds to the next (an article, a preposition)."""
+    cost = abs(len(a) - len(b)) / 4
+    last = a.split()[-1]
+    first = b.split()[0].lower().strip(",.;:")
+    if last.endswith((",", ".", ";", ":", "?", "!")):
+        cost -= 12
+    elif first in _STRONG_START:
+        cost -= 6
+    if last.lower().strip(",.;:") in _WEAK_END:
+        cost += 12
+    return cost
+
+
+def _balanced(text: str, width: int = MAX_LINE) -> str:
+    """Break a cue of up to 2 lines at the best phrase boundary (both lines within `width`)."""
+    if len(text) <= width:
         return text
     words = text.split()
-    best, best_cost = text, 10**9
+    best, best_cost = text, float("inf")
     for i in range(1, len(words)):
         a, b = " ".join(words[:i]), " ".join(words[i:])
-        if len(a) <= MAX_LINE and len(b) <= MAX_LINE:
-            cost = abs(len(a) - len(b)) - (6 if a.endswith((",", ".", ";", ":", "?", "!")) else 0)
+        if len(a) <= width and len(b) <= width:
+            cost = _break_cost(a, b)
             if cost < best_cost:
                 best, best_cost = f"{a}\n{b}", cost
     return best
 
 
-def _chunks(words: list[str], width: int = MAX_LINE, lines: int = MAX_LINES) -> list[list[int]]:
-    """Group word indices into cues of at most `lines` lines of `width` characters (greedy wrapping),
-    closing a cue early after punctuation when that keeps it at least half full."""
+def _chunks(words: list[str], times: list[tuple[float, float]] | None = None, width: int = MAX_LINE,
+            lines: int = MAX_LINES, max_s: float = MAX_CUE_S) -> list[list[int]]:
+    """Group word indices into cues of at most `lines` lines of `width` characters (greedy wrapping) and,
+    given word times, at most `max_s` seconds; a cue closes early after a sentence end when it is at least
+    half full."""
     groups: list[list[int]] = []
     cur: list[int] = []
     line_len, n_lines = 0, 1
     for i, w in enumerate(words):
+        if cur and times is not None and times[i][1] - times[cur[0]][0] > max_s:
+            groups.append(cur)
+            cur, line_len, n_lines = [], 0, 1
         if cur and line_len + 1 + len(w) > width:
             if n_lines == lines:
                 groups.append(cur)
@@ -78,20 +112,6 @@ def _chunks(words: list[str], width: int = MAX_LINE, lines: int = MAX_LINES) -> 
     if cur:
         groups.append(cur)
     return groups
-
-
-def _split_long(group: list[int], times: list[tuple[float, float]], max_s: float = MAX_CUE_S) -> list[list[int]]:
-    """Split a group of words whose span exceeds `max_s` at word boundaries."""
-    out: list[list[int]] = []
-    cur: list[int] = []
-    for i in group:
-        if cur and times[i][1] - times[cur[0]][0] > max_s:
-            out.append(cur)
-            cur = []
-        cur.append(i)
-    if cur:
-        out.append(cur)
-    return out
 
 
 def segment_cues(seg: Segment, language: str | None) -> list[Cue]:
@@ -120,29 +140,76 @@ def segment_cues(seg: Segment, language: str | None) -> list[Cue]:
             times.append((seg.start + span * pos / total, seg.start + span * (pos + len(w) + 1) / total))
             pos += len(w) + 1
     cues: list[Cue] = []
-    for g0 in _chunks(words):
-        for g in _split_long(g0, times):
-            start = times[g[0]][0]
-            end = max(times[g[-1]][1], min(start + 0.1, seg.end))
-            cues.append(Cue(start, end, _balanced(" ".join(words[i] for i in g))))
+    for g in _chunks(words, times):
+        start = times[g[0]][0]
+        end = max(times[g[-1]][1], min(start + 0.1, seg.end))
+        cues.append(Cue(start, end, _balanced(" ".join(words[i] for i in g))))
     return cues
 
 
-def script_cues(script: Script, language: str | None) -> list[Cue]:
+@dataclass(frozen=True)
+class Profile:
+    """Subtitle rules: reading speed and cue timing."""
+
+    name: str = "broadcast"
+    max_cps: float = 17.0
+    min_s: float = MIN_CUE_S
+    max_s: float = MAX_CUE_S
+    gap_s: float = 0.08  # 2 frames at 25 fps
+
+
+PROFILES = {"broadcast": Profile(), "children": Profile(name="children", max_cps=13.0)}
+
+
+def profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        from pipeline.errors import ConfigError
+
+        raise ConfigError(f"unknown subtitle profile {name!r}", f"use one of {', '.join(PROFILES)}") from None
+
+
+def cps(cue: Cue) -> float:
+    chars = len(cue.text.replace("\n", " "))
+    return chars / max(cue.end - cue.start, 1e-6)
+
+
+def script_cues(script: Script, language: str | None, rules: Profile = PROFILES["broadcast"]) -> list[Cue]:
+    """All cues of one language, timed to the rules: at least `min_s` and long enough for `max_cps` where
+    the next cue leaves room (the end is extended into the pause, never past `max_s`), and `gap_s`
+    before the next cue. A cue whose speech is faster than the rules allow keeps its words (a dub's
+    subtitles are verbatim); `violations()` reports it."""
     cues: list[Cue] = []
     for seg in script.segments:
         cues.extend(segment_cues(seg, language))
     cues.sort(key=lambda c: c.start)
-    # keep a 2-frame gap between cues and a minimum duration where the next cue allows
     out: list[Cue] = []
     for i, c in enumerate(cues):
         nxt = cues[i + 1].start if i + 1 < len(cues) else None
-        end = max(c.end, c.start + MIN_CUE_S)
+        chars = len(c.text.replace("\n", " "))
+        want = max(c.end - c.start, rules.min_s, chars / rules.max_cps)
+        end = c.start + min(want, max(rules.max_s, c.end - c.start))
         if nxt is not None:
-            # keep 2 frames before the next cue; when cues start closer than that, end at the next start
-            end = max(min(end, nxt - 0.08), min(c.start + 0.1, nxt))
+            # keep the gap before the next cue; when cues start closer than that, end at the next start
+            end = max(min(end, nxt - rules.gap_s), min(c.start + 0.1, nxt))
         out.append(Cue(round(c.start, 3), round(end, 3), c.text))
     return out
+
+
+def violations(cues: list[Cue], rules: Profile = PROFILES["broadcast"]) -> dict[str, int]:
+    """How many cues break each rule (for the job report)."""
+    v = {"too_fast": 0, "too_short": 0, "too_long": 0, "too_close": 0, "line_too_long": 0, "too_many_lines": 0}
+    for i, c in enumerate(cues):
+        lines = c.text.split("\n")
+        v["too_fast"] += cps(c) > rules.max_cps + 1e-6
+        v["too_short"] += c.end - c.start < rules.min_s - 1e-3
+        v["too_long"] += c.end - c.start > rules.max_s + 1e-3
+        v["line_too_long"] += any(len(ln) > MAX_LINE for ln in lines)
+        v["too_many_lines"] += len(lines) > MAX_LINES
+        if i + 1 < len(cues):
+            v["too_close"] += cues[i + 1].start - c.end < rules.gap_s - 1e-3
+    return v
 
 
 def write_subtitles(cues: list[Cue], path: Path) -> Path:

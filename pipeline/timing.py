@@ -131,7 +131,7 @@ def plan_fit(lines: list[Line], stretch_min: float = 0.85, stretch_max: float = 
         over = overrun(final, ln.available)
         if over > 0.01 and "overrun" not in steps:
             steps.append("overrun")
-        out.append(Placement(start=ln.start, stretch=round(s, 4), final=final, factor=round(b * s, 4),
+        out.append(Placement(start=ln.start, stretch=s, final=final, factor=b * s,
                              overrun=over, steps=tuple(steps)))
     return out
 

@@ -84,7 +84,7 @@ def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dic
             nxt = segs[k + 1].start if k + 1 < len(segs) else None
             seg.clips[lang] = seg.clips[lang].model_copy(update={"fit": FitReport(
                 start=plan.start, source_end=seg.end, slot_end=round(line.slot_end, 3),
-                natural_duration=round(line.natural, 4), rate=seg.clips[lang].rate, stretch=plan.stretch,
+                natural_duration=round(line.natural, 4), rate=seg.clips[lang].rate, stretch=round(plan.stretch, 4),
                 factor=round(line.natural / final, 4) if final > 0 else 1.0, final_duration=round(final, 4),
                 steps=list(plan.steps), overrun_s=round(timing.overrun(final, line.available), 3),
                 gap_to_next_s=round(nxt - (plan.start + final), 3) if nxt is not None else None,

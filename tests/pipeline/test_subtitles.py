@@ -89,8 +89,9 @@ def test_translated_cues_lie_inside_their_segment(script):
         own = [c for c in cues if seg.start - 5e-4 <= c.start < seg.end]
         placed += len(own)
         for c in own:
-            # the end may only grow past the segment to give a short cue its minimum reading time
-            assert c.end <= max(seg.end, c.start + MIN_CUE_S) + 1e-3  # times are rounded to ms
+            # the end may only grow past the segment to give a cue its minimum time or its reading time
+            reading = len(c.text.replace("\n", " ")) / 17.0
+            assert c.end <= max(seg.end, c.start + max(MIN_CUE_S, reading)) + 1e-3  # times are rounded to ms
         # before the minimum-duration pass, each cue lies strictly within its segment's span
         for c in segment_cues(seg, "es"):
             assert seg.start - 1e-9 <= c.start < c.end <= seg.end + 1e-9
@@ -125,7 +126,8 @@ def test_cues_from_word_times():
     )
     later = Segment(id="b", start=2.5, end=6.0, text="Bye.", words=[WordTiming(text="Bye.", start=2.6, end=3.0)])
     cues = script_cues(Script(source=SOURCE, segments=[seg, later]), None)
-    assert cues == [Cue(1.2, 2.3, "Hello there, friend."), Cue(2.6, 3.433, "Bye.")]
+    # 20 characters need 20/17 s at 17 characters per second: the end moves into the pause
+    assert cues == [Cue(1.2, 2.376, "Hello there, friend."), Cue(2.6, 3.433, "Bye.")]
 
 
 def test_cue_is_cut_short_to_keep_the_gap():
