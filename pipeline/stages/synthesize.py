@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from models.base import TTS, Prosody, Voice
+from pipeline import timing
 from pipeline.config import Settings
 from pipeline.consent import require_consent
-from pipeline import timing
 from pipeline.engines import choose_translator, choose_tts
 from pipeline.errors import DublineError, StageError
 from pipeline.jobs import StageRun, digest, run_stage
@@ -54,18 +54,29 @@ def synthesize(
     voice = tts.voice_for(lang)
     day = date.fromisoformat(today) if today else date.today()
     require_consent(voice, use, lang, day)
-    ladder = {"gap": settings.fit_min_gap_s, "max_rate": settings.fit_max_rate, "stretch_max": settings.stretch_max,
-              "shorten": settings.fit_shorten}
-    material = {"script": translated["script_uri"], "engine": tts.info.as_dict(), "voice": voice.id, "use": use,
-                "duration": duration, **ladder}
+    ladder = {
+        "gap": settings.fit_min_gap_s,
+        "max_rate": settings.fit_max_rate,
+        "stretch_max": settings.stretch_max,
+        "shorten": settings.fit_shorten,
+    }
+    material = {
+        "script": translated["script_uri"],
+        "engine": tts.info.as_dict(),
+        "voice": voice.id,
+        "use": use,
+        "duration": duration,
+        **ladder,
+    }
 
     def work(run: StageRun) -> dict[str, Any]:
         script = load_script(run.store, translated["script_uri"]).revised(f"synthesize:{lang}")
         source = script.source.language or ""
         end = duration if duration is not None else script.source.duration
         spans = [(s.start, s.end) for s in script.segments]
-        slot_of = dict(zip((s.id for s in script.segments), timing.slots(spans, end, settings.fit_min_gap_s),
-                           strict=True))
+        slot_of = dict(
+            zip((s.id for s in script.segments), timing.slots(spans, end, settings.fit_min_gap_s), strict=True)
+        )
         total = len(script.segments)
         spoken = 0.0
         counts = {"rate": 0, "shorten": 0}
@@ -89,7 +100,8 @@ def synthesize(
                     s_uri, s_dur = synth_clip(run.store, tts, voice, shorter, 1.0, run.scratch)
                     if s_dur < dur:
                         seg.translations[lang] = tr.model_copy(
-                            update={"text": shorter, "full_text": tr.text, "budget_chars": budget})
+                            update={"text": shorter, "full_text": tr.text, "budget_chars": budget}
+                        )
                         text, uri, dur = shorter, s_uri, s_dur
                         natural = s_dur  # speed-ups are measured against the line actually spoken
                         steps.append("shorten")
@@ -101,8 +113,15 @@ def synthesize(
                     uri, dur = synth_clip(run.store, tts, voice, text, rate, run.scratch)
                     steps.append("rate")
                     counts["rate"] += 1
-            seg.clips[lang] = Clip(uri=uri, duration=round(dur, 4), engine=tts.name, voice=voice.id,
-                                   rate=round(rate, 3), natural_duration=round(natural, 4), steps=steps)
+            seg.clips[lang] = Clip(
+                uri=uri,
+                duration=round(dur, 4),
+                engine=tts.name,
+                voice=voice.id,
+                rate=round(rate, 3),
+                natural_duration=round(natural, 4),
+                steps=steps,
+            )
             spoken += dur
             run.step(i + 1, total, seg.id)
         return {
