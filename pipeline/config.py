@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     duck_release_s: float = 0.35
     dub_gain_db: float = 0.0
 
+    # consent (the "voice captcha" of `dubline consent grant`) and the person-voice stand-in
+    consent_max_wer: float = Field(0.25, ge=0, description="largest word error rate of a consent recording")
+    consent_min_cosine: float = Field(0.70, ge=-1, le=1, description="smallest speaker cosine to each reference")
+    consent_request_days: int = Field(1, ge=1, description="days a consent statement may be recorded after")
+    person_voices: dict[str, str] = Field(
+        default_factory=dict,
+        description='{"es": "joe"}: the voice for that language is person joe\'s (consent applies); a stand-in '
+        "until voice cloning",
+    )
+
     # object storage (S3): unset endpoint, region and keys fall back to boto3's chain (AWS_* variables, ~/.aws)
     s3_endpoint: str = Field("", description="S3 endpoint URL, e.g. http://127.0.0.1:8333; empty = AWS")
     s3_region: str = ""
