@@ -48,6 +48,18 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
             description="ISO 639-1 codes of the dub languages",
         ),
         "output": Param("", type="string", description="folder, file:// or s3:// location; empty = the store"),
+        "containers": Param(
+            ["mp4"],
+            type="array",
+            items={"type": "string", "enum": ["mp4", "mkv"]},
+            description="video containers to deliver (audio input always gives m4a)",
+        ),
+        "subtitle_profile": Param(
+            "broadcast",
+            type="string",
+            enum=["broadcast", "children"],
+            description="subtitle reading speed: broadcast 17, children 13 chars/s",
+        ),
     },
     doc_md=__doc__,
 )
@@ -90,9 +102,16 @@ def dub_video() -> None:
 
     @task
     def mux(
-        ingested: dict[str, Any], transcribed: dict[str, Any], fits: list[dict[str, Any]], mixes: list[dict[str, Any]]
+        ingested: dict[str, Any],
+        transcribed: dict[str, Any],
+        fits: list[dict[str, Any]],
+        mixes: list[dict[str, Any]],
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return _stage("deliver.mux", ingested, transcribed, list(fits), list(mixes))
+        assert params is not None
+        containers = list(params.get("containers") or ["mp4"])
+        profile = params.get("subtitle_profile") or None
+        return _stage("deliver.mux", ingested, transcribed, list(fits), list(mixes), containers, profile)
 
     @task
     def publish(

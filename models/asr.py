@@ -42,6 +42,27 @@ def _word(text: str, start: float, end: float, probability: float) -> Word | Non
     return Word(text=text, start=float(start), end=float(end), probability=float(probability))
 
 
+def _guard_empty_alignment(find_alignment: Any) -> Any:
+    """faster-whisper 1.2.1 raises IndexError in find_alignment when CTranslate2 returns an empty
+    alignment for a segment (Whisper hallucinating a short segment past the end of the audio; upstream
+    SYSTRAN/faster-whisper PR 1460). Align segment by segment instead, and give the one that cannot be
+    aligned no word timestamps, which add_word_timestamps already handles."""
+
+    def guarded(tokenizer: Any, text_tokens: list[list[int]], *args: Any, **kwargs: Any) -> list[Any]:
+        try:
+            return list(find_alignment(tokenizer, text_tokens, *args, **kwargs))
+        except IndexError:
+            out: list[Any] = []
+            for tokens in text_tokens:
+                try:
+                    out.extend(find_alignment(tokenizer, [tokens], *args, **kwargs))
+                except IndexError:
+                    out.append([])
+            return out
+
+    return guarded
+
+
 def clear_cache() -> None:
     """Forget loaded models (frees their memory once no adapter holds them)."""
     with _LOCK:
@@ -97,6 +118,7 @@ class FasterWhisperASR:
                 )
             except Exception as e:  # ctranslate2 raises RuntimeError/ValueError for bad folders or types
                 raise EngineUnavailable(f"faster-whisper could not load {self.model_dir}: {e}") from e
+            model.find_alignment = _guard_empty_alignment(model.find_alignment)
             _FW_CACHE[key] = model
             return model
 

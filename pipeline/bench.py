@@ -100,20 +100,40 @@ def run_one(kind: str, src: Path, tmp: Path) -> dict[str, object]:
             (s["stage"] + (f"[{s['language']}]" if s["language"] else "")): s["elapsed_s"] for s in report["stages"]
         },
         "stage_sum_s": report["stage_time_s"],
-        "timing": report["timing"],
+        "timing": {k: {"summary": v["summary"]} for k, v in report["timing"].items()},
+        "fit_share": sum(s["elapsed_s"] for s in report["stages"] if s["stage"] == "fit") / wall,
     }
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__)
+    ap.add_argument("--long", type=float, default=600.0, help="also dub a generated talk this long (s); 0 = skip")
+    args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="dubline-bench-") as tmp_s:
         tmp = Path(tmp_s)
         results = []
-        for kind, src in _inputs(tmp):
+        inputs = _inputs(tmp)
+        if args.long > 0:
+            from pipeline.config import get_settings
+            from pipeline.sample import make_sample
+
+            inputs.append(("long video", make_sample(tmp / f"talk_{int(args.long)}s.mp4", get_settings(), args.long)))
+        for kind, src in inputs:
             r = run_one(kind, src, tmp)
             results.append(r)
             print(f"\n== dub {r['input']} ({kind}, {r['duration_s']} s) -> es")
             print(f"wall {r['wall_s']} s   real-time factor {r['rtf']}   peak memory {r['peak_rss_mib']} MiB")
             print(f"stage time {r['stage_sum_s']} s (the rest is process start, Airflow and the DAG run)")
+            print(f"timing (fit) stage: {r['fit_share']:.1%} of the job's wall time")
+            for lang, t in r["timing"].items():  # type: ignore[attr-defined]
+                sm = t["summary"]
+                print(
+                    f"  {lang}: lines {sm['lines']}, >1.15 {sm['share_above_1_15']:.0%}, "
+                    f">1.25 {sm['share_above_1_25']:.0%}, largest {sm['largest_factor']:.2f}x, "
+                    f"isochrony {sm['isochrony']:.2f}, overruns {sm['overruns']}, end drift {sm['end_drift_s']} s"
+                )
             for name, secs in r["stages"].items():  # type: ignore[attr-defined]
                 print(f"  {name:<16} {secs:7.2f} s")
         print("\n" + json.dumps(results, indent=1))

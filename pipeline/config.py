@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     # fitting and mixing
     fit_min_gap_s: float = 0.08
     fit_max_rate: float = 1.15  # fastest native rate the TTS may be asked for (rung b), before stretching
+    subtitle_profile: str = Field("broadcast", description="broadcast (17 chars/s) or children (13 chars/s)")
     fit_shorten: bool = True  # ask the translator for a shorter line when stretching would not suffice
     fit_max_jump: float = 0.15  # neighbour smoothing: largest speed-up difference between consecutive lines
     stretch_min: float = 0.85

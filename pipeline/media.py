@@ -202,34 +202,50 @@ def mux(
     dest: Path,
     duration: float,
     audio_bitrate: str = "192k",
+    subtitles: list[tuple[Path, str, str]] | None = None,
 ) -> Path:
-    """Write `dest` (mp4 or m4a): the source's video stream copied, then one AAC track per
-    (wav, ISO 639-2 language, title). The first audio track is the default."""
+    """Write `dest` (.mp4, .mkv or .m4a): the source's video stream copied, one AAC track per
+    (wav, ISO 639-2 language, title), the first the default, and soft subtitles per (srt, language,
+    title): mov_text in mp4, SubRip in mkv (m4a carries none)."""
+    container = dest.suffix.lower().lstrip(".")
+    subtitles = subtitles if container in ("mp4", "mkv") else []
     inputs = []
     maps: list[Any] = []
     if video_src is not None:
-        v = ffmpeg.input(str(video_src))
-        maps.append(v["v:0"])
+        maps.append(ffmpeg.input(str(video_src))["v:0"])
     for wav, _lang, _title in tracks:
         inputs.append(ffmpeg.input(str(wav)))
         maps.append(inputs[-1]["a:0"])
-    kwargs: dict[str, Any] = {
-        "acodec": "aac",
-        "audio_bitrate": audio_bitrate,
-        "t": f"{duration:.3f}",
-        "movflags": "+faststart",
-    }
+    for srt, _lang, _title in subtitles or []:
+        maps.append(ffmpeg.input(str(srt))["s:0"])
+    kwargs: dict[str, Any] = {"acodec": "aac", "audio_bitrate": audio_bitrate, "t": f"{duration:.3f}"}
+    if container in ("mp4", "m4a"):
+        kwargs["movflags"] = "+faststart"
     if video_src is not None:
         kwargs["vcodec"] = "copy"
-    for i, (_wav, lang, _title) in enumerate(tracks):
-        kwargs[f"metadata:s:a:{i}"] = f"language={lang}"
-        kwargs[f"disposition:a:{i}"] = "default" if i == 0 else "0"
-    out = ffmpeg.output(*maps, str(dest), **kwargs)
-    # ffmpeg-python can't repeat a keyword; add the per-stream titles as extra args
-    args = out.get_args()
+    if subtitles:
+        kwargs["scodec"] = "mov_text" if container == "mp4" else "srt"
+    # ffmpeg-python can't repeat a keyword: per-stream metadata goes in as extra arguments
     extra: list[str] = []
-    for i, (_wav, _lang, title) in enumerate(tracks):
-        extra += [f"-metadata:s:a:{i}", f"title={title}"]
+    for i, (_wav, lang, title) in enumerate(tracks):
+        extra += [
+            f"-metadata:s:a:{i}",
+            f"language={lang}",
+            f"-metadata:s:a:{i}",
+            f"title={title}",
+            f"-disposition:a:{i}",
+            "default" if i == 0 else "0",
+        ]
+    for i, (_srt, lang, title) in enumerate(subtitles or []):
+        extra += [
+            f"-metadata:s:s:{i}",
+            f"language={lang}",
+            f"-metadata:s:s:{i}",
+            f"title={title}",
+            f"-disposition:s:{i}",
+            "0",
+        ]
+    args = ffmpeg.output(*maps, str(dest), **kwargs).get_args()
     args = args[:-1] + extra + args[-1:]
     proc = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-y", *args], capture_output=True)
     if proc.returncode != 0:

@@ -24,6 +24,23 @@ TALK = [
     "Then the cycle begins again.",
     "Thank you for listening, and see you next time.",
 ]
+# more of the talk, for long samples (benchmarks of ten minutes and more)
+MORE = [
+    "Let us look more closely at each step of the journey.",
+    "Oceans cover most of the planet, so most of the vapour comes from the sea.",
+    "Plants also give water back to the air through their leaves.",
+    "Warm air can hold more water than cold air.",
+    "That is why clouds form when air rises and cools down.",
+    "Tiny drops gather around specks of dust and salt.",
+    "When the drops grow large enough, they fall as rain.",
+    "In cold places, the water falls as snow and may stay frozen for years.",
+    "Glaciers store fresh water for a very long time.",
+    "Some rain soaks into the ground and becomes groundwater.",
+    "Wells and springs bring that water back to the surface.",
+    "Lakes and wetlands hold water and slow down floods.",
+    "People depend on every part of this cycle for drinking water and for farming.",
+    "Now, a short question for you to think about before the next part.",
+]
 RATE = 48000
 
 
@@ -57,7 +74,13 @@ def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
         tmp = Path(tmp_s)
         pos = 1.0
         placed: list[tuple[float, np.ndarray]] = []
-        for i, sentence in enumerate(TALK):
+        script = list(TALK)
+        if seconds > 40:  # a longer talk: the body repeated until about `seconds` (~4.2 s a sentence)
+            body, script = TALK[:-1] + MORE, []
+            while len(script) * 4.2 < seconds - 5:
+                script += body
+            script.append(TALK[-1])
+        for i, sentence in enumerate(script):
             wav = tts.synthesize(sentence, voice, tmp / f"s{i}.wav")
             res = tmp / f"r{i}.wav"
             media.run(
@@ -77,7 +100,7 @@ def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
             "language": "en",
             "duration": total,
             "speech": [
-                {"start": round(st, 3), "end": round(st + len(d) / RATE, 3), "text": TALK[i]}
+                {"start": round(st, 3), "end": round(st + len(d) / RATE, 3), "text": script[i]}
                 for i, (st, d) in enumerate(placed)
             ],
         }

@@ -32,10 +32,14 @@ def render_clips(sources: list[Path], tempos: list[float], scratch: Path) -> lis
             for i in chunk:
                 stream = ffmpeg.input(str(sources[i])).audio
                 if abs(tempos[i] - 1.0) > 1e-3:
-                    stream = (stream.filter("rubberband", tempo=tempos[i], pitchq="quality")
-                              if engine == "rubberband" else stream.filter("atempo", tempos[i]))
-                outputs.append(ffmpeg.output(stream, str(scratch / f"fit{i}.wav"), ar=MIX_RATE, ac=1,
-                                             acodec="pcm_f32le"))
+                    stream = (
+                        stream.filter("rubberband", tempo=tempos[i], pitchq="quality")
+                        if engine == "rubberband"
+                        else stream.filter("atempo", tempos[i])
+                    )
+                outputs.append(
+                    ffmpeg.output(stream, str(scratch / f"fit{i}.wav"), ar=MIX_RATE, ac=1, acodec="pcm_f32le")
+                )
             try:
                 media.run(ffmpeg.merge_outputs(*outputs), "convert and stretch the dub lines")
                 break
@@ -50,8 +54,12 @@ def render_clips(sources: list[Path], tempos: list[float], scratch: Path) -> lis
 
 def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dict[str, Any]:
     lang = synthesized["language"]
-    params = {"gap": settings.fit_min_gap_s, "stretch_min": settings.stretch_min,
-              "stretch_max": settings.stretch_max, "max_jump": settings.fit_max_jump}
+    params = {
+        "gap": settings.fit_min_gap_s,
+        "stretch_min": settings.stretch_min,
+        "stretch_max": settings.stretch_max,
+        "max_jump": settings.fit_max_jump,
+    }
     material = {"script": synthesized["script_uri"], "duration": duration, **params}
 
     def work(run: StageRun) -> dict[str, Any]:
@@ -65,8 +73,17 @@ def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dic
             steps = list(clip.steps)
             if not steps:
                 steps = ["fits"] if natural <= seg.end - seg.start + 0.01 else ["silence"]
-            lines.append(timing.Line(start=seg.start, end=seg.end, slot_end=slot.end, speaker=seg.speaker,
-                                     natural=natural, duration=clip.duration, steps=tuple(steps)))
+            lines.append(
+                timing.Line(
+                    start=seg.start,
+                    end=seg.end,
+                    slot_end=slot.end,
+                    speaker=seg.speaker,
+                    natural=natural,
+                    duration=clip.duration,
+                    steps=tuple(steps),
+                )
+            )
         plans = timing.plan_fit(lines, settings.stretch_min, settings.stretch_max, settings.fit_max_jump)
         sources = [run.fetch(s.clips[lang].uri) for s in segs]
         rendered = render_clips(sources, [p.stretch for p in plans], run.scratch)
@@ -82,23 +99,46 @@ def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dic
         for k, (seg, line, plan) in enumerate(zip(segs, lines, plans, strict=True)):
             final = finals[k]
             nxt = segs[k + 1].start if k + 1 < len(segs) else None
-            seg.clips[lang] = seg.clips[lang].model_copy(update={"fit": FitReport(
-                start=plan.start, source_end=seg.end, slot_end=round(line.slot_end, 3),
-                natural_duration=round(line.natural, 4), rate=seg.clips[lang].rate, stretch=round(plan.stretch, 4),
-                factor=round(line.natural / final, 4) if final > 0 else 1.0, final_duration=round(final, 4),
-                steps=list(plan.steps), overrun_s=round(timing.overrun(final, line.available), 3),
-                gap_to_next_s=round(nxt - (plan.start + final), 3) if nxt is not None else None,
-            )})
-        measured = [timing.Placement(start=p.start, stretch=p.stretch, final=f, factor=ln.natural / f if f else 1.0,
-                                     overrun=timing.overrun(f, ln.available), steps=p.steps)
-                    for p, f, ln in zip(plans, finals, lines, strict=True)]
+            seg.clips[lang] = seg.clips[lang].model_copy(
+                update={
+                    "fit": FitReport(
+                        start=plan.start,
+                        source_end=seg.end,
+                        slot_end=round(line.slot_end, 3),
+                        natural_duration=round(line.natural, 4),
+                        rate=seg.clips[lang].rate,
+                        stretch=round(plan.stretch, 4),
+                        factor=round(line.natural / final, 4) if final > 0 else 1.0,
+                        final_duration=round(final, 4),
+                        steps=list(plan.steps),
+                        overrun_s=round(timing.overrun(final, line.available), 3),
+                        gap_to_next_s=round(nxt - (plan.start + final), 3) if nxt is not None else None,
+                    )
+                }
+            )
+        measured = [
+            timing.Placement(
+                start=p.start,
+                stretch=p.stretch,
+                final=f,
+                factor=ln.natural / f if f else 1.0,
+                overrun=timing.overrun(f, ln.available),
+                steps=p.steps,
+            )
+            for p, f, ln in zip(plans, finals, lines, strict=True)
+        ]
         out = run.scratch / "dub_speech.wav"
         sf.write(str(out), np.clip(track, -1, 1), MIX_RATE, subtype="PCM_16")
         summary = timing.summary(lines, measured, duration)
-        summary.update({"rate_changed": sum("rate" in p.steps for p in plans),
-                        "shortened": sum("shorten" in p.steps for p in plans),
-                        "stretched": sum(p.stretch > 1.0 + 1e-6 for p in plans)})
-        per_line = [{"id": s.id, **s.clips[lang].fit.model_dump()} for s in segs if s.clips[lang].fit]
+        summary.update(
+            {
+                "rate_changed": sum("rate" in p.steps for p in plans),
+                "shortened": sum("shorten" in p.steps for p in plans),
+                "stretched": sum(p.stretch > 1.0 + 1e-6 for p in plans),
+            }
+        )
+        reports = [(s.id, s.clips[lang].fit) for s in segs]
+        per_line = [{"id": sid, **fr.model_dump()} for sid, fr in reports if fr is not None]
         return {
             "language": lang,
             "script_uri": save_script(run, script),

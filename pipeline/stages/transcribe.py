@@ -29,10 +29,11 @@ def transcribe(settings: Settings, ingested: dict[str, Any], source_language: st
         audio = run.fetch(ingested["asr_audio_uri"])
         result = asr.transcribe(audio, language=lang)
         segments: list[Segment] = []
+        end_of_audio = ingested["duration"]
         for seg in result.segments:
             text = seg.text.strip()
-            if not text:
-                continue
+            if not text or seg.start >= end_of_audio - 0.05:
+                continue  # nothing said, or a segment Whisper hallucinated past the end of the audio
             words = [
                 WordTiming(
                     text=w.text.strip(), start=max(0.0, w.start), end=max(w.start, w.end), probability=w.probability
@@ -41,7 +42,7 @@ def transcribe(settings: Settings, ingested: dict[str, Any], source_language: st
                 if w.text.strip()
             ]
             start = words[0].start if words else seg.start
-            end = words[-1].end if words else seg.end
+            end = min(words[-1].end if words else seg.end, end_of_audio)
             segments.append(
                 Segment(
                     id=f"s{len(segments) + 1:04d}", start=max(0.0, start), end=max(start, end), text=text, words=words

@@ -56,4 +56,5 @@ def test_dub_video_tasks_and_params(tmp_path: Path) -> None:
     assert info["tasks"] == sorted(
         ["ingest", "transcribe", "targets", "translate", "synthesize", "fit", "mix", "mux", "publish"]
     )
-    assert info["params"] == ["input", "output", "source_language", "target_languages"]
+    assert info["params"] == [
+        "containers", "input", "output", "source_language", "subtitle_profile", "target_languages"]

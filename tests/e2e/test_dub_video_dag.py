@@ -58,6 +58,10 @@ def test_streams_tags_and_duration(dubbed: dict, sample_video: Path) -> None:
     assert video["codec_name"] == src_video["codec_name"] and video["nb_frames"] == src_video["nb_frames"]
     src_dur = float(_probe(sample_video)["format"]["duration"])
     assert abs(float(info["format"]["duration"]) - src_dur) <= 0.040
+    subs = [
+        (s["codec_name"], s.get("tags", {}).get("language")) for s in info["streams"] if s["codec_type"] == "subtitle"
+    ]
+    assert subs == [("mov_text", "eng"), ("mov_text", "spa")]
 
 
 def test_spanish_cues_lie_within_source_speech(dubbed: dict) -> None:
@@ -102,7 +106,24 @@ def test_report_has_stage_timings(dubbed: dict) -> None:
     stages = {s["stage"] for s in report["stages"]}
     assert {"ingest", "transcribe", "translate", "synthesize", "fit", "mix", "mux"} <= stages
     assert report["source_language"] == "en"
-    assert report["timing"]["es"]["end_drift_s"] == 0.0
+    timing = report["timing"]["es"]
+    assert timing["summary"]["end_drift_s"] == 0.0
+    assert 0.0 <= timing["summary"]["isochrony"] <= 1.0
+    assert len(timing["lines"]) == timing["summary"]["lines"] > 0
+    for line in timing["lines"]:
+        assert {
+            "start",
+            "source_end",
+            "natural_duration",
+            "final_duration",
+            "stretch",
+            "steps",
+            "overrun_s",
+            "gap_to_next_s",
+        } <= set(line)
+        assert 0.85 <= line["stretch"] <= 1.25
+    assert report["subtitles"]["profile"] == "broadcast"
+    assert report["subtitles"]["checks"]["es"]["line_too_long"] == 0
     assert all(s["elapsed_s"] >= 0 for s in report["stages"])
 
 
@@ -143,6 +164,13 @@ def test_adding_a_language_redoes_only_its_stages(dubbed: dict, sample_video: Pa
     info = _probe(tmp_path / "talk.dub.mp4")
     assert [s["tags"]["language"] for s in info["streams"] if s["codec_type"] == "audio"] == ["eng", "spa", "cat"]
     assert (tmp_path / "talk.ca.vtt").read_text().startswith("WEBVTT")
+    mkv = _probe(tmp_path / "talk.dub.mkv")
+    assert [s["codec_type"] for s in mkv["streams"]].count("audio") == 3
+    assert [s.get("tags", {}).get("language") for s in mkv["streams"] if s["codec_type"] == "subtitle"] == [
+        "eng",
+        "spa",
+        "cat",
+    ]
 
 
 def test_detected_pair_without_engine_fails_cleanly(dubbed: dict, sample_video: Path, tmp_path: Path) -> None:

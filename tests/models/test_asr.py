@@ -154,3 +154,18 @@ def test_faster_whisper_detects_french(base_ct2_dir: Path, fixtures_dir: Path, w
     t = _timed(_fw(base_ct2_dir), wav16k(fixtures_dir / "dictee_fr.aiff"))
     assert t.language == "fr", (t.language, t.language_probability, _text(t))
     assert "dict" in _norm(_text(t))
+
+
+def test_empty_alignment_is_guarded() -> None:
+    """faster-whisper 1.2.1 crashes with IndexError when one segment gets an empty alignment (a segment
+    hallucinated past the end of the audio); the guard aligns segment by segment and leaves that one bare."""
+    from models.asr import _guard_empty_alignment
+
+    def find_alignment(tokenizer: object, text_tokens: list[list[int]], *rest: object) -> list[list[str]]:
+        if any(t == [0] for t in text_tokens):
+            raise IndexError("boolean index did not match indexed array")
+        return [[f"w{t[0]}"] for t in text_tokens]
+
+    guarded = _guard_empty_alignment(find_alignment)
+    assert guarded(None, [[1], [2]], "enc", 10) == [["w1"], ["w2"]]
+    assert guarded(None, [[1], [0], [3]], "enc", 10) == [["w1"], [], ["w3"]]
