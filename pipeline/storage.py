@@ -1,8 +1,16 @@
 """Object storage: a local folder (the embedded default) or S3, behind one small interface.
 
 Keys are '/'-separated paths relative to the store root. Every put is atomic: a local put writes a
-temporary file beside the target and renames it into place; an S3 PUT becomes visible whole or not at
-all. Stages publish their result document last, so a half-written stage is never taken as done.
+temporary file beside the target and renames it into place; an S3 put is one PUT or a multipart upload
+that becomes visible only when complete and is aborted on failure (pipeline/s3store.py). Stages publish
+their result document last, so a half-written stage is never taken as done.
+
+Layout of a store (see README, "Object storage"):
+  stages/<stage>/<key>/...   a stage's outputs, key = sha256 of its inputs, parameters and models;
+                             result.json last
+  clips/<sha256>.wav         synthesized lines, shared by every job that speaks the same line
+  jobs/<job id>/manifest.json  per job: the result of each stage and the published outputs
+  outputs/<source sha256>/   the delivered files when no output location is given
 """
 
 from __future__ import annotations
@@ -12,10 +20,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from pipeline.errors import ConfigError, StageError
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 
 class ObjectStore(Protocol):
@@ -25,13 +36,15 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def put_file(self, key: str, path: Path) -> str: ...
     def put_bytes(self, key: str, data: bytes) -> str: ...
+    def put_fileobj(self, key: str, fileobj: IO[bytes]) -> str: ...
     def get_bytes(self, key: str) -> bytes: ...
     def local_path(self, key: str, cache_dir: Path) -> Path: ...
     def list(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def presign(self, key: str, expires_s: int | None = None) -> str: ...
 
 
-def _clean_key(key: str) -> str:
+def clean_key(key: str) -> str:
     key = key.strip("/")
     if not key or any(part in ("", ".", "..") for part in key.split("/")):
         raise StageError(f"invalid object key {key!r}")
@@ -47,7 +60,7 @@ class LocalStore:
         self.url = self.root.as_uri()
 
     def _path(self, key: str) -> Path:
-        return self.root / _clean_key(key)
+        return self.root / clean_key(key)
 
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()
@@ -80,6 +93,9 @@ class LocalStore:
     def put_bytes(self, key: str, data: bytes) -> str:
         return self._atomic_write(key, lambda out: out.write(data))
 
+    def put_fileobj(self, key: str, fileobj: IO[bytes]) -> str:
+        return self._atomic_write(key, lambda out: shutil.copyfileobj(fileobj, out, 1 << 20))
+
     def get_bytes(self, key: str) -> bytes:
         p = self._path(key)
         if not p.is_file():
@@ -101,83 +117,40 @@ class LocalStore:
         )
 
     def delete_prefix(self, prefix: str) -> None:
-        shutil.rmtree(self.root / _clean_key(prefix), ignore_errors=True)
+        shutil.rmtree(self.root / clean_key(prefix), ignore_errors=True)
 
-
-class S3Store:
-    """An S3 bucket (AWS or any S3-compatible server, chosen by DUBLINE_S3_ENDPOINT / AWS_* variables)."""
-
-    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None) -> None:
-        import boto3  # lazy: not needed on the embedded default
-
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
-        self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
-        self._s3 = boto3.client("s3", endpoint_url=endpoint_url or os.environ.get("DUBLINE_S3_ENDPOINT") or None)
-
-    def _key(self, key: str) -> str:
-        key = _clean_key(key)
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._key(key)}"
-
-    def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._s3.head_object(Bucket=self.bucket, Key=self._key(key))
-            return True
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise StageError(f"cannot reach {self.uri(key)}: {e}") from e
-
-    def put_file(self, key: str, path: Path) -> str:
-        self._s3.upload_file(str(path), self.bucket, self._key(key))
+    def presign(self, key: str, expires_s: int | None = None) -> str:
+        """A local folder has no signed links: the file:// URI of the object (readable on this machine
+        only, no expiry). Raises if the object is missing, like S3 would on use."""
+        if not self.exists(key):
+            raise StageError(f"object {self.uri(key)} is missing from the store")
         return self.uri(key)
 
-    def put_bytes(self, key: str, data: bytes) -> str:
-        self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
-        return self.uri(key)
 
-    def get_bytes(self, key: str) -> bytes:
-        obj = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))
-        return bytes(obj["Body"].read())
-
-    def local_path(self, key: str, cache_dir: Path) -> Path:
-        dest = cache_dir / _clean_key(key)
-        if not dest.is_file():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(dest.name + ".part")
-            self._s3.download_file(self.bucket, self._key(key), str(tmp))
-            os.replace(tmp, dest)
-        return dest
-
-    def list(self, prefix: str) -> list[str]:
-        out: list[str] = []
-        full = self._key(prefix) if prefix.strip("/") else self.prefix
-        paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
-            for obj in page.get("Contents", []):
-                k = obj["Key"]
-                out.append(k[len(self.prefix) + 1 :] if self.prefix else k)
-        return sorted(out)
-
-    def delete_prefix(self, prefix: str) -> None:
-        for k in self.list(prefix):
-            self._s3.delete_object(Bucket=self.bucket, Key=self._key(k))
-
-
-def open_store(url: str) -> ObjectStore:
+def open_store(url: str, settings: Settings | None = None) -> ObjectStore:
+    """The store at `url`: file:///path (or a plain path) or s3://bucket[/prefix]. S3 endpoint, credentials,
+    retries and multipart sizes come from `settings` (default: the current settings)."""
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
         return LocalStore(Path(unquote(parsed.path) if parsed.scheme else url))
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise ConfigError(f"store URL {url!r} names no bucket", "use s3://bucket[/prefix]")
-        return S3Store(parsed.netloc, parsed.path)
+        from pipeline.config import get_settings
+        from pipeline.s3store import S3Options, S3Store
+
+        return S3Store(parsed.netloc, parsed.path, options=S3Options.from_settings(settings or get_settings()))
     raise ConfigError(f"unsupported store URL {url!r}", "use file:///path or s3://bucket/prefix")
+
+
+def copy_object(src: ObjectStore, src_key: str, dest: ObjectStore, dest_key: str, cache_dir: Path) -> str:
+    """Copy one object between stores: server-side between S3 stores on the same server, else through
+    a local copy (none is made for a local source). Returns the destination URI."""
+    from pipeline.s3store import S3Store
+
+    if isinstance(src, S3Store) and isinstance(dest, S3Store) and src.options == dest.options:
+        return dest.copy_from(src, src_key, dest_key)
+    return dest.put_file(dest_key, src.local_path(src_key, cache_dir))
 
 
 def put_json(store: ObjectStore, key: str, doc: Any) -> str:

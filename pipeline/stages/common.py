@@ -6,10 +6,11 @@ import hashlib
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from pipeline.config import Settings
 from pipeline.errors import InputError
 from pipeline.jobs import StageRun
 from pipeline.script import Script
-from pipeline.storage import ObjectStore, key_of
+from pipeline.storage import ObjectStore, key_of, open_store
 
 
 def sha256_file(path: Path) -> str:
@@ -28,16 +29,17 @@ def save_script(run: StageRun, script: Script, name: str = "script.json") -> str
     return run.put_bytes(name, script.to_json())
 
 
-def resolve_input(uri: str, scratch: Path) -> Path:
-    """A local path for the job's input: a path, a file:// URI or an s3:// URI (downloaded)."""
+def resolve_input(uri: str, scratch: Path, settings: Settings | None = None) -> Path:
+    """A local path for the job's input: a path, a file:// URI or an s3:// URI (downloaded with the S3
+    settings of `settings`, default the current ones)."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
         return Path(unquote(parsed.path) if parsed.scheme else uri).expanduser().resolve()
     if parsed.scheme == "s3":
-        from pipeline.storage import S3Store
-
         bucket, _, key = (parsed.netloc + parsed.path).partition("/")
-        store = S3Store(bucket)
+        if not bucket or not key.strip("/"):
+            raise InputError(f"input {uri} names no object", "give s3://bucket/key")
+        store = open_store(f"s3://{bucket}", settings)
         if not store.exists(key):
             raise InputError(f"input {uri} does not exist", "check the bucket and key")
         return store.local_path(key, scratch / "input")

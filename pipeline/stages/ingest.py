@@ -31,7 +31,7 @@ def ingest(settings: Settings, input_uri: str) -> dict[str, Any]:
 
     scratch = settings.data_dir / "work" / "inputs"
     scratch.mkdir(parents=True, exist_ok=True)
-    src = resolve_input(input_uri, scratch)
+    src = resolve_input(input_uri, scratch, settings)
     info = media.probe(src)
     source_sha = sha256_file(src)
 

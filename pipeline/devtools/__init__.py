@@ -1,0 +1,1 @@
+"""Tools for development, tests and benchmarks; nothing in the pipeline imports them."""
