@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pipeline.cli_ledger import audit_app, consent_app, db_app, provenance_app
 from pipeline.config import get_settings
 from pipeline.errors import ConfigError, DublineError
 
@@ -21,6 +22,10 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Model weights: list, install, verify, convert.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(db_app, name="db")
+app.add_typer(consent_app, name="consent")
+app.add_typer(audit_app, name="audit")
+app.add_typer(provenance_app, name="provenance")
 
 # A console on a duplicate of stdout, so that progress still reaches the terminal while Airflow's task
 # logs (written to fd 1 and 2) are sent to a log file.

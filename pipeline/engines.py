@@ -6,11 +6,13 @@ under the model directory; anything else is taken as an operator's own folder or
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from models import registry
-from models.base import ASR, TTS, EngineUnavailable, Translator
+from models.base import ASR, TTS, EngineUnavailable, Prosody, Translator, Voice
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, SetupError
 
@@ -133,6 +135,31 @@ def choose_tts(settings: Settings, language: str) -> TTS:
     from models.tts import choose_tts as choose
 
     try:
-        return choose(language, get_tts_engines(settings), settings.tts_order(language))
+        tts = choose(language, get_tts_engines(settings), settings.tts_order(language))
     except EngineUnavailable as e:
         raise ConfigError(str(e), "install a voice for that language or change DUBLINE_TTS_PREFERENCE") from None
+    person = settings.person_voices.get(language)
+    return PersonVoiceTTS(tts, person) if person else tts
+
+
+class PersonVoiceTTS:
+    """A stock engine voice standing in for a person's (cloned) voice, configured by DUBLINE_PERSON_VOICES:
+    its voices carry the person's id, so the consent gate applies. A stand-in until voice cloning."""
+
+    def __init__(self, tts: TTS, person_id: str) -> None:
+        self._tts = tts
+        self.person_id = person_id
+        self.name = tts.name
+        self.info = tts.info
+
+    def languages(self) -> list[str]:
+        return self._tts.languages()
+
+    def voice_for(self, language: str) -> Voice:
+        return dataclasses.replace(self._tts.voice_for(language), person_id=self.person_id)
+
+    def synthesize(self, text: str, voice: Voice, out_path: Path, prosody: Prosody = Prosody()) -> Path:
+        return self._tts.synthesize(text, voice, out_path, prosody)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tts, name)

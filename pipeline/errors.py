@@ -50,3 +50,9 @@ class ConsentError(DublineError):
     """A person's voice was asked for without a valid consent record covering this use."""
 
     exit_code = 6
+
+
+class DatabaseError(DublineError):
+    """The project's database cannot be reached (or its URL is unusable). Airflow retries these."""
+
+    exit_code = 4

@@ -118,6 +118,9 @@ def invoke_stage(fn_name: str, settings: Settings, *args: Any, **kwargs: Any) ->
     module, _, name = fn_name.rpartition(".")
     fn = getattr(importlib.import_module(f"pipeline.stages.{module}"), name)
     try:
+        from pipeline import db
+
+        db.require_ready(settings)  # DAG tasks refuse an un-migrated project database (checked once per process)
         return fn(settings, *args, **kwargs)  # type: ignore[no-any-return]
     except DublineError as e:
         _report_failure(module, e)

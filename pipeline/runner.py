@@ -95,15 +95,17 @@ def run_dag(settings: Settings, dag_id: str, conf: dict[str, Any], log_path: Pat
     the first user-facing error when the run failed because of one."""
     from pipeline import db
 
-    prepare_airflow(settings)
-    job_id = db.start_job(settings.resolved_db_url, dag_id, str(conf.get("input", "")), conf)
+    # The project's database first: one that is down or not migrated stops the job before anything runs,
+    # and leaves no job record behind. (The embedded default migrates itself here on first use.)
+    job_id = db.start_job(settings, dag_id, str(conf.get("input", "")), conf)
     try:
+        prepare_airflow(settings)
         result = _run_dag(settings, dag_id, conf, log_path)
-    except DublineError as e:
-        db.finish_job(settings.resolved_db_url, job_id, "failed", error=e.one_line())
+    except BaseException as e:
+        db.finish_job(settings, job_id, "failed", error=e.one_line() if isinstance(e, DublineError) else repr(e))
         raise
     db.finish_job(
-        settings.resolved_db_url,
+        settings,
         job_id,
         "success",
         run_id=result["run_id"],

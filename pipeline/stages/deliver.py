@@ -148,6 +148,9 @@ def publish(
     """Copy the outputs to `output` (a folder, file:// or s3:// location; default the store's outputs/)."""
     progress.emit("publish", "start")
     result = _publish(settings, ingested, transcribed, stage_results, muxed, output, params)
+    from pipeline.ledger.provenance import record_publication  # a manifest beside each output, and its record
+
+    result["provenance"] = record_publication(settings, ingested, stage_results, muxed, result, params)
     progress.emit("publish", "done", **result)
     return result
 

@@ -13,7 +13,7 @@ from typing import Any
 from models.base import TTS, Prosody, Voice
 from pipeline import timing
 from pipeline.config import Settings
-from pipeline.consent import require_consent
+from pipeline.consent import record_voice_output, require_consent
 from pipeline.engines import choose_translator, choose_tts
 from pipeline.errors import DublineError, StageError
 from pipeline.jobs import StageRun, digest, run_stage
@@ -53,7 +53,7 @@ def synthesize(
     tts = choose_tts(settings, lang)
     voice = tts.voice_for(lang)
     day = date.fromisoformat(today) if today else date.today()
-    require_consent(voice, use, lang, day)
+    consent_id = require_consent(voice, use, lang, day, settings)
     ladder = {
         "gap": settings.fit_min_gap_s,
         "max_rate": settings.fit_max_rate,
@@ -65,6 +65,7 @@ def synthesize(
         "engine": tts.info.as_dict(),
         "voice": voice.id,
         "use": use,
+        **({"person": voice.person_id} if voice.person_id else {}),
         "duration": duration,
         **ladder,
     }
@@ -123,12 +124,14 @@ def synthesize(
                 steps=steps,
             )
             spoken += dur
+            record_voice_output(settings, voice, consent_id, seg.clips[lang].uri, tts.info.as_dict(), use, lang)
             run.step(i + 1, total, seg.id)
         return {
             "language": lang,
             "script_uri": save_script(run, script),
             "engine": tts.info.as_dict(),
             "voice": voice.id,
+            "consents": [consent_id] if consent_id is not None else [],
             "lines": total,
             "speech_s": round(spoken, 3),
             "rate_changed": counts["rate"],

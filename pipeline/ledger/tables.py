@@ -1,0 +1,183 @@
+"""The ledger's tables (SQLAlchemy 2 typed ORM). The schema is created and changed only by the Alembic
+migrations in pipeline/migrations; keep the two in step (tests compare them).
+
+people -> voice_references, consents (-> consent_events, consent_references) ; jobs ; artifacts (->
+artifact_inputs, artifact_consents) ; audit_log (+ audit_head, the chain's head).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # a short handle: "joe"
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VoiceReference(Base):
+    """A recording of a person's voice that may be cloned, with its speaker embedding."""
+
+    __tablename__ = "voice_references"
+    __table_args__ = (UniqueConstraint("person_id", "sha256", name="uq_voice_ref_person_sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    uri: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[list[float]] = mapped_column(JSON)
+    embedding_model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    supplied_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """What a person agreed to, and the evidence. status: requested | granted | revoked | expired."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    uses: Mapped[list[str]] = mapped_column(JSON)
+    languages: Mapped[list[str]] = mapped_column(JSON)
+    projects: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: any project
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    statement: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    recording_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recording_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    verification: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ConsentReference(Base):
+    """The voice references a consent lets be cloned."""
+
+    __tablename__ = "consent_references"
+
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"), primary_key=True)
+    reference_id: Mapped[int] = mapped_column(ForeignKey("voice_references.id"), primary_key=True)
+
+
+class ConsentEvent(Base):
+    """requested, refused (a failed grant), granted, revoked, expired: who, when, why."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dag_id: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    input: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))  # running | success | failed
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    wall_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Artifact(Base):
+    """A file a stage produced (a synthesized line in a person's voice, a published output)."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (Index("ix_artifacts_uri", "uri"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uri: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    stage: Mapped[str] = mapped_column(String(50))
+    models: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dag_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    flag: Mapped[str | None] = mapped_column(String(30), nullable=True)  # "consent_revoked"
+    flag_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ArtifactInput(Base):
+    __tablename__ = "artifact_inputs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"), index=True)
+    role: Mapped[str] = mapped_column(String(50))
+    uri: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    input_artifact_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id"), nullable=True)
+
+
+class ArtifactConsent(Base):
+    __tablename__ = "artifact_consents"
+
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"), primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"), primary_key=True, index=True)
+
+
+class AuditEntry(Base):
+    """Append-only: each row carries the sha256 of its canonical content and of the row before it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    entity: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row (id 1): the last sequence number and hash; appends lock it, so the chain stays linear."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
