@@ -51,9 +51,16 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         "containers": Param(
             ["mp4"],
             type="array",
-            items={"type": "string", "enum": ["mp4", "mkv"]},
-            description="video containers to deliver (audio input always gives m4a)",
+            items={"type": "string", "enum": ["mp4", "mkv", "m4a"]},
+            description="containers to deliver: mp4, mkv, m4a (audio only); audio input always gives m4a",
         ),
+        "loudness_profile": Param(
+            "ebu_r128",
+            type="string",
+            enum=["ebu_r128", "atsc_a85", "streaming", "acx", "none"],
+            description="loudness of every delivered track",
+        ),
+        "stems": Param(False, type="boolean", description="also deliver the dialogue, bed and dub stems as WAV"),
         "subtitle_profile": Param(
             "broadcast",
             type="string",
@@ -97,8 +104,18 @@ def dub_video() -> None:
         return _stage("fit.fit", synthesized, ingested["duration"])
 
     @task
-    def mix(ingested: dict[str, Any], fitted: dict[str, Any]) -> dict[str, Any]:
-        return _stage("mix.mix", ingested, fitted)
+    def separate(ingested: dict[str, Any], transcribed: dict[str, Any]) -> dict[str, Any]:
+        return _stage("separate.separate", ingested, transcribed)
+
+    @task
+    def mix(
+        ingested: dict[str, Any],
+        separated: dict[str, Any],
+        fitted: dict[str, Any],
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        assert params is not None
+        return _stage("mix.mix", ingested, separated, fitted, params.get("loudness_profile") or None)
 
     @task
     def mux(
@@ -111,12 +128,14 @@ def dub_video() -> None:
         assert params is not None
         containers = list(params.get("containers") or ["mp4"])
         profile = params.get("subtitle_profile") or None
-        return _stage("deliver.mux", ingested, transcribed, list(fits), list(mixes), containers, profile)
+        loud = params.get("loudness_profile") or None
+        return _stage("deliver.mux", ingested, transcribed, list(fits), list(mixes), containers, profile, loud)
 
     @task
     def publish(
         ingested: dict[str, Any],
         transcribed: dict[str, Any],
+        separated: dict[str, Any],
         translated: list[dict[str, Any]],
         synthesized: list[dict[str, Any]],
         fits: list[dict[str, Any]],
@@ -125,7 +144,7 @@ def dub_video() -> None:
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         assert params is not None
-        results = [ingested, transcribed, *translated, *synthesized, *fits, *mixes, muxed]
+        results = [ingested, transcribed, separated, *translated, *synthesized, *fits, *mixes, muxed]
         return _stage("deliver.publish", ingested, transcribed, results, muxed, params["output"], dict(params))
 
     ingested = ingest()
@@ -133,9 +152,10 @@ def dub_video() -> None:
     translated = translate.partial(transcribed=transcribed).expand(target=targets(transcribed))
     synthesized = synthesize.partial(ingested=ingested).expand(translated=translated)
     fitted = fit.partial(ingested=ingested).expand(synthesized=synthesized)
-    mixed = mix.partial(ingested=ingested).expand(fitted=fitted)
+    separated = separate(ingested, transcribed)
+    mixed = mix.partial(ingested=ingested, separated=separated).expand(fitted=fitted)
     muxed = mux(ingested, transcribed, fitted, mixed)
-    publish(ingested, transcribed, translated, synthesized, fitted, mixed, muxed)
+    publish(ingested, transcribed, separated, translated, synthesized, fitted, mixed, muxed)
 
 
 dub_video_dag = dub_video()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -55,24 +56,32 @@ def dub(
     to: Annotated[list[str], typer.Option("--to", help="target language (ISO 639-1); repeat for more")],
     source: Annotated[str, typer.Option("--from", help="source language; default: detect")] = "",
     out: Annotated[Path, typer.Option("--out", help="folder for the outputs")] = Path("dubbed"),
+    mkv: Annotated[bool, typer.Option("--mkv", help="deliver an mkv beside the mp4")] = False,
+    subtitles: Annotated[str, typer.Option(help="subtitle profile: broadcast (17 chars/s) or children (13)")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
     """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
     try:
-        _dub(input, _langs(to), source.strip().lower(), out, verbose)
+        extra = {
+            "containers": ["mp4", "mkv"] if mkv else ["mp4"],
+            "subtitle_profile": subtitles or get_settings().subtitle_profile,
+        }
+        _dub(input, _langs(to), source.strip().lower(), out, verbose, extra)
     except DublineError as e:
         _fail(e)
 
 
-def _dub(input: str, targets: list[str], source: str, out: Path, verbose: bool) -> None:
+def _dub(input: str, targets: list[str], source: str, out: Path, verbose: bool, extra: dict[str, Any]) -> None:
     from pipeline import progress
     from pipeline.engines import choose_translator, get_asr
     from pipeline.runner import run_dag
     from pipeline.stages.ingest import check_input
+    from pipeline.subtitles import profile
 
     settings = get_settings()
     if not targets:
         raise ConfigError("no target language given", "add --to es (or another language)")
+    profile(extra["subtitle_profile"])  # a clear error for an unknown profile
     # Fail fast, before Airflow starts, on what can be checked up front.
     info = check_input(input, settings.data_dir / "work")
     get_asr(settings)  # weights present and verified
@@ -105,7 +114,13 @@ def _dub(input: str, targets: list[str], source: str, out: Path, verbose: bool) 
     unsubscribe = progress.subscribe(show)
     log_path = None if verbose else settings.data_dir / "logs" / f"dub-{time.strftime('%Y%m%d-%H%M%S')}.log"
     try:
-        conf = {"input": input, "source_language": source, "target_languages": targets, "output": str(out.resolve())}
+        conf = {
+            "input": input,
+            "source_language": source,
+            "target_languages": targets,
+            "output": str(out.resolve()),
+            **extra,
+        }
         result = run_dag(settings, "dub_video", conf, log_path=log_path)
     finally:
         status.stop()
@@ -115,6 +130,30 @@ def _dub(input: str, targets: list[str], source: str, out: Path, verbose: bool) 
     for name in sorted(pub.get("files", {})):
         console.print(f"  {name}")
     console.print(f"  {Path(pub.get('report', '')).name}")
+    report_path = Path(str(pub.get("report", "")))
+    if report_path.is_file():
+        _print_timing(json.loads(report_path.read_text()))
+
+
+def _print_timing(report: dict[str, Any]) -> None:
+    """The readable timing summary of a job report: one row per dub language."""
+    table = Table(title="timing", title_justify="left")
+    for col in ("lang", "lines", "> 1.15", "> 1.25", "largest", "shortened", "overruns", "isochrony", "end drift"):
+        table.add_column(col, justify="right")
+    for lang, t in report.get("timing", {}).items():
+        s = t.get("summary", t)
+        table.add_row(
+            lang,
+            str(s["lines"]),
+            f"{s['share_above_1_15']:.0%}",
+            f"{s['share_above_1_25']:.0%}",
+            f"{s['largest_factor']:.2f}x",
+            str(s.get("shortened", 0)),
+            str(s["overruns"]),
+            f"{s['isochrony']:.2f}",
+            f"{s['end_drift_s']:.3f} s",
+        )
+    console.print(table)
 
 
 def _sha(spec: Any, model_dir: Path) -> str:

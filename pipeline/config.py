@@ -24,6 +24,15 @@ def _default_model_dir() -> Path:
     return Path(base) / "dubline" / "models"
 
 
+# Translation engines per language pair, from `make eval` (pipeline/eval/translation.py, README): the LLM
+# where its chrF was higher than Apertium's, Apertium first where it was not measured or not beaten.
+DEFAULT_MT_ORDER: dict[str, list[str]] = {
+    **{f"{s}-{t}": ["llm", "apertium"] for s, t in [("en", "es"), ("es", "en"), ("en", "fr"), ("fr", "en")]},
+    **{f"{s}-{t}": ["llm", "apertium"] for s, t in [("en", "de"), ("de", "en")]},
+    "*": ["apertium", "llm"],
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DUBLINE_", extra="ignore")
 
@@ -45,7 +54,30 @@ class Settings(BaseSettings):
     asr_threads: int = 0
 
     # translation and speech
-    mt_engines: list[str] = Field(default_factory=lambda: ["apertium"])
+    mt_engines: list[str] = Field(
+        default_factory=lambda: ["llm", "apertium"],
+        description="translation engines enabled here; also the order for pairs DUBLINE_MT_ORDER does not name",
+    )
+    mt_order: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_MT_ORDER.items()},
+        description='per language pair ("en-es"), engines in order of preference; the next able engine is the '
+        'fallback; "*" for any other pair',
+    )
+    mt_llm_model: str = Field(
+        "qwen2.5-coder-1.5b-instruct-gguf", description="a registry model id, or your own chat .gguf file"
+    )
+    mt_llm_languages: list[str] = Field(
+        default_factory=lambda: ["en", "es", "fr", "de"], description="languages the LLM translator is offered for"
+    )
+    mt_llm_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 = all cores")
+    mt_llm_ctx: int = Field(2048, ge=512, description="llama.cpp context window (tokens)")
+    mt_context_lines: int = Field(1, ge=0, le=5, description="source lines before and after a line given as context")
+    mt_glossary: str = Field("", description="glossary file (JSON or TSV) used when a job names none")
+    mt_budget_ratio: float = Field(
+        0.0, ge=0, description="translate with a length budget of this x the source line up front; 0 = off"
+    )
+    mt_budget_unit: str = Field("chars", pattern="^(chars|syllables)$", description="chars | syllables")
+    mt_cache: bool = Field(True, description="keep LLM translations in the object store (mt-cache/)")
     tts_preference: dict[str, list[str]] = Field(
         default_factory=lambda: {"en": ["piper", "pico", "espeak"], "*": ["pico", "espeak"]},
         description='per language, engines in order of preference; "*" for any other language',
@@ -59,7 +91,13 @@ class Settings(BaseSettings):
     fit_max_jump: float = 0.15  # neighbour smoothing: largest speed-up difference between consecutive lines
     stretch_min: float = 0.85
     stretch_max: float = 1.25
-    duck_db: float = -18.0  # gain of the original under dub speech
+    separation: str = Field("auto", description="auto | spleeter | dsp | none: dialogue/bed separation")
+    spleeter_python: Path | None = Field(None, description="Python of Spleeter's venv; default <repo>/.venv-spleeter")
+    spleeter_model_dir: str = Field("", description="an operator's own Spleeter 2-stem checkpoint folder")
+    mix_mode: str = Field("replace", description="replace: dub over the bed; voiceover: over the ducked original")
+    bed_duck_db: float = -6.0  # gain of the music-and-effects bed under dub speech
+    loudness_profile: str = Field("ebu_r128", description="ebu_r128 | atsc_a85 | streaming | acx | none")
+    duck_db: float = -18.0  # gain of the original under dub speech (voice-over mode, or without separation)
     duck_attack_s: float = 0.08
     duck_release_s: float = 0.35
     dub_gain_db: float = 0.0
@@ -110,8 +148,17 @@ class Settings(BaseSettings):
         return self.airflow_home or self.data_dir / "airflow"
 
     @property
+    def resolved_spleeter_python(self) -> Path:
+        return self.spleeter_python or Path(__file__).resolve().parent.parent / ".venv-spleeter" / "bin" / "python"
+
+    @property
     def resolved_dags_dir(self) -> Path:
         return self.dags_dir or Path(__file__).resolve().parent.parent / "dags"
+
+    def mt_order_for(self, source: str, target: str) -> list[str]:
+        """Translation engines to try for source->target, in order (only enabled ones)."""
+        order = self.mt_order.get(f"{source}-{target}") or self.mt_order.get("*") or self.mt_engines
+        return [e for e in order if e in self.mt_engines] or list(self.mt_engines)
 
     def tts_order(self, language: str) -> list[str]:
         return self.tts_preference.get(language) or self.tts_preference.get("*") or ["espeak"]

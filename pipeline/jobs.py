@@ -28,7 +28,8 @@ STAGE_VERSIONS = {
     "translate": 1,
     "synthesize": 1,
     "fit": 1,
-    "mix": 1,
+    "separate": 1,
+    "mix": 2,
     "mux": 1,
 }
 
@@ -62,7 +63,7 @@ class StageRun:
 
 
 def open_settings_store(settings: Settings) -> ObjectStore:
-    return open_store(settings.resolved_store_url)
+    return open_store(settings.resolved_store_url, settings)
 
 
 def run_stage(
@@ -102,6 +103,39 @@ def run_stage(
     result["cached"] = False
     progress.emit(name, "done", elapsed_s=result["elapsed_s"])
     return result
+
+
+def job_id(muxed: dict[str, Any], location: str) -> str:
+    """A job's id: its final stage's key (which covers the input, every language and every parameter)
+    and where it was delivered. The same job run again has the same id."""
+    return digest({"mux": muxed["key"], "location": location})[:24]
+
+
+def write_job_manifest(
+    store: ObjectStore,
+    ingested: dict[str, Any],
+    stage_results: list[dict[str, Any]],
+    muxed: dict[str, Any],
+    published: dict[str, Any],
+) -> str:
+    """Write `jobs/<job id>/manifest.json`: the result document of every stage of the job (the
+    content-addressed objects it made are listed in those) and what was delivered where. Written after
+    the outputs, so a manifest present means the job's whole output is there. Returns its URI."""
+    jid = job_id(muxed, str(published.get("location", "")))
+    stages = {(r["stage"], r.get("label", ""), r["key"]) for r in [*stage_results, muxed] if r.get("key")}
+    doc = {
+        "dubline_job": 1,
+        "job_id": jid,
+        "input": {"filename": ingested["filename"], "sha256": ingested["source_sha256"]},
+        "stages": [
+            {"stage": st, "label": label, "key": key, "result_uri": store.uri(f"stages/{st}/{key}/result.json")}
+            for st, label, key in sorted(stages)
+        ],
+        "location": published.get("location"),
+        "outputs": published.get("files", {}),
+        "report": published.get("report"),
+    }
+    return put_json(store, f"jobs/{jid}/manifest.json", doc)
 
 
 def _report_failure(stage: str, error: DublineError) -> None:

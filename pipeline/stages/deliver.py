@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from pipeline import media, progress
+from pipeline import loudness, media, progress
 from pipeline.config import Settings
-from pipeline.jobs import StageRun, open_settings_store, run_stage
+from pipeline.errors import ConfigError
+from pipeline.jobs import StageRun, open_settings_store, run_stage, write_job_manifest
 from pipeline.stages.common import load_script, save_script
-from pipeline.storage import key_of, open_store
+from pipeline.stages.ingest import MIX_RATE
+from pipeline.storage import copy_object, get_json, key_of, open_store
+from pipeline.subtitles import profile as subtitle_rules
 from pipeline.subtitles import script_cues, write_subtitles
+from pipeline.subtitles import violations as subtitle_violations
 
 
 def mux(
@@ -29,7 +33,17 @@ def mux(
     transcribed: dict[str, Any],
     fits: list[dict[str, Any]],
     mixes: list[dict[str, Any]],
+    containers: list[str] | None = None,
+    subtitle_profile: str | None = None,
+    loudness_profile: str | None = None,
 ) -> dict[str, Any]:
+    rules = subtitle_rules(subtitle_profile or settings.subtitle_profile)
+    loud = loudness.profile(loudness_profile or settings.loudness_profile)
+    wanted = [c.strip().lower().lstrip(".") for c in (containers or ["mp4"]) if c.strip()]
+    bad = [c for c in wanted if c not in ("mp4", "mkv", "m4a")]
+    if bad:
+        raise ConfigError(f"unsupported container {', '.join(bad)}", "ask for mp4, mkv and/or m4a")
+    exts = list(dict.fromkeys(wanted)) if ingested["has_video"] else ["m4a"]
     # keep the order the languages were asked for (map index order): it is the order of the tracks
     by_lang = {m["language"]: m for m in mixes}
     mixes = [by_lang[f["language"]] for f in fits]
@@ -38,6 +52,9 @@ def mux(
         "transcribed": transcribed["key"],
         "fits": [f["key"] for f in fits],
         "mixes": [m["key"] for m in mixes],
+        "containers": exts,
+        "subtitles": rules.name,
+        "loudness": loud.name,
     }
 
     def work(run: StageRun) -> dict[str, Any]:
@@ -57,28 +74,62 @@ def mux(
         script.languages = [f["language"] for f in fits]
         src_lang = transcribed["language"]
         subs: dict[str, dict[str, str]] = {}
+        sub_checks: dict[str, dict[str, int]] = {}
+        srts: list[tuple[Path, str, str]] = []
         for lang in [src_lang, *script.languages]:
-            cues = script_cues(script, None if lang == src_lang else lang)
+            cues = script_cues(script, None if lang == src_lang else lang, rules)
+            sub_checks[lang] = {"cues": len(cues), **subtitle_violations(cues, rules)}
             subs[lang] = {}
             for ext in ("srt", "vtt"):
                 p = write_subtitles(cues, run.scratch / f"{lang}.{ext}")
                 subs[lang][ext] = run.put(p.name, p)
-        tracks = [(run.fetch(ingested["full_audio_uri"]), media.iso639_2(src_lang), f"Original ({src_lang})")]
+            kind = "Original" if lang == src_lang else "Dub"
+            srts.append((run.scratch / f"{lang}.srt", media.iso639_2(lang), f"{kind} subtitles ({lang})"))
+        original = run.scratch / "original.wav"
+        before, after = loudness.normalize(run.fetch(ingested["full_audio_uri"]), original, loud, MIX_RATE)
+        levels = {
+            src_lang: {
+                "track": "original",
+                "profile": loud.name,
+                "before": before.as_dict(),
+                **after.as_dict(),
+                "meets": after.meets(loud),
+            }
+        }
+        for m in mixes:
+            levels[m["language"]] = {"track": "dub", **m.get("loudness", {})}
+        tracks = [(original, media.iso639_2(src_lang), f"Original ({src_lang})")]
         for m in mixes:
             tracks.append((run.fetch(m["mix_uri"]), media.iso639_2(m["language"]), f"Dub ({m['language']})"))
-        ext = "mp4" if ingested["has_video"] else "m4a"
         video = run.fetch(ingested["source_uri"]) if ingested["has_video"] else None
-        out = media.mux(video, tracks, run.scratch / f"dub.{ext}", ingested["duration"])
+        outputs: dict[str, str] = {}
+        for ext in exts:
+            picture = video if ext != "m4a" else None  # m4a: the audio tracks alone
+            out = media.mux(picture, tracks, run.scratch / f"dub.{ext}", ingested["duration"], subtitles=srts)
+            outputs[ext] = run.put(out.name, out)
         return {
-            "media_uri": run.put(out.name, out),
-            "media_ext": ext,
+            "media_uri": outputs[exts[0]],
+            "media_ext": exts[0],
+            "media": outputs,
             "subtitles": subs,
+            "subtitle_profile": rules.name,
+            "subtitle_checks": sub_checks,
+            "loudness": levels,
             "script_uri": save_script(run, script),
             "languages": script.languages,
             "source_language": src_lang,
         }
 
     return run_stage(settings, "mux", material, work)
+
+
+def _timing_lines(store: Any, stage_results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The per-line timing report of every language, from the fit stage's timing.json."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in stage_results:
+        if r.get("stage") == "fit" and r.get("timing_report_uri"):
+            out[r["language"]] = list(get_json(store, key_of(store, r["timing_report_uri"]))["lines"])
+    return out
 
 
 def _is_local(location: str) -> bool:
@@ -97,6 +148,7 @@ def build_report(
     muxed: dict[str, Any],
     files: dict[str, str],
     params: dict[str, Any],
+    timing_lines: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     stages = [
         {
@@ -107,7 +159,11 @@ def build_report(
         }
         for r in stage_results
     ]
-    fits = {r["language"]: r["summary"] for r in stage_results if r.get("stage") == "fit"}
+    fits = {
+        r["language"]: {"summary": r["summary"], "lines": (timing_lines or {}).get(r["language"], [])}
+        for r in stage_results
+        if r.get("stage") == "fit"
+    }
     models: dict[str, Any] = {"asr": transcribed.get("model")}
     for r in stage_results:
         if r.get("stage") == "translate":
@@ -129,6 +185,17 @@ def build_report(
         "segments": transcribed.get("segments"),
         "models": models,
         "timing": fits,
+        "subtitles": {"profile": muxed.get("subtitle_profile"), "checks": muxed.get("subtitle_checks", {})},
+        "loudness": muxed.get("loudness", {}),
+        "separation": next(
+            (
+                {"method": r["method"], "warning": r.get("warning", ""), "rtf": r.get("rtf")}
+                for r in stage_results
+                if r.get("stage") == "separate"
+            ),
+            None,
+        ),
+        "warnings": [r["warning"] for r in stage_results if r.get("warning")],
         "stages": stages,
         "stage_time_s": round(sum(s["elapsed_s"] for s in stages if not s["cached"]), 3),
         "outputs": files,
@@ -151,6 +218,7 @@ def publish(
     from pipeline.ledger.provenance import record_publication  # a manifest beside each output, and its record
 
     result["provenance"] = record_publication(settings, ingested, stage_results, muxed, result, params)
+    result["manifest"] = write_job_manifest(open_settings_store(settings), ingested, stage_results, muxed, result)
     progress.emit("publish", "done", **result)
     return result
 
@@ -166,7 +234,15 @@ def _publish(
 ) -> dict[str, Any]:
     store = open_settings_store(settings)
     stem = ingested["stem"]
-    names: dict[str, str] = {f"{stem}.dub.{muxed['media_ext']}": muxed["media_uri"]}
+    media_out = muxed.get("media") or {muxed["media_ext"]: muxed["media_uri"]}
+    names: dict[str, str] = {f"{stem}.dub.{ext}": uri for ext, uri in media_out.items()}
+    if params.get("stems"):
+        for r in stage_results:
+            if r.get("stage") == "separate" and r.get("bed_uri"):
+                names[f"{stem}.stem.dialogue.wav"] = r["dialogue_uri"]
+                names[f"{stem}.stem.bed.wav"] = r["bed_uri"]
+            if r.get("stage") == "fit":
+                names[f"{stem}.stem.dub.{r['language']}.wav"] = r["dub_speech_uri"]
     for lang, by_ext in muxed["subtitles"].items():
         for ext, uri in by_ext.items():
             names[f"{stem}.{lang}.{ext}"] = uri
@@ -177,22 +253,36 @@ def _publish(
         folder.mkdir(parents=True, exist_ok=True)
         files = {n: str(folder / n) for n in names}
         report = build_report(
-            ingested, transcribed, stage_results, muxed, {**files, "report": str(folder / report_name)}, params
+            ingested,
+            transcribed,
+            stage_results,
+            muxed,
+            {**files, "report": str(folder / report_name)},
+            params,
+            _timing_lines(store, stage_results),
         )
         for name, uri in names.items():
             src = store.local_path(key_of(store, uri), settings.data_dir / "work" / "publish")
             _atomic_copy(src, folder / name)
         _atomic_write(folder / report_name, json.dumps(report, indent=1).encode())
         return {"location": str(folder), "files": files, "report": str(folder / report_name)}
-    target = open_store(location)
+    target = open_store(location, settings)
     files = {n: target.uri(n) for n in names}
     report = build_report(
-        ingested, transcribed, stage_results, muxed, {**files, "report": target.uri(report_name)}, params
+        ingested,
+        transcribed,
+        stage_results,
+        muxed,
+        {**files, "report": target.uri(report_name)},
+        params,
+        _timing_lines(store, stage_results),
     )
     for name, uri in names.items():
-        target.put_file(name, store.local_path(key_of(store, uri), settings.data_dir / "work" / "publish"))
+        copy_object(store, key_of(store, uri), target, name, settings.data_dir / "work" / "publish")
     target.put_bytes(report_name, json.dumps(report, indent=1).encode())
-    return {"location": location, "files": files, "report": target.uri(report_name)}
+    # delivery links: presigned (S3, expiring after DUBLINE_S3_PRESIGN_EXPIRY_S) or file:// URIs
+    links = {n: target.presign(n) for n in [*names, report_name]}
+    return {"location": location, "files": files, "report": target.uri(report_name), "links": links}
 
 
 def _atomic_copy(src: Path, dest: Path) -> None:

@@ -1,4 +1,5 @@
-"""mix: one language's dub track, the dub speech over the original audio ducked beneath it."""
+"""mix: one language's dub track: the dub speech over the music-and-effects bed (or, in voice-over mode,
+over the original ducked beneath it), then normalized to the delivery loudness profile."""
 
 from __future__ import annotations
 
@@ -7,37 +8,66 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from pipeline import loudness
 from pipeline.config import Settings
+from pipeline.errors import ConfigError
 from pipeline.jobs import StageRun, run_stage
 from pipeline.mixing import duck_gain, mix_over
 from pipeline.stages.ingest import MIX_RATE
 
+MODES = ("replace", "voiceover")
 
-def mix(settings: Settings, ingested: dict[str, Any], fitted: dict[str, Any]) -> dict[str, Any]:
+
+def mix(
+    settings: Settings,
+    ingested: dict[str, Any],
+    separated: dict[str, Any] | None,
+    fitted: dict[str, Any],
+    loudness_profile: str | None = None,
+) -> dict[str, Any]:
     lang = fitted["language"]
+    mode = settings.mix_mode
+    if mode not in MODES:
+        raise ConfigError(f"unknown mix mode {mode!r}", f"set DUBLINE_MIX_MODE to one of {', '.join(MODES)}")
+    prof = loudness.profile(loudness_profile or settings.loudness_profile)
+    bed_uri = (separated or {}).get("bed_uri")
+    on_bed = mode == "replace" and bed_uri is not None
+    base_uri = bed_uri if on_bed else ingested["full_audio_uri"]
+    duck_db = settings.bed_duck_db if on_bed else settings.duck_db
     params = {
-        "duck_db": settings.duck_db,
+        "mode": mode,
+        "base": "bed" if on_bed else "original",
+        "duck_db": duck_db,
         "attack": settings.duck_attack_s,
         "release": settings.duck_release_s,
         "dub_gain_db": settings.dub_gain_db,
+        "loudness_profile": prof.name,
     }
-    material = {"full": ingested["full_audio_uri"], "source": ingested["source_sha256"], "dub": fitted["key"], **params}
+    material = {"base": base_uri, "source": ingested["source_sha256"], "dub": fitted["key"], **params}
 
     def work(run: StageRun) -> dict[str, Any]:
-        original, sr = sf.read(str(run.fetch(ingested["full_audio_uri"])), dtype="float32", always_2d=True)
+        base, sr = sf.read(str(run.fetch(base_uri)), dtype="float32", always_2d=True)
         dub, sr2 = sf.read(str(run.fetch(fitted["dub_speech_uri"])), dtype="float32")
-        assert sr == sr2 == MIX_RATE, (sr, sr2)
-        gain = duck_gain(
-            [tuple(s) for s in fitted["spans"]],
-            original.shape[0],
-            sr,
-            settings.duck_db,
-            settings.duck_attack_s,
-            settings.duck_release_s,
-        )
-        out, scale = mix_over(original, np.asarray(dub, dtype=np.float32), gain, settings.dub_gain_db)
+        if sr != MIX_RATE or sr2 != MIX_RATE:
+            raise ConfigError(f"mix expects {MIX_RATE} Hz stems, got {sr} and {sr2}", "re-run ingest")
+        spans = [(float(a), float(b)) for a, b in fitted["spans"]]
+        gain = duck_gain(spans, base.shape[0], sr, duck_db, settings.duck_attack_s, settings.duck_release_s)
+        out, scale = mix_over(base, np.asarray(dub, dtype=np.float32), gain, settings.dub_gain_db)
+        raw = run.scratch / f"mix_{lang}_raw.wav"
+        sf.write(str(raw), out, sr, subtype="FLOAT")
         path = run.scratch / f"mix_{lang}.wav"
-        sf.write(str(path), out, sr, subtype="PCM_16")
-        return {"language": lang, "mix_uri": run.put(path.name, path), "peak_scale": round(scale, 4), **params}
+        before, after = loudness.normalize(raw, path, prof, sr)
+        return {
+            "language": lang,
+            "mix_uri": run.put(path.name, path),
+            "peak_scale": round(scale, 4),
+            "loudness": {
+                "profile": prof.name,
+                "before": before.as_dict(),
+                **after.as_dict(),
+                "meets": after.meets(prof),
+            },
+            **params,
+        }
 
     return run_stage(settings, "mix", material, work, label=lang)
