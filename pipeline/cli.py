@@ -57,14 +57,19 @@ def dub(
     source: Annotated[str, typer.Option("--from", help="source language; default: detect")] = "",
     out: Annotated[Path, typer.Option("--out", help="folder for the outputs")] = Path("dubbed"),
     mkv: Annotated[bool, typer.Option("--mkv", help="deliver an mkv beside the mp4")] = False,
+    m4a: Annotated[bool, typer.Option("--m4a", help="deliver an audio-only m4a beside the video")] = False,
+    stems: Annotated[bool, typer.Option("--stems", help="deliver the dialogue, bed and dub stems as WAV")] = False,
+    loudness: Annotated[str, typer.Option(help="ebu_r128 | atsc_a85 | streaming | acx | none")] = "",
     subtitles: Annotated[str, typer.Option(help="subtitle profile: broadcast (17 chars/s) or children (13)")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
     """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
     try:
         extra = {
-            "containers": ["mp4", "mkv"] if mkv else ["mp4"],
+            "containers": ["mp4"] + (["mkv"] if mkv else []) + (["m4a"] if m4a else []),
             "subtitle_profile": subtitles or get_settings().subtitle_profile,
+            "loudness_profile": loudness or get_settings().loudness_profile,
+            "stems": stems,
         }
         _dub(input, _langs(to), source.strip().lower(), out, verbose, extra)
     except DublineError as e:
@@ -82,6 +87,9 @@ def _dub(input: str, targets: list[str], source: str, out: Path, verbose: bool, 
     if not targets:
         raise ConfigError("no target language given", "add --to es (or another language)")
     profile(extra["subtitle_profile"])  # a clear error for an unknown profile
+    from pipeline.loudness import profile as loudness_profile
+
+    loudness_profile(extra["loudness_profile"])
     # Fail fast, before Airflow starts, on what can be checked up front.
     info = check_input(input, settings.data_dir / "work")
     get_asr(settings)  # weights present and verified
