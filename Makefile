@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 PYTEST_ARGS ?= --basetemp=$(CURDIR)/var/pytest
 
-.PHONY: setup system venv spleeter models demo test test-fast lint bench clean
+.PHONY: setup system venv spleeter models demo test test-fast lint bench eval clean
 
 setup: system venv spleeter models
 
@@ -60,6 +60,9 @@ lint: venv
 
 bench: setup
 	$(PY) -m pipeline.bench
+
+eval: setup
+	$(PY) -m pipeline.eval $(EVAL)
 
 clean:
 	rm -rf var .pytest_cache
