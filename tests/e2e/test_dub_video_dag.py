@@ -43,8 +43,10 @@ def dubbed(sample_video: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 def test_run_succeeds_and_publishes_named_outputs(dubbed: dict) -> None:
     assert dubbed["result"]["state"] == "success"
-    names = sorted(p.name for p in dubbed["out"].iterdir())
+    names = sorted(p.name for p in dubbed["out"].iterdir() if not p.name.endswith(".provenance.json"))
     assert names == ["talk.dub.mp4", "talk.en.srt", "talk.en.vtt", "talk.es.srt", "talk.es.vtt", "talk.report.json"]
+    manifests = sorted(p.name for p in dubbed["out"].iterdir() if p.name.endswith(".provenance.json"))
+    assert manifests == [f"{n}.provenance.json" for n in names]  # one provenance manifest beside each output
 
 
 def test_streams_tags_and_duration(dubbed: dict, sample_video: Path) -> None:
@@ -104,7 +106,7 @@ def test_spanish_track_says_the_spanish_subtitles(dubbed: dict, tmp_path: Path) 
 def test_report_has_stage_timings(dubbed: dict) -> None:
     report = json.loads((dubbed["out"] / "talk.report.json").read_text())
     stages = {s["stage"] for s in report["stages"]}
-    assert {"ingest", "transcribe", "translate", "synthesize", "fit", "mix", "mux"} <= stages
+    assert {"ingest", "transcribe", "separate", "translate", "synthesize", "fit", "mix", "mux"} <= stages
     assert report["source_language"] == "en"
     timing = report["timing"]["es"]
     assert timing["summary"]["end_drift_s"] == 0.0
@@ -123,6 +125,10 @@ def test_report_has_stage_timings(dubbed: dict) -> None:
         } <= set(line)
         assert 0.85 <= line["stretch"] <= 1.25
     assert report["subtitles"]["profile"] == "broadcast"
+    assert report["separation"]["method"] in ("spleeter", "dsp")
+    assert set(report["loudness"]) == {"en", "es"}
+    for track in report["loudness"].values():
+        assert track["profile"] == "ebu_r128" and track["meets"], track
     assert report["subtitles"]["checks"]["es"]["line_too_long"] == 0
     assert all(s["elapsed_s"] >= 0 for s in report["stages"])
 
