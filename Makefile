@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 PYTEST_ARGS ?= --basetemp=$(CURDIR)/var/pytest
 
-.PHONY: setup system venv spleeter models demo test test-fast lint bench eval clean
+.PHONY: setup system venv spleeter models demo test test-fast lint bench bench-storage eval clean
 
 setup: system venv spleeter models
 
@@ -60,6 +60,9 @@ lint: venv
 
 bench: setup
 	$(PY) -m pipeline.bench
+
+bench-storage: venv
+	$(PY) -m pipeline.bench_storage
 
 eval: setup
 	$(PY) -m pipeline.eval $(EVAL)
