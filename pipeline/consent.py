@@ -18,13 +18,13 @@ with its figure.
 from __future__ import annotations
 
 import contextvars
-import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from models.base import Voice
+from models.registry import sha256_file
 from pipeline.config import Settings, get_settings
 from pipeline.errors import ConsentError, InputError
 from pipeline.ledger import consents as ledger
@@ -75,14 +75,6 @@ def record_voice_output(
 
 
 # --- the voice captcha -----------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _store_evidence(settings: Settings, kind: str, path: Path) -> tuple[str, str]:

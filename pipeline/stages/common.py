@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -11,14 +10,6 @@ from pipeline.errors import InputError
 from pipeline.jobs import StageRun
 from pipeline.script import Script
 from pipeline.storage import ObjectStore, key_of, open_store
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_script(store: ObjectStore, uri: str) -> Script:

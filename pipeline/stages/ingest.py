@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.registry import sha256_file
 from pipeline import media
 from pipeline.config import Settings
 from pipeline.errors import InputError
 from pipeline.jobs import StageRun, run_stage
 from pipeline.script import Script, SourceInfo
-from pipeline.stages.common import resolve_input, save_script, sha256_file
+from pipeline.stages.common import resolve_input, save_script
 
 ASR_RATE = 16000
 MIX_RATE = 48000
