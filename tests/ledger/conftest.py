@@ -128,7 +128,14 @@ def _granted(
             s, p, list(uses), list(languages), projects, valid_from or date(2026, 1, 1), until, "statement", "12345"
         )
         if status != "requested":
-            ledger.record_grant(s, c, "file:///evidence.wav", "e" * 64, {"words": {}, "voice": {}}, [])
+            import hashlib
+
+            from pipeline.jobs import open_settings_store
+
+            evidence = f"recording of {person}, consent {c.id}".encode()
+            uri = open_settings_store(settings).put_bytes(f"consent/recordings/test-{c.id}.wav", evidence)
+            sha = hashlib.sha256(evidence).hexdigest()
+            ledger.record_grant(s, c, uri, sha, {"words": {}, "voice": {}}, [])
         if status in ("revoked",):
             ledger.revoke(s, c, "test")
         if status == "expired":
