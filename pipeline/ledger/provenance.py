@@ -49,7 +49,7 @@ def normalise_uri(uri: str) -> str:
 
 def hash_uri(uri: str, settings: Settings) -> tuple[str, int] | None:
     """(sha256, size) of the object at `uri` (a path, file:// or s3:// URI); None when it is missing."""
-    from pipeline.consent import sha256_file
+    from models.registry import sha256_file
 
     p = urlparse(uri)
     if p.scheme in ("", "file"):
