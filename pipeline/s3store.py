@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import os
 import random
 import tempfile
@@ -179,7 +180,7 @@ class S3Store:
     ) -> None:
         opts = options or S3Options()
         if endpoint_url:
-            opts = S3Options(**{**opts.__dict__, "endpoint": endpoint_url})
+            opts = dataclasses.replace(opts, endpoint=endpoint_url)
         self.options = opts
         self.bucket = bucket
         self.prefix = prefix.strip("/")

@@ -29,19 +29,10 @@ from typing import Any
 
 from pipeline.errors import SetupError
 
-# the ports `weed mini` opens; each gets a free port of 127.0.0.1
-_PORT_FLAGS = [
-    "s3.port",
-    "s3.port.grpc",
-    "master.port",
-    "master.port.grpc",
-    "volume.port",
-    "volume.port.grpc",
-    "filer.port",
-    "filer.port.grpc",
-    "admin.port",
-    "admin.port.grpc",
-]
+# the services `weed mini` starts; each gets a free port P of 127.0.0.1 for HTTP and P+10000 for gRPC
+# (SeaweedFS's own convention, which some of its components assume whatever the flags say)
+_SERVICES = ["s3", "master", "volume", "filer", "admin"]
+GRPC_OFFSET = 10000
 
 
 def weed_binary() -> Path:
@@ -68,6 +59,37 @@ def free_ports(n: int) -> list[int]:
         return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:
+            s.close()
+
+
+def _service_ports() -> dict[str, int]:
+    """`-<service>.port` and `-<service>.port.grpc` flags: free pairs P, P+10000 on 127.0.0.1."""
+    held: list[socket.socket] = []
+    ports: dict[str, int] = {}
+    try:
+        for _ in range(200):
+            if len(ports) == 2 * len(_SERVICES):
+                return ports
+            a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            if port + GRPC_OFFSET > 65535:
+                a.close()
+                continue
+            b = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                b.bind(("127.0.0.1", port + GRPC_OFFSET))
+            except OSError:
+                a.close()
+                b.close()
+                continue
+            held += [a, b]
+            service = _SERVICES[len(ports) // 2]
+            ports[f"{service}.port"] = port
+            ports[f"{service}.port.grpc"] = port + GRPC_OFFSET
+        raise SetupError("no free pairs of ports (P, P+10000) on 127.0.0.1 for SeaweedFS")
+    finally:
+        for s in held:
             s.close()
 
 
@@ -146,7 +168,7 @@ def _launch(workdir: Path, access_key: str, secret_key: str, ports: dict[str, in
     }
     config.write_text(json.dumps({"identities": [identity]}))
     config.chmod(0o600)
-    ports = ports or dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+    ports = ports or _service_ports()
     sockets = _socket_dir(workdir)
     args = [
         str(weed_binary()),
@@ -198,7 +220,13 @@ def _wait_ready(server: SeaweedS3, bucket: str, timeout_s: float) -> None:
             client.put_object(Bucket=bucket, Key=".ready", Body=b"ok")  # volumes are assigned: writes work
             client.delete_object(Bucket=bucket, Key=".ready")
             return
-        except (BotoCoreError, ClientError) as e:
+        except ClientError as e:
+            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if status in (400, 409):  # a bad bucket name, say: waiting will not help
+                raise SetupError(f"SeaweedFS refused to create bucket {bucket!r}: {e}") from e
+            last = e
+            time.sleep(0.25)
+        except BotoCoreError as e:
             last = e
             time.sleep(0.25)
     raise SetupError(
@@ -217,7 +245,10 @@ def start(workdir: Path, bucket: str = "dubline-test", timeout_s: float = 60.0, 
         try:
             _wait_ready(server, bucket, timeout_s)
         except SetupError as e:
+            died = not server.alive()
             server.stop(grace_s=1)
+            if not died:  # it runs but refuses or never answers: starting again would not help
+                raise
             error = e
             continue
         server.bucket = bucket
