@@ -112,6 +112,15 @@ class Settings(BaseSettings):
         "until voice cloning",
     )
 
+    # marking and content credentials
+    watermark: bool = Field(True, description="put the inaudible mark in every synthetic dub track")
+    watermark_key: SecretStr = Field(
+        SecretStr("dubline-watermark-v1"),
+        description="key of the mark: set your own; whoever holds it can read the mark (`dubline detect`)",
+    )
+    c2pa_sign: bool = Field(True, description="sign delivered mp4/m4a with a C2PA manifest (mkv cannot carry one)")
+    c2pa_cert_dir: Path | None = Field(None, description="C2PA signing CA, certificate and key; default <data_dir>/c2pa")
+
     # object storage (S3): unset endpoint, region and keys fall back to boto3's chain (AWS_* variables, ~/.aws)
     s3_endpoint: str = Field("", description="S3 endpoint URL, e.g. http://127.0.0.1:8333; empty = AWS")
     s3_region: str = ""
@@ -146,6 +155,10 @@ class Settings(BaseSettings):
     @property
     def resolved_airflow_home(self) -> Path:
         return self.airflow_home or self.data_dir / "airflow"
+
+    @property
+    def resolved_c2pa_cert_dir(self) -> Path:
+        return self.c2pa_cert_dir or self.data_dir / "c2pa"
 
     @property
     def resolved_spleeter_python(self) -> Path:
