@@ -119,7 +119,7 @@ class Artifact(Base):
     """A file a stage produced (a synthesized line in a person's voice, a published output)."""
 
     __tablename__ = "artifacts"
-    __table_args__ = (Index("ix_artifacts_uri", "uri"),)
+    __table_args__ = (Index("ix_artifacts_uri", "uri"), Index("ix_artifacts_watermark", "watermark"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uri: Mapped[str] = mapped_column(Text)
@@ -137,6 +137,7 @@ class Artifact(Base):
     flag: Mapped[str | None] = mapped_column(String(30), nullable=True)  # "consent_revoked"
     flag_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    watermark: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # payload of a marked dub track
 
 
 class ArtifactInput(Base):
