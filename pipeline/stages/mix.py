@@ -1,5 +1,6 @@
 """mix: one language's dub track: the dub speech over the music-and-effects bed (or, in voice-over mode,
-over the original ducked beneath it), then normalized to the delivery loudness profile."""
+over the original ducked beneath it), then normalized to the delivery loudness profile, then marked with
+the inaudible watermark that identifies it (pipeline/marking.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from pipeline import loudness
+from pipeline import loudness, marking
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.jobs import StageRun, run_stage
@@ -44,9 +45,10 @@ def mix(
         "loudness_profile": prof.name,
     }
     material = {"base": base_uri, "source": ingested["source_sha256"], "dub": fitted["key"], **params}
+    material["watermark"] = marking.material(settings)
 
     def work(run: StageRun) -> dict[str, Any]:
-        base, sr = sf.read(str(run.fetch(base_uri)), dtype="float32", always_2d=True)
+        base, sr = sf.read(str(run.fetch(str(base_uri))), dtype="float32", always_2d=True)
         dub, sr2 = sf.read(str(run.fetch(fitted["dub_speech_uri"])), dtype="float32")
         if sr != MIX_RATE or sr2 != MIX_RATE:
             raise ConfigError(f"mix expects {MIX_RATE} Hz stems, got {sr} and {sr2}", "re-run ingest")
@@ -57,6 +59,9 @@ def mix(
         sf.write(str(raw), out, sr, subtype="FLOAT")
         path = run.scratch / f"mix_{lang}.wav"
         before, after = loudness.normalize(raw, path, prof, sr)
+        # the dub is synthetic speech: it carries the mark, put in last (the track is measured again)
+        mark = marking.mark_track(settings, path, marking.payload_for(run.prefix), prof)
+        after = mark.measured or after
         return {
             "language": lang,
             "mix_uri": run.put(path.name, path),
@@ -67,6 +72,7 @@ def mix(
                 **after.as_dict(),
                 "meets": after.meets(prof),
             },
+            "watermark": mark.info,
             **params,
         }
 
