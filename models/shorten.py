@@ -7,6 +7,7 @@ after it (abbreviations). Pure functions; language lists are small and conservat
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _PARENS = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
 _DASHED = re.compile(r"\s+[-\u2013\u2014]\s+[^-\u2013\u2014]+?\s+[-\u2013\u2014]\s+")
@@ -55,9 +56,10 @@ def abbreviate(text: str, language: str) -> str:
     return _tidy(out) if out != text else text
 
 
-def shortest_within(candidates: list[str], budget: int) -> str:
-    """The first candidate (in order of preference) within the budget, else the shortest."""
+def shortest_within(candidates: list[str], budget: int, size: Callable[[str], int] = len) -> str:
+    """The first candidate (in order of preference) within the budget, else the shortest (`size`: characters
+    by default)."""
     for c in candidates:
-        if c and len(c) <= budget:
+        if c and size(c) <= budget:
             return c
-    return min((c for c in candidates if c), key=len, default=candidates[0] if candidates else "")
+    return min((c for c in candidates if c), key=size, default=candidates[0] if candidates else "")

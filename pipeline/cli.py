@@ -61,11 +61,18 @@ def dub(
     stems: Annotated[bool, typer.Option("--stems", help="deliver the dialogue, bed and dub stems as WAV")] = False,
     loudness: Annotated[str, typer.Option(help="ebu_r128 | atsc_a85 | streaming | acx | none")] = "",
     subtitles: Annotated[str, typer.Option(help="subtitle profile: broadcast (17 chars/s) or children (13)")] = "",
+    glossary: Annotated[str, typer.Option(help="translation glossary, a JSON or TSV file (README: Glossary)")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
     """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
     try:
+        if glossary:
+            from pipeline.stages.translate import load_glossary
+
+            glossary = str(Path(glossary).expanduser().resolve())
+            load_glossary(get_settings(), glossary)  # a clear error for a bad file, before Airflow starts
         extra = {
+            "glossary": glossary,
             "containers": ["mp4"] + (["mkv"] if mkv else []) + (["m4a"] if m4a else []),
             "subtitle_profile": subtitles or get_settings().subtitle_profile,
             "loudness_profile": loudness or get_settings().loudness_profile,

@@ -21,9 +21,13 @@ class WordTiming(BaseModel):
 
 class Translation(BaseModel):
     text: str  # what is spoken and subtitled
-    engine: str
+    engine: str  # model id of the engine that produced this line ("apertium" where the LLM fell back)
     full_text: str | None = None  # the first rendering, when a shorter one was asked for to fit the slot
     budget_chars: int | None = None
+    budget_syllables: int | None = None  # an up-front budget in syllables (DUBLINE_MT_BUDGET_UNIT)
+    model_sha256: str | None = None  # weights of that engine, where it has a file
+    prompt_version: str | None = None  # LLM engines: the prompt wording's version
+    flags: list[str] = Field(default_factory=list)  # fallback, over-budget, unvalidated, warnings
 
 
 class FitReport(BaseModel):

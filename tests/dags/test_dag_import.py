@@ -57,5 +57,5 @@ def test_dub_video_tasks_and_params(tmp_path: Path) -> None:
         ["ingest", "transcribe", "targets", "translate", "synthesize", "fit", "separate", "mix", "mux", "publish"]
     )
     assert info["params"] == [
-        "containers", "input", "loudness_profile", "output", "source_language", "stems", "subtitle_profile",
+        "containers", "glossary", "input", "loudness_profile", "output", "source_language", "stems", "subtitle_profile",
         "target_languages"]
