@@ -110,7 +110,8 @@ def run_dag(settings: Settings, dag_id: str, conf: dict[str, Any], log_path: Pat
         "success",
         run_id=result["run_id"],
         wall_s=result["wall_s"],
-        outputs=result["published"],
+        # presigned links grant read access until they expire: they are not kept in the database
+        outputs={k: v for k, v in result["published"].items() if k != "links"},
     )
     return result
 
