@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.cli_ledger import audit_app, consent_app, db_app, provenance_app
+from pipeline.cli_marking import detect
 from pipeline.config import get_settings
 from pipeline.errors import ConfigError, DublineError
 
@@ -27,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(consent_app, name="consent")
 app.add_typer(audit_app, name="audit")
 app.add_typer(provenance_app, name="provenance")
+app.command("detect")(detect)
 
 # A console on a duplicate of stdout, so that progress still reaches the terminal while Airflow's task
 # logs (written to fd 1 and 2) are sent to a log file.

@@ -119,7 +119,7 @@ class Settings(BaseSettings):
         description="key of the mark: set your own; whoever holds it can read the mark (`dubline detect`)",
     )
     c2pa_sign: bool = Field(True, description="sign delivered mp4/m4a with a C2PA manifest (mkv cannot carry one)")
-    c2pa_cert_dir: Path | None = Field(None, description="C2PA signing CA, certificate and key; default <data_dir>/c2pa")
+    c2pa_cert_dir: Path | None = Field(None, description="C2PA signing CA, certificate, key; default <data_dir>/c2pa")
 
     # object storage (S3): unset endpoint, region and keys fall back to boto3's chain (AWS_* variables, ~/.aws)
     s3_endpoint: str = Field("", description="S3 endpoint URL, e.g. http://127.0.0.1:8333; empty = AWS")

@@ -31,6 +31,7 @@ STAGE_VERSIONS = {
     "separate": 1,
     "mix": 2,
     "mux": 1,
+    "sign": 1,
 }
 
 

@@ -72,6 +72,28 @@ def mark_track(settings: Settings, path: Path, payload: int, prof: loudness.Prof
     return Marked({**base, "snr_db": round(snr, 1), "trim_db": round(trim, 2)}, after)
 
 
+def mark_copy(settings: Settings, src: Path, dest: Path, payload: int) -> dict[str, Any] | None:
+    """Write `dest`: the WAV `src` (a dub speech stem) with the mark carrying `payload`. None when marking is
+    off or the audio is too short to carry it (then nothing is written)."""
+    if not settings.watermark:
+        return None
+    key = settings.watermark_key.get_secret_value()
+    subtype = sf.info(str(src)).subtype
+    audio, rate = sf.read(str(src), dtype="float32", always_2d=True)
+    try:
+        marked = wm.embed(audio, rate, payload, key)
+    except wm.WatermarkError:
+        return None
+    peak = float(np.max(np.abs(marked))) if marked.size else 0.0
+    sf.write(str(dest), marked / peak if peak > 1.0 else marked, rate, subtype=subtype)
+    return {
+        "scheme": wm.SCHEME,
+        "key_id": wm.key_id(key),
+        "payload": payload,
+        "snr_db": round(wm.mark_snr_db(audio, marked), 1),
+    }
+
+
 def _peak_trim(m: loudness.Measurement, prof: loudness.Profile) -> float:
     """The gain (dB, <= 0) that brings the peak back under the profile's ceiling."""
     if prof.name == "none":

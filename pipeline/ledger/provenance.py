@@ -65,6 +65,19 @@ def hash_uri(uri: str, settings: Settings) -> tuple[str, int] | None:
     return sha256_file(local), local.stat().st_size
 
 
+def local_path(uri: str, settings: Settings) -> Path | None:
+    """A local file holding the object at `uri` (downloaded for a remote store); None when it is missing."""
+    p = urlparse(uri)
+    if p.scheme in ("", "file"):
+        path = Path(normalise_uri(uri))
+        return path if path.is_file() else None
+    from pipeline.storage import open_store
+
+    parent, _, name = uri.rpartition("/")
+    store = open_store(parent, settings)
+    return store.local_path(name, settings.data_dir / "work" / "provenance") if store.exists(name) else None
+
+
 def _atomic_write(dest: Path, data: bytes) -> None:
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     try:
@@ -103,9 +116,16 @@ def _consent_docs(s: Session, ids: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def _add(s: Session, doc: dict[str, Any], consent_ids: list[int], input_ids: dict[str, int] | None = None) -> Artifact:
+def _add(
+    s: Session,
+    doc: dict[str, Any],
+    consent_ids: list[int],
+    input_ids: dict[str, int] | None = None,
+    watermark: int | None = None,
+) -> Artifact:
     a, ctx = doc["artifact"], doc["run"]
     art = Artifact(
+        watermark=watermark,
         uri=a["uri"],
         sha256=a["sha256"],
         size=a["size"],
@@ -224,6 +244,7 @@ def record_publication(
         return got
 
     mixes = [r for r in stage_results if r.get("stage") == "mix" and r.get("mix_uri")]
+    marked = [m for m in mixes if (m.get("watermark") or {}).get("payload") is not None]
     consent_ids = sorted(
         {int(c) for r in stage_results if r.get("stage") == "synthesize" for c in r.get("consents", [])}
     )
@@ -235,6 +256,9 @@ def record_publication(
     source = {"role": "source", "uri": ingested["source_uri"], "sha256": ingested["source_sha256"]}
     location = str(published.get("location", ""))
     local = urlparse(location).scheme in ("", "file")
+    from pipeline.jobs import job_id
+
+    job = {"job_id": job_id(muxed, location), "input_filename": ingested["filename"]}
     target = None if local else open_store(location, settings)
     written: dict[str, str] = {}
     docs: list[dict[str, Any]] = []
@@ -269,6 +293,14 @@ def record_publication(
             "consents": consents,
             "run": run_context(),
         }
+        if kind == "media":
+            doc["watermarks"] = [_mark_of(m) for m in marked]
+            ext = Path(name).suffix.lstrip(".")
+            credentials = muxed.get("c2pa") or {}
+            if name in origin and ext in credentials.get("signed", {}):
+                doc["c2pa"] = {"signed": True, **credentials["signed"][ext]}
+            elif name in origin and ext in credentials.get("skipped", {}):
+                doc["c2pa"] = {"signed": False, "reason": credentials["skipped"][ext]}
         body = json.dumps(doc, indent=1, sort_keys=True).encode()
         mname = name + MANIFEST_SUFFIX
         if local:
@@ -280,9 +312,64 @@ def record_publication(
             written[name] = target.put_bytes(mname, body)
         docs.append(doc)
     with db.session(settings) as s:
+        # each marked dub track is an artifact of its own, found by its mark's payload (`dubline detect`)
+        tracks = {
+            m["mix_uri"]: _record_track(s, m, hashed(m["mix_uri"]), source, stage_results, job).id for m in marked
+        }
         for doc in docs:
-            _add(s, doc, consent_ids)
+            _add(s, doc, consent_ids, tracks)
     return written
+
+
+def _mark_of(mix: dict[str, Any]) -> dict[str, Any]:
+    return {"language": mix["language"], **{k: mix["watermark"][k] for k in ("scheme", "key_id", "payload")}}
+
+
+def _record_track(
+    s: Session,
+    mix: dict[str, Any],
+    sha_size: tuple[str, int],
+    source: dict[str, Any],
+    stage_results: list[dict[str, Any]],
+    job: dict[str, Any],
+) -> Artifact:
+    """The artifact of a marked dub track (the mix stage's output), recorded once per content."""
+    sha, size = sha_size
+    existing = s.scalars(
+        select(Artifact).where(Artifact.uri == mix["mix_uri"], Artifact.sha256 == sha, Artifact.stage == "mix")
+    ).first()
+    if existing is not None:
+        return existing
+    lang = mix["language"]
+    consent_ids = sorted(
+        {
+            int(c)
+            for r in stage_results
+            if r.get("stage") == "synthesize" and r.get("language") == lang
+            for c in r.get("consents", [])
+        }
+    )
+    params = ("mode", "base", "duck_db", "attack", "release", "dub_gain_db", "loudness_profile")
+    doc = {
+        "dubline_provenance": 1,
+        "artifact": {
+            "uri": mix["mix_uri"],
+            "sha256": sha,
+            "size": size,
+            "media_type": "audio/wav",
+            "stage": "mix",
+            "kind": "dub_track",
+            "language": lang,
+        },
+        "inputs": [source],
+        "models": [m for m in _models(stage_results) if m.get("language") in (None, lang)],
+        "parameters": {k: mix[k] for k in params if k in mix},
+        "watermark": mix["watermark"],
+        "job": job,
+        "consents": _consent_docs(s, consent_ids),
+        "run": run_context(),
+    }
+    return _add(s, doc, consent_ids, watermark=int(mix["watermark"]["payload"]))
 
 
 # --- show and verify -----------------------------------------------------------------------------
@@ -319,7 +406,8 @@ def show(settings: Settings, uri: str) -> dict[str, Any]:
 
 
 def verify(settings: Settings, uri: str) -> tuple[list[str], list[str]]:
-    """Recompute every hash in the chain. Returns (checked: one line per object, mismatches)."""
+    """Recompute every hash in the chain and check the C2PA manifest of signed media (signature, hash
+    binding, this project's CA). Returns (checked: one line per object, mismatches)."""
     from pipeline import db
 
     checked: list[str] = []
@@ -329,7 +417,11 @@ def verify(settings: Settings, uri: str) -> tuple[list[str], list[str]]:
         doc = art.manifest if art is not None else None
         beside = manifest_beside(uri, settings)
         if doc is None and beside is None:
-            raise InputError(f"no provenance for {uri}", "give the path or URI of a published output")
+            credentials = _credentials(settings, uri, None)
+            if credentials is None:
+                raise InputError(f"no provenance for {uri}", "give the path or URI of a published output")
+            ok, problems = credentials
+            return ok, [*problems, f"{uri}: no provenance record here (only its C2PA manifest was checked)"]
         if doc is None:
             bad.append(f"{uri}: no record in the database (only the manifest beside it)")
             doc = beside
@@ -370,4 +462,24 @@ def verify(settings: Settings, uri: str) -> tuple[list[str], list[str]]:
                     check(row.recording_uri, row.recording_sha256, f"consent {c['id']} recording")
 
         walk(doc, 0)
+    credentials = _credentials(settings, uri, doc.get("c2pa"))
+    if credentials is not None:
+        checked += credentials[0]
+        bad += credentials[1]
     return checked, bad
+
+
+def _credentials(settings: Settings, uri: str, recorded: dict[str, Any] | None) -> tuple[list[str], list[str]] | None:
+    """The C2PA check of a media file: None where there is nothing to check (a format that cannot carry a
+    manifest, or no manifest where none was signed)."""
+    from pipeline import signing
+
+    if Path(urlparse(uri).path).suffix.lower().lstrip(".") not in signing.SIGNABLE:
+        return None
+    path = local_path(normalise_uri(uri), settings)
+    if path is None:
+        return None  # the hash check already says it is missing
+    check = signing.check_file(settings, path)
+    if not check.found and not (recorded or {}).get("signed"):
+        return None  # nothing was signed and nothing is there (or the file is not one c2pa can parse)
+    return check.lines()

@@ -195,7 +195,10 @@ def build_report(
             ),
             None,
         ),
-        "warnings": [r["warning"] for r in stage_results if r.get("warning")],
+        "watermark": {r["language"]: r.get("watermark") for r in stage_results if r.get("stage") == "mix"},
+        "content_credentials": muxed.get("c2pa"),
+        "warnings": [r["warning"] for r in stage_results if r.get("warning")]
+        + [f"{ext}: {why}" for ext, why in (muxed.get("c2pa") or {}).get("skipped", {}).items() if ext in ("mkv",)],
         "stages": stages,
         "stage_time_s": round(sum(s["elapsed_s"] for s in stages if not s["cached"]), 3),
         "outputs": files,
@@ -212,15 +215,28 @@ def publish(
     output: str,
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    """Copy the outputs to `output` (a folder, file:// or s3:// location; default the store's outputs/)."""
-    progress.emit("publish", "start")
-    result = _publish(settings, ingested, transcribed, stage_results, muxed, output, params)
+    """Sign the media (C2PA), then copy the outputs to `output` (a folder, file:// or s3:// location; default
+    the store's outputs/). Signing is the last step that touches the media: the copies are byte for byte."""
     from pipeline.ledger.provenance import record_publication  # a manifest beside each output, and its record
+    from pipeline.signing import sign_outputs
 
+    progress.emit("publish", "start")
+    signed = sign_outputs(settings, ingested, stage_results, muxed, _location(settings, ingested, output), params)
+    credentials = {"signed": signed["signed"], "skipped": signed["skipped"]}
+    muxed = {**muxed, "media": signed["media"], "c2pa": credentials}
+    if signed.get("key"):  # the sign stage ran (or was reused): it is part of the job
+        stage_results = [*stage_results, signed]
+    result = _publish(settings, ingested, transcribed, stage_results, muxed, output, params)
     result["provenance"] = record_publication(settings, ingested, stage_results, muxed, result, params)
     result["manifest"] = write_job_manifest(open_settings_store(settings), ingested, stage_results, muxed, result)
     progress.emit("publish", "done", **result)
     return result
+
+
+def _location(settings: Settings, ingested: dict[str, Any], output: str) -> str:
+    """Where the outputs go, as publish reports it (a resolved folder, or a store URI)."""
+    location = output or open_settings_store(settings).uri(f"outputs/{ingested['source_sha256'][:16]}")
+    return str(_local_dir(location)) if _is_local(location) else location
 
 
 def _publish(
@@ -237,16 +253,19 @@ def _publish(
     media_out = muxed.get("media") or {muxed["media_ext"]: muxed["media_uri"]}
     names: dict[str, str] = {f"{stem}.dub.{ext}": uri for ext, uri in media_out.items()}
     if params.get("stems"):
+        marked = {
+            r["language"]: r["dub_stem_uri"] for r in stage_results if r.get("stage") == "mix" and r.get("dub_stem_uri")
+        }
         for r in stage_results:
             if r.get("stage") == "separate" and r.get("bed_uri"):
                 names[f"{stem}.stem.dialogue.wav"] = r["dialogue_uri"]
                 names[f"{stem}.stem.bed.wav"] = r["bed_uri"]
             if r.get("stage") == "fit":
-                names[f"{stem}.stem.dub.{r['language']}.wav"] = r["dub_speech_uri"]
+                names[f"{stem}.stem.dub.{r['language']}.wav"] = marked.get(r["language"], r["dub_speech_uri"])
     for lang, by_ext in muxed["subtitles"].items():
         for ext, uri in by_ext.items():
             names[f"{stem}.{lang}.{ext}"] = uri
-    location = output or store.uri(f"outputs/{ingested['source_sha256'][:16]}")
+    location = _location(settings, ingested, output)
     report_name = f"{stem}.report.json"
     if _is_local(location):
         folder = _local_dir(location)

@@ -62,6 +62,10 @@ def mix(
         # the dub is synthetic speech: it carries the mark, put in last (the track is measured again)
         mark = marking.mark_track(settings, path, marking.payload_for(run.prefix), prof)
         after = mark.measured or after
+        stem = run.scratch / f"dub_{lang}.wav"  # the dub speech alone, for delivery as a stem: marked too
+        stem_mark = marking.mark_copy(
+            settings, run.fetch(fitted["dub_speech_uri"]), stem, marking.payload_for(run.prefix)
+        )
         return {
             "language": lang,
             "mix_uri": run.put(path.name, path),
@@ -73,6 +77,7 @@ def mix(
                 "meets": after.meets(prof),
             },
             "watermark": mark.info,
+            "dub_stem_uri": run.put(stem.name, stem) if stem_mark else None,
             **params,
         }
 

@@ -24,6 +24,7 @@ def published(settings: Settings, grant: Any, tmp_path: Path, monkeypatch: pytes
     """A job's stage results (small files in the store) published to a folder, as the DAG's publish task does."""
     from pipeline.stages.deliver import publish
 
+    settings = settings.model_copy(update={"c2pa_sign": False})  # stand-in bytes for media: nothing to sign
     monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "dub_video")
     monkeypatch.setenv("AIRFLOW_CTX_DAG_RUN_ID", "manual__2026-06-15")
     monkeypatch.setenv("AIRFLOW_CTX_TASK_ID", "publish")
