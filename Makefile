@@ -50,6 +50,7 @@ $(SPLEETER_VENV)/.installed:
 
 models: venv
 	@$(DUBLINE) models install
+	@$(DUBLINE) provenance init-signer
 
 demo: setup
 	$(DUBLINE) sample $(DEMO_DIR)/talk.mp4
