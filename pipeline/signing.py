@@ -8,8 +8,8 @@ Matroska, so an mkv is delivered unsigned and the job report says so.
 The manifest carries:
 - c2pa.actions: c2pa.created, digitalSourceType trainedAlgorithmicMedia (the dub tracks are synthetic
   speech), with dubline as the software agent;
-- org.dubline.job: job id, DAG run, input file name and sha256, languages, models (id, version, weights
-  sha256), parameters;
+- org.dubline.job: the DAG run (dag id, run id: the job), the delivery's content key, the input file name
+  and sha256, languages, models (id, version, weights sha256), parameters;
 - org.dubline.consents: the consent records the voices were used under (person, uses, languages,
   projects, validity, sha256 of the consent recording); empty when only stock voices spoke;
 - org.dubline.watermark: the scheme, key id and payload of each dub track's inaudible mark.
@@ -374,14 +374,15 @@ def sign_outputs(
     ingested: dict[str, Any],
     stage_results: list[dict[str, Any]],
     muxed: dict[str, Any],
-    location: str,
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    """The `sign` stage: every deliverable media file of the job signed (content-addressed: the same job
-    signed again reuses the files). Returns the stage result: `media` {ext: uri} to deliver instead of the
-    muxed files, `signed` {ext: {label, seconds}}, `skipped` {ext: reason}."""
+    """The `sign` stage: every deliverable media file of the job signed. Content-addressed (by the delivered
+    set, its inputs, models, parameters, consents, marks and the signer; not by where it goes), so the same
+    job run again, wherever it delivers, reuses the signed files; the manifest then names the DAG run that
+    signed them first. Returns the stage result: `media` {ext: uri} to deliver instead of the muxed files,
+    `signed` {ext: {label, seconds, signer}}, `skipped` {ext: reason}."""
     from pipeline import db
-    from pipeline.jobs import StageRun, job_id, run_stage
+    from pipeline.jobs import StageRun, run_stage
     from pipeline.ledger.provenance import _consent_docs, _models, run_context
 
     media: dict[str, str] = dict(muxed.get("media") or {muxed["media_ext"]: muxed["media_uri"]})
@@ -394,7 +395,7 @@ def sign_outputs(
     with db.session(settings) as s:
         consents = _consent_docs(s, consent_ids)
     job = {
-        "job_id": job_id(muxed, location),
+        "delivery_key": muxed["key"],  # the mux stage's content key: this set of tracks and subtitles
         "input": {"filename": ingested["filename"], "sha256": ingested["source_sha256"]},
         "source_language": muxed.get("source_language"),
         "target_languages": muxed.get("languages", []),

@@ -221,7 +221,7 @@ def publish(
     from pipeline.signing import sign_outputs
 
     progress.emit("publish", "start")
-    signed = sign_outputs(settings, ingested, stage_results, muxed, _location(settings, ingested, output), params)
+    signed = sign_outputs(settings, ingested, stage_results, muxed, params)
     credentials = {"signed": signed["signed"], "skipped": signed["skipped"]}
     muxed = {**muxed, "media": signed["media"], "c2pa": credentials}
     if signed.get("key"):  # the sign stage ran (or was reused): it is part of the job

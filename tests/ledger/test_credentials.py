@@ -128,7 +128,8 @@ def test_mp4_and_m4a_are_signed_with_the_job_and_consents(settings: Settings, pu
         assert actions["actions"][0]["digitalSourceType"] == signing.DIGITAL_SOURCE_TYPE
         job = check.assertions[signing.JOB_ASSERTION]
         assert job["input"] == {"filename": "talk.mp4", "sha256": hashlib.sha256(b"the source video").hexdigest()}
-        assert job["run_id"] == "manual__2026-06-15" and len(job["job_id"]) == 24
+        assert job["dag_id"] == "dub_video" and job["run_id"] == "manual__2026-06-15"
+        assert job["delivery_key"] == "k-mux"
         assert {m["role"] for m in job["models"]} == {"asr", "mt", "tts"}
         consents = check.assertions[signing.CONSENT_ASSERTION]["consents"]
         assert [c["id"] for c in consents] == [published["consent"]] and consents[0]["person"] == "joe"
