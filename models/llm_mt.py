@@ -27,8 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from models.base import EngineError, EngineUnavailable, LineContext, ModelInfo, Rendering, TranslationCache, Translator
-from models.glossary import Glossary
-from models.llm_prompt import PROMPT_VERSION, LineRequest, build_messages, language_name, retry_messages
+from models.glossary import Glossary, fold
+from models.llm_prompt import (
+    PROMPT_VERSION,
+    LineRequest,
+    build_messages,
+    example_answer,
+    example_source,
+    language_name,
+    retry_messages,
+)
 from models.mt_check import Check, clean_output, measure, validate
 
 log = logging.getLogger(__name__)
@@ -311,7 +319,13 @@ class LlamaTranslator:
 
     def _check(self, raw: str, req: LineRequest) -> Check:
         text = clean_output(raw, req.text)
-        return validate(text, req.text, req.source, req.target, list(req.keep), list(req.fixed), req.budget, req.unit)
+        check = validate(text, req.text, req.source, req.target, list(req.keep), list(req.fixed), req.budget, req.unit)
+        example = example_answer(req.source, req.target)
+        if example and fold(text) == fold(example) and fold(req.text) != fold(example_source(req.source)):
+            check.problems.append("the answer repeats the worked example instead of translating the line")
+        if (req.before or req.after) and len(text) > 1.5 * len(req.text) + 10:
+            check.warnings.append("the answer is much longer than the line: translate only the line, not its context")
+        return check
 
     def _render(self, req: LineRequest) -> dict[str, Any]:
         self.stats.generated += 1

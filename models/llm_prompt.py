@@ -13,6 +13,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from models.mt_check import CHECK_VERSION
+
 PROMPT_VERSION = "mt-llm-1"
 
 LANGUAGE_NAMES: dict[str, str] = {
@@ -51,6 +53,15 @@ _EXAMPLE_LINE: dict[str, str] = {
 }
 
 
+def example_answer(source: str, target: str) -> str | None:
+    """The worked example's answer for this pair (an answer equal to it is the example repeated)."""
+    return _EXAMPLE_LINE.get(target) if source in _EXAMPLE_LINE and source in _EXAMPLE_BEFORE else None
+
+
+def example_source(source: str) -> str:
+    return _EXAMPLE_LINE.get(source, "")
+
+
 def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
@@ -72,6 +83,7 @@ class LineRequest:
     def key(self, model_sha256: str) -> str:
         doc = {
             "prompt": PROMPT_VERSION,
+            "check": CHECK_VERSION,
             "model": model_sha256,
             "pair": [self.source, self.target],
             "text": self.text,

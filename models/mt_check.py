@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from models.glossary import contains_term, fold
 
+CHECK_VERSION = "2"  # the rules below; part of the LLM cache key (an outcome is a rendering that passed them)
+
 # Frequent function words per language (lower case; elided French forms keep their apostrophe).
 _STOPWORDS: dict[str, str] = {
     "en": "the a an and or but is are was were be been being have has had do does did not no to of in on at for "
@@ -109,15 +111,39 @@ def numbers_in(text: str) -> list[str]:
     return _DIGITS.findall(text)
 
 
+def roman(n: int) -> str:
+    out = ""
+    for value, letters in (
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ):
+        while n >= value:
+            out, n = out + letters, n - value
+    return out
+
+
 def missing_numbers(source: str, output: str) -> list[str]:
-    """Digit groups of the source that the output lacks ('7:45' ~ '7 h 45'; '1,000' ~ '1000')."""
+    """Digit groups of the source that the output lacks ('7:45' ~ '7 h 45'; '1,000' ~ '1000'; '21st century'
+    ~ 'siglo XXI')."""
     out = numbers_in(output)
     joined = "".join(out)
+    words = set(re.findall(r"[IVXLCDM]+", output))
     missing: list[str] = []
     for n in numbers_in(source):
         if n in out:
             out.remove(n)
-        elif n not in joined:
+        elif n not in joined and not (0 < int(n) < 4000 and roman(int(n)) in words):
             missing.append(n)
     return missing
 

@@ -69,9 +69,15 @@ class Settings(BaseSettings):
     mt_llm_languages: list[str] = Field(
         default_factory=lambda: ["en", "es", "fr", "de"], description="languages the LLM translator is offered for"
     )
-    mt_llm_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 = all cores")
+    mt_llm_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 = half the cores (at least 1)")
     mt_llm_ctx: int = Field(2048, ge=512, description="llama.cpp context window (tokens)")
-    mt_context_lines: int = Field(1, ge=0, le=5, description="source lines before and after a line given as context")
+    mt_context_lines: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="source lines before and after a line given to the LLM as context; 0 for the shipped 1.5B "
+        "model, which then mixes the context into its answer (README, Translation)",
+    )
     mt_glossary: str = Field("", description="glossary file (JSON or TSV) used when a job names none")
     mt_budget_ratio: float = Field(
         0.0, ge=0, description="translate with a length budget of this x the source line up front; 0 = off"

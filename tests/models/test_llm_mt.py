@@ -230,3 +230,19 @@ def test_choose_in_order_gives_the_next_able_engine_as_fallback() -> None:
     assert choose_in_order("en", "de", [apertium, tr], ["apertium", "llm"]) == (tr, None)
     with pytest.raises(Exception, match="no translation engine for en->it"):
         choose_in_order("en", "it", [apertium, tr], ["llm", "apertium"])
+
+
+def test_repeating_the_worked_example_is_rejected() -> None:
+    tr, fake = make(lambda m: "Nos vemos en la estación a las 8, ¿vale?")
+    tr = tr.with_fallback(FakeApertium([("en", "es")]))
+    [r] = tr.translate_detailed(["of where we actually are"], "en", "es")
+    assert r.engine == "apertium" and any("worked example" in f for f in r.flags)
+
+
+def test_an_answer_that_swallows_the_context_is_asked_again() -> None:
+    answers = iter(["Y la respuesta que viene es, ¿cómo puedo llegar a Dublín?", "¿Cómo llego a Dublín?"])
+    tr, fake = make(lambda m: next(answers))
+    ctx = [LineContext(("And the answer that comes back is,",), ())]
+    [r] = tr.translate_detailed(["How do I get to Dublin?"], "en", "es", context=ctx)
+    assert r.text == "¿Cómo llego a Dublín?" and len(fake.calls) == 2
+    assert "not its context" in fake.calls[1][-1]["content"]

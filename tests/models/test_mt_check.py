@@ -132,3 +132,8 @@ def test_glossary_formats(tmp_path: Path) -> None:
 def test_bad_glossaries(text: str) -> None:
     with pytest.raises(GlossaryError):
         parse(text)
+
+
+def test_roman_numerals_keep_the_number() -> None:
+    assert missing_numbers("Capital in the 21st Century", "Capital en el siglo XXI") == []
+    assert missing_numbers("Capital in the 21st Century", "Capital en el siglo XX") == ["21"]

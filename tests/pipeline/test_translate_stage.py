@@ -64,7 +64,7 @@ def _transcribed(settings: Settings) -> dict[str, Any]:
 
 @pytest.fixture
 def llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FakeLlama, Settings]:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", mt_context_lines=1)
     fake = FakeLlama()
     tr = LlamaTranslator(tmp_path / "m.gguf", "test-llm", "1", "cd" * 32, llama=fake)
     cache = StoreCache(open_store(settings.resolved_store_url))
