@@ -133,20 +133,27 @@ def test_report_has_stage_timings(dubbed: dict) -> None:
     assert all(s["elapsed_s"] >= 0 for s in report["stages"])
 
 
-def test_rerun_reuses_every_stage(dubbed: dict, sample_video: Path, tmp_path: Path) -> None:
-    """Idempotent stages: the same input again does no work and publishes the same media."""
+def test_rerun_reuses_every_stage(dubbed: dict, sample_video: Path) -> None:
+    """Idempotent stages: the same job run again (same input, parameters and output) does no work and
+    publishes the same media (the signed file included: its manifest names the job, not the run)."""
     from pipeline import progress
 
+    before = (dubbed["out"] / "talk.dub.mp4").read_bytes()
     events: list[tuple[str, str]] = []
     unsubscribe = progress.subscribe(lambda stage, event, info: events.append((stage, event)))
     try:
-        conf = {"input": str(sample_video), "source_language": "", "target_languages": ["es"], "output": str(tmp_path)}
+        conf = {
+            "input": str(sample_video),
+            "source_language": "",
+            "target_languages": ["es"],
+            "output": str(dubbed["out"]),
+        }
         run_dag(get_settings(), "dub_video", conf, log_path=get_settings().data_dir / "logs" / "e2e-rerun.log")
     finally:
         unsubscribe()
     worked = [s for s, e in events if e == "start" and s != "publish"]
     assert worked == [], f"stages redone on a re-run: {worked}"
-    assert (tmp_path / "talk.dub.mp4").read_bytes() == (dubbed["out"] / "talk.dub.mp4").read_bytes()
+    assert (dubbed["out"] / "talk.dub.mp4").read_bytes() == before
 
 
 def test_adding_a_language_redoes_only_its_stages(dubbed: dict, sample_video: Path, tmp_path: Path) -> None:
@@ -161,12 +168,13 @@ def test_adding_a_language_redoes_only_its_stages(dubbed: dict, sample_video: Pa
             "source_language": "",
             "target_languages": ["es", "ca"],
             "output": str(tmp_path),
+            "containers": ["mp4", "mkv"],
         }
         run_dag(get_settings(), "dub_video", conf, log_path=get_settings().data_dir / "logs" / "e2e-ca.log")
     finally:
         unsubscribe()
     worked = sorted(s for s, e in events if e == "start" and s != "publish")
-    assert worked == ["fit[ca]", "mix[ca]", "mux", "synthesize[ca]", "translate[ca]"]
+    assert worked == ["fit[ca]", "mix[ca]", "mux", "sign", "synthesize[ca]", "translate[ca]"]
     info = _probe(tmp_path / "talk.dub.mp4")
     assert [s["tags"]["language"] for s in info["streams"] if s["codec_type"] == "audio"] == ["eng", "spa", "cat"]
     assert (tmp_path / "talk.ca.vtt").read_text().startswith("WEBVTT")
@@ -182,13 +190,13 @@ def test_adding_a_language_redoes_only_its_stages(dubbed: dict, sample_video: Pa
 def test_detected_pair_without_engine_fails_cleanly(dubbed: dict, sample_video: Path, tmp_path: Path) -> None:
     from pipeline.errors import DublineError
 
-    conf = {"input": str(sample_video), "source_language": "", "target_languages": ["de"], "output": str(tmp_path)}
+    conf = {"input": str(sample_video), "source_language": "", "target_languages": ["pl"], "output": str(tmp_path)}
     with pytest.raises(DublineError) as err:
         run_dag(get_settings(), "dub_video", conf, log_path=get_settings().data_dir / "logs" / "e2e-de.log")
-    assert "en->de" in err.value.one_line() and "en->es" in err.value.one_line()
+    assert "en->pl" in err.value.one_line() and "en->es" in err.value.one_line()
     assert err.value.exit_code == 3
     assert list(tmp_path.iterdir()) == []
     from pipeline import db
 
     last = db.recent_jobs(get_settings().resolved_db_url, 1)[0]
-    assert last.status == "failed" and "en->de" in (last.error or "")
+    assert last.status == "failed" and "en->pl" in (last.error or "")
