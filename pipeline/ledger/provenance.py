@@ -362,7 +362,7 @@ def _record_track(
             "language": lang,
         },
         "inputs": [source],
-        "models": [m for m in _models(stage_results) if m.get("language") in (None, lang)],
+        "models": [m for m in _models(stage_results) if m["role"] == "asr" or m.get("language") in (None, lang)],
         "parameters": {k: mix[k] for k in params if k in mix},
         "watermark": mix["watermark"],
         "job": job,

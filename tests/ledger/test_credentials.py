@@ -225,6 +225,7 @@ def test_detect_finds_the_dub_track_in_the_ledger(settings: Settings, published:
     assert "dub track artifact" in r.output and "manual__2026-06-15" in r.output and "talk.mp4" in r.output
     assert f"consent {published['consent']}: joe, dubbing in es" in r.output
     assert f"published in {target}" in r.output
+    assert "models: asr m 1, mt m 1, tts m 1" in r.output
     r = CliRunner().invoke(app, ["detect", "--json", str(published["out"] / "talk.dub.mkv")])
     assert r.exit_code == 0, r.output
     streams = json.loads(r.output)["streams"]
