@@ -78,6 +78,9 @@ def test_mix_marks_the_dub_track_and_keeps_the_loudness_profile(settings: Settin
     assert wm.decode(audio, rate, settings.watermark_key.get_secret_value()).payload == mark["payload"]
     m = loudness.measure(path)
     assert m.true_peak_dbtp <= loudness.profile("ebu_r128").true_peak + 0.05
+    stem = open_settings_store(settings).local_path(r["dub_stem_uri"].split("/store/", 1)[1], tmp_path / "dl")
+    audio, rate = sf.read(str(stem), dtype="float32")  # the dub speech delivered as a stem is marked too
+    assert wm.decode(audio, rate, settings.watermark_key.get_secret_value()).payload == mark["payload"]
 
 
 def test_watermark_off_leaves_the_track_unmarked(settings: Settings, tmp_path: Path) -> None:
@@ -85,7 +88,7 @@ def test_watermark_off_leaves_the_track_unmarked(settings: Settings, tmp_path: P
 
     off = settings.model_copy(update={"watermark": False})
     r = mix(off, *_stage_inputs(off, tmp_path), "ebu_r128")
-    assert r["watermark"] is None
+    assert r["watermark"] is None and r["dub_stem_uri"] is None
     path = open_settings_store(off).local_path(r["mix_uri"].split("/store/", 1)[1], tmp_path / "dl")
     audio, rate = sf.read(str(path), dtype="float32")
     assert not wm.decode(audio, rate, off.watermark_key.get_secret_value()).present
