@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     )
     asr_compute_type: str = "int8"
     asr_beam_size: int = 5
+    asr_vad: bool = True  # Silero voice activity (inside faster-whisper): no text "heard" in music or silence
     asr_threads: int = 0
 
     # translation and speech

@@ -48,7 +48,15 @@ def _resolve_asr(settings: Settings) -> tuple[Path, str, str, str]:
 
 @lru_cache(maxsize=4)
 def _asr_cached(
-    backend: str, path: str, model_id: str, version: str, sha: str, compute: str, beam: int, threads: int
+    backend: str,
+    path: str,
+    model_id: str,
+    version: str,
+    sha: str,
+    compute: str,
+    beam: int,
+    threads: int,
+    vad: bool = True,
 ) -> ASR:
     from models.asr import make_asr
 
@@ -62,6 +70,7 @@ def _asr_cached(
             compute_type=compute,
             beam_size=beam,
             cpu_threads=threads,
+            vad_filter=vad,
         )
     if backend == "whisper":
         return make_asr(backend, Path(path), model_id=model_id, version=version, sha256=sha)
@@ -83,6 +92,7 @@ def get_asr(settings: Settings) -> ASR:
         settings.asr_compute_type,
         settings.asr_beam_size,
         settings.asr_threads,
+        settings.asr_vad,
     )
 
 

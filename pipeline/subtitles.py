@@ -6,7 +6,7 @@ their times from word timestamps; translated cues share their segment's span in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pysubs2
@@ -24,6 +24,8 @@ class Cue:
     start: float
     end: float
     text: str  # may hold one "\n"
+    # the span of the speech the cue belongs to (its segment): timing may reach LEAD_S before and after it
+    span: tuple[float, float] | None = field(default=None, compare=False)
 
 
 def wrap(text: str, width: int = MAX_LINE) -> list[str]:
@@ -218,7 +220,33 @@ def _chunks(
             cur, line_len, n_lines = [], 0, 1
     if cur:
         groups.append(cur)
+    if times is not None:
+        _rebalance_tail(groups, words, times, width, lines, max_s)
     return groups
+
+
+def _fits(words: list[str], width: int, lines: int) -> bool:
+    return len(wrap(" ".join(words), width)) <= lines
+
+
+def _rebalance_tail(
+    groups: list[list[int]],
+    words: list[str],
+    times: list[tuple[float, float]],
+    width: int,
+    lines: int,
+    max_s: float,
+    min_s: float = MIN_CUE_S,
+) -> None:
+    """Move words from the next-to-last cue into a last cue too short to read, while both still fit."""
+    while len(groups) >= 2 and len(groups[-2]) > 1:
+        last, prev = groups[-1], groups[-2]
+        if times[last[-1]][1] - times[last[0]][0] >= min_s:
+            return
+        moved = [prev[-1], *last]
+        if not _fits([words[i] for i in moved], width, lines) or times[moved[-1]][1] - times[moved[0]][0] > max_s:
+            return
+        groups[-2], groups[-1] = prev[:-1], moved
 
 
 def segment_cues(seg: Segment, language: str | None) -> list[Cue]:
@@ -250,7 +278,7 @@ def segment_cues(seg: Segment, language: str | None) -> list[Cue]:
     for g in _chunks(words, times):
         start = times[g[0]][0]
         end = max(times[g[-1]][1], min(start + 0.1, seg.end))
-        cues.append(Cue(start, end, _balanced(" ".join(words[i] for i in g))))
+        cues.append(Cue(start, end, _balanced(" ".join(words[i] for i in g)), (seg.start, seg.end)))
     return cues
 
 
@@ -282,25 +310,41 @@ def cps(cue: Cue) -> float:
     return chars / max(cue.end - cue.start, 1e-6)
 
 
+LEAD_S = 0.5  # how far a cue may start before, or end after, the speech it belongs to
+
+
 def script_cues(script: Script, language: str | None, rules: Profile = PROFILES["broadcast"]) -> list[Cue]:
-    """All cues of one language, timed to the rules: at least `min_s` and long enough for `max_cps` where
-    the next cue leaves room (the end is extended into the pause, never past `max_s`), and `gap_s`
-    before the next cue. A cue whose speech is faster than the rules allow keeps its words (a dub's
+    """All cues of one language, timed to the rules: at least `min_s` and long enough for `max_cps`, never
+    longer than `max_s`, `gap_s` apart, and never more than LEAD_S before or after the speech they belong
+    to nor past the end of the programme. A cue needing more time first runs on after its speech, then
+    starts a little earlier. A cue whose speech is faster than the rules allow keeps its words (a dub's
     subtitles are verbatim); `violations()` reports it."""
     cues: list[Cue] = []
     for seg in script.segments:
         cues.extend(segment_cues(seg, language))
     cues.sort(key=lambda c: c.start)
+    end_of_programme = script.source.duration
     out: list[Cue] = []
     for i, c in enumerate(cues):
+        span = c.span or (c.start, c.end)
         nxt = cues[i + 1].start if i + 1 < len(cues) else None
-        chars = len(c.text.replace("\n", " "))
-        want = max(c.end - c.start, rules.min_s, chars / rules.max_cps)
-        end = c.start + min(want, max(rules.max_s, c.end - c.start))
+        floor = out[-1].end + rules.gap_s if out else 0.0  # never into the previous cue
+        hi = min(span[1] + LEAD_S, end_of_programme)
+        lo = max(span[0] - LEAD_S, floor)
         if nxt is not None:
-            # keep the gap before the next cue; when cues start closer than that, end at the next start
-            end = max(min(end, nxt - rules.gap_s), min(c.start + 0.1, nxt))
-        out.append(Cue(round(c.start, 3), round(end, 3), c.text))
+            hi = min(hi, nxt - rules.gap_s)
+        chars = len(c.text.replace("\n", " "))
+        want = min(max(c.end - c.start, rules.min_s, chars / rules.max_cps), max(rules.max_s, c.end - c.start))
+        start = max(c.start, floor)
+        end = max(c.end, min(start + want, hi))
+        if end - start < want:
+            start = max(min(lo, start), end - want)
+        end = min(end, end_of_programme)
+        if nxt is not None:
+            end = min(end, nxt - rules.gap_s)
+        # cues that start closer than the rules allow: this one keeps 0.1 s, the next one starts after it
+        end = max(end, start + 0.1)
+        out.append(Cue(round(start, 3), round(end, 3), c.text))
     return out
 
 

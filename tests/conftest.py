@@ -30,3 +30,12 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.skip(f"real recordings not available ({FIXTURES} is absent; CI has them)")
     return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def _no_airflow_task_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow leaves AIRFLOW_CTX_* variables in the environment after a task runs in-process (dag.test);
+    a later test must not see the context of an earlier test's DAG run."""
+    for name in list(os.environ):
+        if name.startswith("AIRFLOW_CTX_"):
+            monkeypatch.delenv(name, raising=False)

@@ -22,6 +22,7 @@ def transcribe(settings: Settings, ingested: dict[str, Any], source_language: st
         "backend": settings.asr_backend,
         "beam": settings.asr_beam_size,
         "compute": settings.asr_compute_type,
+        "vad": settings.asr_vad if settings.asr_backend == "faster-whisper" else False,
     }
 
     def work(run: StageRun) -> dict[str, Any]:

@@ -9,7 +9,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.script import Script, Segment, SourceInfo, Translation, WordTiming
-from pipeline.subtitles import MAX_LINE, MIN_CUE_S, Cue, read_subtitles, script_cues, segment_cues, write_subtitles
+from pipeline.subtitles import (
+    LEAD_S,
+    MAX_LINE,
+    Cue,
+    read_subtitles,
+    script_cues,
+    segment_cues,
+    write_subtitles,
+)
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SOURCE = SourceInfo(uri="file:///in.mp4", sha256="0" * 64, filename="in.mp4", duration=600.0, has_video=True)
@@ -73,8 +81,8 @@ def test_source_cues_keep_every_word_in_order(script):
     cues = script_cues(script, None)
     assert _words(cues) == [w for seg in script.segments for w in seg.text.split()]
     _check_order_and_gaps(cues)
-    for c in cues:  # every cue starts inside a segment
-        assert any(s.start - 5e-4 <= c.start <= s.end + 5e-4 for s in script.segments)
+    for c in cues:  # every cue starts inside a segment, or at most LEAD_S before it
+        assert any(s.start - LEAD_S - 5e-4 <= c.start <= s.end + 5e-4 for s in script.segments)
 
 
 @FAST
@@ -84,18 +92,13 @@ def test_translated_cues_lie_inside_their_segment(script):
     expected = [w for seg in script.segments if "es" in seg.translations for w in seg.translations["es"].text.split()]
     assert _words(cues) == expected
     _check_order_and_gaps(cues)
-    placed = 0
+    for c in cues:
+        # a cue lies within its segment's speech, give or take LEAD_S (room for its minimum/reading time)
+        assert any(s.start - LEAD_S - 1e-3 <= c.start and c.end <= s.end + LEAD_S + 1e-3 for s in script.segments)
     for seg in script.segments:
-        own = [c for c in cues if seg.start - 5e-4 <= c.start < seg.end]
-        placed += len(own)
-        for c in own:
-            # the end may only grow past the segment to give a cue its minimum time or its reading time
-            reading = len(c.text.replace("\n", " ")) / 17.0
-            assert c.end <= max(seg.end, c.start + max(MIN_CUE_S, reading)) + 1e-3  # times are rounded to ms
         # before the minimum-duration pass, each cue lies strictly within its segment's span
         for c in segment_cues(seg, "es"):
             assert seg.start - 1e-9 <= c.start < c.end <= seg.end + 1e-9
-    assert placed == len(cues)  # every cue starts inside exactly one segment
 
 
 @FAST
