@@ -18,11 +18,12 @@ system:
 venv: $(STAMP)
 
 # llama-cpp-python (the LLM translator's runtime) has no Linux wheel and builds from its sdist: only the core
-# library (no examples, tests, tools, server or multimodal part), portable (AVX2, no -march=native), no network.
+# library (no examples, tests, tools, server, multimodal part or unused "common" library: see
+# scripts/llama-cpp-core.cmake), portable (AVX2, no -march=native), no network. About 4 minutes on 2 cores;
 # pip caches the built wheel, so later set-ups on this machine reuse it (keep these flags identical).
 LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF \
-	-DLLAMA_CURL=OFF
+	-DLLAMA_CURL=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$(CURDIR)/scripts/llama-cpp-core.cmake
 $(STAMP): export CMAKE_ARGS := $(LLAMA_CMAKE_ARGS)
 $(STAMP): export FORCE_CMAKE := 1
 
