@@ -14,6 +14,7 @@ budget, model sha256, prompt version) in whatever cache the caller injects (Tran
 
 from __future__ import annotations
 
+import atexit
 import copy
 import importlib.util
 import json
@@ -84,8 +85,21 @@ def load_llama(path: Path, n_ctx: int = 2048, n_threads: int = 0) -> Any:
         except (ValueError, RuntimeError) as e:
             raise EngineError(f"cannot load the LLM {path}: {e} (is it a GGUF file llama.cpp supports?)") from e
         _LOAD_SECONDS[key] = time.perf_counter() - t0
+        if not _MODELS:
+            atexit.register(_close_all)
         _MODELS[key] = llm
         return llm
+
+
+def _close_all() -> None:
+    """Free the models before the interpreter tears modules down (llama-cpp-python's own finalizer then
+    fails with a TypeError that is printed at exit)."""
+    with _LOCK:
+        for llm in _MODELS.values():
+            close = getattr(llm, "close", None)
+            if close is not None:
+                close()
+        _MODELS.clear()
 
 
 def load_seconds() -> dict[str, float]:
