@@ -146,6 +146,10 @@ class Stats:
     problems: dict[str, int] = field(default_factory=dict)
 
 
+class _GenerationError(EngineError):
+    """The model could not answer one request (the other lines may still be translated)."""
+
+
 class LlamaTranslator:
     """Translator backed by a chat GGUF through llama-cpp-python."""
 
@@ -305,15 +309,20 @@ class LlamaTranslator:
                         return doc
                 except ValueError:
                     pass
-        doc = self._render(req)
+        try:
+            doc = self._render(req)
+        except _GenerationError as e:  # this line only (too long for the context window, ...): not cached
+            log.warning("LLM translation of %r failed: %s", req.text[:60], e)
+            return {"text": "", "ok": False, "problems": [str(e)], "flags": []}
         if self.cache is not None:
             self.cache.put(key, json.dumps(doc, ensure_ascii=False))
         return doc
 
     def _generate(self, messages: list[dict[str, str]], max_tokens: int) -> str:
+        llama = self.llama  # a model that cannot load fails the call (EngineUnavailable / EngineError)
         t0 = time.perf_counter()
         try:
-            result = self.llama.create_chat_completion(
+            result = llama.create_chat_completion(
                 messages=messages,
                 temperature=0.0,
                 top_k=1,
@@ -324,7 +333,7 @@ class LlamaTranslator:
                 seed=0,
             )
         except (ValueError, RuntimeError) as e:  # e.g. the prompt exceeds the context window
-            raise EngineError(f"LLM translation failed: {e}") from e
+            raise _GenerationError(f"the model failed on this line: {e}") from e
         finally:
             self.stats.seconds += time.perf_counter() - t0
             self.stats.model_calls += 1

@@ -246,3 +246,18 @@ def test_an_answer_that_swallows_the_context_is_asked_again() -> None:
     [r] = tr.translate_detailed(["How do I get to Dublin?"], "en", "es", context=ctx)
     assert r.text == "¿Cómo llego a Dublín?" and len(fake.calls) == 2
     assert "not its context" in fake.calls[1][-1]["content"]
+
+
+def test_a_line_the_model_cannot_take_falls_back_and_is_not_cached(tmp_path: Path) -> None:
+    def answer(messages: list[dict[str, str]]) -> str:
+        if "sisters" in line_of(messages):
+            raise ValueError("Requested tokens (3000) exceed context window of 2048")
+        return spanish(messages)
+
+    cache = DiskCache(tmp_path)
+    tr, _ = make(answer, cache=cache)
+    tr = tr.with_fallback(FakeApertium([("en", "es")]))
+    out = tr.translate_detailed(["Where is the station?", "I have 3 brothers and 2 sisters."], "en", "es")
+    assert out[0].engine == "test-llm" and out[1].engine == "apertium"
+    assert any("context window" in f for f in out[1].flags)
+    assert len(list(tmp_path.rglob("*.json"))) == 1  # only the good line is cached
