@@ -24,7 +24,7 @@ class Cue:
     start: float
     end: float
     text: str  # may hold one "\n"
-    # the span of the speech the cue belongs to (its segment): timing may reach LEAD_S before and after it
+    # the span of the speech the cue belongs to (its segment): timing may reach LEAD_S before, LAG_S after
     span: tuple[float, float] | None = field(default=None, compare=False)
 
 
@@ -310,13 +310,16 @@ def cps(cue: Cue) -> float:
     return chars / max(cue.end - cue.start, 1e-6)
 
 
-LEAD_S = 0.5  # how far a cue may start before, or end after, the speech it belongs to
+# how far a cue may start before / end after the speech it belongs to (Whisper's word times are off by a
+# tenth of a second or two, and a dub's cues must stay within half a second of the speech)
+LEAD_S = 0.25
+LAG_S = 0.3
 
 
 def script_cues(script: Script, language: str | None, rules: Profile = PROFILES["broadcast"]) -> list[Cue]:
     """All cues of one language, timed to the rules: at least `min_s` and long enough for `max_cps`, never
-    longer than `max_s`, `gap_s` apart, and never more than LEAD_S before or after the speech they belong
-    to nor past the end of the programme. A cue needing more time first runs on after its speech, then
+    longer than `max_s`, `gap_s` apart, never more than LEAD_S before or LAG_S after the speech they belong
+    to, nor past the end of the programme. A cue needing more time first runs on after its speech, then
     starts a little earlier. A cue whose speech is faster than the rules allow keeps its words (a dub's
     subtitles are verbatim); `violations()` reports it."""
     cues: list[Cue] = []
@@ -329,7 +332,7 @@ def script_cues(script: Script, language: str | None, rules: Profile = PROFILES[
         span = c.span or (c.start, c.end)
         nxt = cues[i + 1].start if i + 1 < len(cues) else None
         floor = out[-1].end + rules.gap_s if out else 0.0  # never into the previous cue
-        hi = min(span[1] + LEAD_S, end_of_programme)
+        hi = min(span[1] + LAG_S, end_of_programme)
         lo = max(span[0] - LEAD_S, floor)
         if nxt is not None:
             hi = min(hi, nxt - rules.gap_s)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pipeline.script import Script, Segment, SourceInfo, Translation, WordTiming
 from pipeline.subtitles import (
+    LAG_S,
     LEAD_S,
     MAX_LINE,
     Cue,
@@ -94,7 +95,7 @@ def test_translated_cues_lie_inside_their_segment(script):
     _check_order_and_gaps(cues)
     for c in cues:
         # a cue lies within its segment's speech, give or take LEAD_S (room for its minimum/reading time)
-        assert any(s.start - LEAD_S - 1e-3 <= c.start and c.end <= s.end + LEAD_S + 1e-3 for s in script.segments)
+        assert any(s.start - LEAD_S - 1e-3 <= c.start and c.end <= s.end + LAG_S + 1e-3 for s in script.segments)
     for seg in script.segments:
         # before the minimum-duration pass, each cue lies strictly within its segment's span
         for c in segment_cues(seg, "es"):
