@@ -312,8 +312,8 @@ def cps(cue: Cue) -> float:
 
 # how far a cue may start before / end after the speech it belongs to (Whisper's word times are off by a
 # tenth of a second or two, and a dub's cues must stay within half a second of the speech)
-LEAD_S = 0.25
-LAG_S = 0.3
+LEAD_S = 0.0
+LAG_S = 0.35
 
 
 def script_cues(script: Script, language: str | None, rules: Profile = PROFILES["broadcast"]) -> list[Cue]:

@@ -24,8 +24,7 @@ def scripts(draw, max_cps: float):
         start = t
         for w in words:
             dur = (len(w) + 1) / draw(st.floats(6, max_cps * 0.8))  # reading speed below the limit
-            if len(words) == 1:
-                dur = max(dur, 0.3)  # a lone word is spoken for at least 0.3 s
+            dur = max(dur, 0.6 / len(words))  # an utterance lasts at least 0.6 s
             timed.append(WordTiming(text=w, start=round(t, 3), end=round(t + dur * 0.9, 3)))
             t += dur
         segs.append(Segment(id=f"s{k}", start=round(start, 3), end=round(t, 3), text=" ".join(words), words=timed))
