@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from models.base import EngineError, EngineUnavailable, LineContext, ModelInfo, Rendering, Translator
 from models.glossary import Glossary
+from models.system import base_language, dpkg_version, stderr_tail
 
 # Apertium's three-letter codes -> ISO 639-1 (two-letter mode names are already ISO 639-1).
 ISO3_TO_1: dict[str, str] = {
@@ -62,26 +63,12 @@ def to_iso1(code: str) -> str:
     return ISO3_TO_1.get(code, code)
 
 
-def _base(language: str) -> str:
-    return language.strip().replace("_", "-").split("-")[0].lower()
-
-
-@functools.cache
-def _dpkg_version(package: str) -> str:
-    try:
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else "unknown"
+_base = base_language
+_dpkg_version = dpkg_version
 
 
 def _tail(text: str | bytes | None) -> str:
-    if text is None:
-        return ""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = text.strip()
-    return text[-_STDERR_TAIL:]
+    return stderr_tail(text, _STDERR_TAIL)
 
 
 def _pair_label(source: str, target: str, via: str | None = None) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.base import TTS, EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
+from models.system import base_language, dpkg_version, stderr_tail
 
 if TYPE_CHECKING:  # pragma: no cover
     from piper import PiperVoice
@@ -33,28 +34,8 @@ _STDERR_TAIL = 800
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def base_language(language: str) -> str:
-    """'en-US', 'en_us', 'EN' -> 'en'."""
-    return language.strip().replace("_", "-").split("-")[0].lower()
-
-
-@functools.cache
-def dpkg_version(package: str) -> str:
-    """The installed Debian version of a package, or 'unknown'."""
-    try:
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else "unknown"
-
-
 def _tail(text: str | bytes | None) -> str:
-    if text is None:
-        return ""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = text.strip()
-    return text[-_STDERR_TAIL:] if len(text) > _STDERR_TAIL else text
+    return stderr_tail(text, _STDERR_TAIL)
 
 
 def _run(
