@@ -23,19 +23,25 @@ BATCH = 48  # clips per ffmpeg run
 
 def render_clips(sources: list[Path], tempos: list[float], scratch: Path) -> list[np.ndarray]:
     """Each clip at the mix rate, mono float32, time-stretched by its tempo (rubberband, pitch kept;
-    ffmpeg's atempo if rubberband fails), converted in a few ffmpeg runs rather than one per clip."""
-    out: list[np.ndarray] = []
-    for lo in range(0, len(sources), BATCH):
-        chunk = list(range(lo, min(lo + BATCH, len(sources))))
+    ffmpeg's atempo if rubberband fails), converted in a few ffmpeg runs rather than one per clip.
+    A repeated line (the same clip at the same tempo) is rendered once."""
+    unique: dict[tuple[str, float], int] = {}
+    for src, tempo in zip(sources, tempos, strict=True):
+        unique.setdefault((str(src), round(tempo, 4)), len(unique))
+    jobs = list(unique)
+    rendered: list[np.ndarray] = []
+    for lo in range(0, len(jobs), BATCH):
+        chunk = list(range(lo, min(lo + BATCH, len(jobs))))
         for engine in ("rubberband", "atempo"):
             outputs = []
             for i in chunk:
-                stream = ffmpeg.input(str(sources[i])).audio
-                if abs(tempos[i] - 1.0) > 1e-3:
+                src, tempo = jobs[i]
+                stream = ffmpeg.input(src).audio
+                if abs(tempo - 1.0) > 1e-3:
                     stream = (
-                        stream.filter("rubberband", tempo=tempos[i], pitchq="quality")
+                        stream.filter("rubberband", tempo=tempo, pitchq="quality")
                         if engine == "rubberband"
-                        else stream.filter("atempo", tempos[i])
+                        else stream.filter("atempo", tempo)
                     )
                 outputs.append(
                     ffmpeg.output(stream, str(scratch / f"fit{i}.wav"), ar=MIX_RATE, ac=1, acodec="pcm_f32le")
@@ -48,8 +54,8 @@ def render_clips(sources: list[Path], tempos: list[float], scratch: Path) -> lis
                     raise
         for i in chunk:
             data, _ = sf.read(str(scratch / f"fit{i}.wav"), dtype="float32")
-            out.append(np.asarray(data, dtype=np.float32))
-    return out
+            rendered.append(np.asarray(data, dtype=np.float32))
+    return [rendered[unique[(str(src), round(tempo, 4))]] for src, tempo in zip(sources, tempos, strict=True)]
 
 
 def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dict[str, Any]:
