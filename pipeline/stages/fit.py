@@ -35,8 +35,8 @@ def render_clips(sources: list[Path], tempos: list[float], scratch: Path) -> lis
         for engine in ("rubberband", "atempo"):
             outputs = []
             for i in chunk:
-                src, tempo = jobs[i]
-                stream = ffmpeg.input(src).audio
+                clip_path, tempo = jobs[i]
+                stream = ffmpeg.input(clip_path).audio
                 if abs(tempo - 1.0) > 1e-3:
                     stream = (
                         stream.filter("rubberband", tempo=tempo, pitchq="quality")
