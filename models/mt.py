@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from models.base import EngineError, EngineUnavailable, LineContext, ModelInfo, Rendering, Translator
 from models.glossary import Glossary
-from models.system import base_language, dpkg_version, stderr_tail
+from models.system import LazyInfo, base_language, dpkg_version, stderr_tail
 
 # Apertium's three-letter codes -> ISO 639-1 (two-letter mode names are already ISO 639-1).
 ISO3_TO_1: dict[str, str] = {
@@ -75,23 +75,7 @@ def _pair_label(source: str, target: str, via: str | None = None) -> str:
     return f"{source}->{target}" + (f" (via {via})" if via else "")
 
 
-class _LazyInfo:
-    """`info` computed on first read (it may run dpkg-query or hash weights), settable like the Protocol's."""
-
-    _info: ModelInfo | None = None
-
-    def _make_info(self) -> ModelInfo:
-        raise NotImplementedError
-
-    @property
-    def info(self) -> ModelInfo:
-        if self._info is None:
-            self._info = self._make_info()
-        return self._info
-
-    @info.setter
-    def info(self, value: ModelInfo) -> None:
-        self._info = value
+_LazyInfo = LazyInfo
 
 
 @dataclass(frozen=True)

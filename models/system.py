@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import subprocess
 
+from models.base import ModelInfo
+
 
 def base_language(language: str) -> str:
     """'en-US', 'en_us', 'EN' -> 'en'."""
@@ -29,3 +31,22 @@ def stderr_tail(text: str | bytes | None, limit: int) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     return text.strip()[-limit:]
+
+
+class LazyInfo:
+    """`info` computed on first read (it may run dpkg-query or hash weights), settable like the Protocol's."""
+
+    _info: ModelInfo | None = None
+
+    def _make_info(self) -> ModelInfo:
+        raise NotImplementedError
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            self._info = self._make_info()
+        return self._info
+
+    @info.setter
+    def info(self, value: ModelInfo) -> None:
+        self._info = value

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.base import TTS, EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
-from models.system import base_language, dpkg_version, stderr_tail
+from models.system import LazyInfo, base_language, dpkg_version, stderr_tail
 
 if TYPE_CHECKING:  # pragma: no cover
     from piper import PiperVoice
@@ -154,23 +154,7 @@ def _check_voice(engine: str, voice: Voice) -> None:
         raise EngineError(f"{engine}: voice {voice.id!r} belongs to engine {voice.engine!r}")
 
 
-class _LazyInfo:
-    """`info` computed on first read (it may run dpkg-query or hash weights), settable like the Protocol's."""
-
-    _info: ModelInfo | None = None
-
-    def _make_info(self) -> ModelInfo:
-        raise NotImplementedError
-
-    @property
-    def info(self) -> ModelInfo:
-        if self._info is None:
-            self._info = self._make_info()
-        return self._info
-
-    @info.setter
-    def info(self, value: ModelInfo) -> None:
-        self._info = value
+_LazyInfo = LazyInfo
 
 
 # --- SVOX Pico -----------------------------------------------------------------------------------
