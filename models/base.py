@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from models.glossary import Glossary
@@ -139,6 +140,7 @@ class Prosody:
     rate: float = 1.0
     pitch: float = 1.0  # multiplier of the voice's natural pitch
     volume: float = 1.0
+    pitch_range: float = 1.0  # multiplier of the voice's F0 range (intonation); engines without it ignore it
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,38 @@ class TTS(Protocol):
 
     def synthesize(self, text: str, voice: Voice, out_path: Path, prosody: Prosody = Prosody()) -> Path:
         """Write mono WAV speech of `text` to out_path and return it."""
+        ...
+
+
+# --- voice cloning -------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class VoiceCloner(Protocol):
+    """Builds a person's voice profile from consented reference speech, and speaks with it.
+
+    A profile is a folder: `profile.json` (backend, base voice, figures measured at enrolment) plus the
+    backend's own files (a style vector, WORLD statistics, an operator's speaker embedding...). Backends:
+    Kokoro style search, WORLD voice matching, or an operator's neural cloning TTS: same interface."""
+
+    name: str
+    info: ModelInfo
+
+    def enroll(
+        self,
+        references: list[Path],
+        out_dir: Path,
+        language: str,
+        *,
+        budget_s: float,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> dict[str, Any]:
+        """Build a profile from reference speech (10 s or more in all) into out_dir; return profile.json's
+        content (with at least: backend, held_out_similarity, wer, seconds)."""
+        ...
+
+    def load(self, profile_dir: Path, person_id: str) -> TTS:
+        """A TTS speaking with the profile's voice; every Voice it gives carries person_id (consent applies)."""
         ...
 
 

@@ -119,6 +119,27 @@ class Settings(BaseSettings):
         "until voice cloning",
     )
 
+    # speakers, voices and delivery (issue 5)
+    diarize: bool = Field(True, description="find the speakers (silero-vad + Resemblyzer windows + clustering)")
+    diarize_speakers: int = Field(0, ge=0, description="number of speakers; 0 = estimate it")
+    diarize_max_speakers: int = Field(8, ge=1)
+    diarize_threshold: float = Field(0.35, gt=0, lt=2, description="cosine distance that separates two speakers")
+    diarize_window_s: float = Field(1.5, gt=0.4)
+    diarize_hop_s: float = Field(0.75, gt=0.05)
+    voice_match_min_cosine: float = Field(
+        0.80, ge=-1, le=1, description="a speaker is matched to an enrolled person from this cosine"
+    )
+    clone_backend: str = Field("kokoro-search", description="kokoro-search | world-match | a module:Class of yours")
+    clone_budget_s: float = Field(300.0, gt=0, description="seconds an enrolment may search for the voice")
+    clone_min_reference_s: float = Field(10.0, ge=1, description="least reference speech to enrol a voice")
+    stock_voices: bool = Field(True, description="give each speaker a stock voice suited to them (else one voice)")
+    prosody_transfer: bool = Field(True, description="carry the source's rate, pitch and energy into the dub")
+    prosody_rate_min: float = 0.85  # bounds of the rate carried from the source (before fitting)
+    prosody_rate_max: float = 1.15
+    qa: bool = Field(True, description="re-transcribe every synthesized line and check it")
+    qa_max_wer: float = Field(0.34, ge=0, description="a line heard with more errors than this is re-synthesized")
+    qa_retries: int = Field(2, ge=0, le=5, description="re-syntheses of a line that fails its check")
+
     # marking and content credentials
     watermark: bool = Field(True, description="put the inaudible mark in every synthetic dub track")
     watermark_key: SecretStr = Field(

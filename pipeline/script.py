@@ -46,6 +46,30 @@ class FitReport(BaseModel):
     gap_to_next_s: float | None = None  # silence between this line's end and the next line's start
 
 
+class SegmentProsody(BaseModel):
+    """The source line's delivery, measured on the source audio (pipeline.prosody)."""
+
+    rate_sps: float | None = None  # syllables per second over the speech (pauses excluded)
+    f0_median_hz: float | None = None
+    f0_range_st: float | None = None  # 10th-90th percentile of F0, in semitones
+    energy_db: float | None = None  # RMS level of the voiced frames, dBFS
+    pause_before_s: float = 0.0
+    pauses_s: float = 0.0  # silence between words inside the line
+    voiced_ratio: float | None = None
+
+
+class LineQA(BaseModel):
+    """The check of a synthesized line: heard again by ASR, compared with what was meant."""
+
+    heard: str = ""
+    wer: float | None = None
+    similarity: float | None = None  # speaker cosine to the assigned voice's reference
+    attempts: int = 1
+    passed: bool = True
+    tried: list[str] = Field(default_factory=list)  # the settings of each attempt
+    reason: str = ""
+
+
 class Clip(BaseModel):
     uri: str
     duration: float
@@ -55,6 +79,12 @@ class Clip(BaseModel):
     natural_duration: float | None = None  # at rate 1.0 with the first translation
     steps: list[str] = Field(default_factory=list)  # ladder rungs used at synthesis
     fit: FitReport | None = None
+    speaker: str | None = None
+    person_id: str | None = None  # a person's (cloned) voice: made under a consent
+    pitch: float = 1.0
+    volume: float = 1.0
+    style: str | None = None  # a named delivery style (narration)
+    qa: LineQA | None = None
 
 
 class Segment(BaseModel):
@@ -66,6 +96,7 @@ class Segment(BaseModel):
     words: list[WordTiming] = Field(default_factory=list)
     translations: dict[str, Translation] = Field(default_factory=dict)
     clips: dict[str, Clip] = Field(default_factory=dict)
+    prosody: SegmentProsody | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Segment:
@@ -92,6 +123,34 @@ class SourceInfo(BaseModel):
     language_probability: float | None = None
 
 
+class SpeakerInfo(BaseModel):
+    """One diarized speaker: how much they speak, how they sound, and who they are where known."""
+
+    id: str
+    seconds: float = 0.0
+    segments: int = 0
+    f0_median_hz: float | None = None
+    f0_range_st: float | None = None
+    presentation: str = "unknown"  # low | high | unknown (voice pitch, for choosing a stock voice)
+    embedding: list[float] | None = None  # Resemblyzer centroid
+    person_id: str | None = None  # matched to an enrolled person
+    match_cosine: float | None = None
+    confirmed: bool = False  # the operator confirmed the person (job parameter), not only the embedding
+
+
+class VoiceChoice(BaseModel):
+    """The voice a speaker gets in one language, and why."""
+
+    engine: str
+    voice_id: str
+    language: str
+    person_id: str | None = None
+    profile_uri: str | None = None  # a cloned voice's profile folder in the store
+    pitch: float = 1.0  # a stock voice shifted to tell speakers apart
+    reason: str = ""  # person | series | suited | fallback
+    series_key: str | None = None
+
+
 class Script(BaseModel):
     version: int = 1
     revision: int = 0
@@ -99,6 +158,8 @@ class Script(BaseModel):
     speakers: list[str] = Field(default_factory=lambda: ["S1"])
     segments: list[Segment] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
+    speaker_info: dict[str, SpeakerInfo] = Field(default_factory=dict)
+    voices: dict[str, dict[str, VoiceChoice]] = Field(default_factory=dict)  # language -> speaker -> voice
     history: list[str] = Field(default_factory=list)  # stage names, one per revision
 
     def revised(self, stage: str) -> Script:
