@@ -16,6 +16,7 @@ from rich.table import Table
 
 from pipeline.cli_ledger import audit_app, consent_app, db_app, provenance_app
 from pipeline.cli_marking import detect
+from pipeline.cli_voice import voice_app
 from pipeline.config import get_settings
 from pipeline.errors import ConfigError, DublineError
 
@@ -28,6 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(consent_app, name="consent")
 app.add_typer(audit_app, name="audit")
 app.add_typer(provenance_app, name="provenance")
+app.add_typer(voice_app, name="voice")
 app.command("detect")(detect)
 
 # A console on a duplicate of stdout, so that progress still reaches the terminal while Airflow's task

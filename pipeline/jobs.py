@@ -25,6 +25,7 @@ from pipeline.storage import ObjectStore, get_json, key_of, open_store, put_json
 STAGE_VERSIONS = {
     "ingest": 1,
     "transcribe": 1,
+    "cast": 1,
     "translate": 1,
     "synthesize": 1,
     "fit": 1,
@@ -32,6 +33,7 @@ STAGE_VERSIONS = {
     "mix": 2,
     "mux": 1,
     "sign": 1,
+    "enroll": 1,
 }
 
 

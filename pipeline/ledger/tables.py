@@ -1,8 +1,8 @@
 """The ledger's tables (SQLAlchemy 2 typed ORM). The schema is created and changed only by the Alembic
 migrations in pipeline/migrations; keep the two in step (tests compare them).
 
-people -> voice_references, consents (-> consent_events, consent_references) ; jobs ; artifacts (->
-artifact_inputs, artifact_consents) ; audit_log (+ audit_head, the chain's head).
+people -> voice_references, consents (-> consent_events, consent_references), voice_profiles ; series_voices ;
+jobs ; artifacts (-> artifact_inputs, artifact_consents) ; audit_log (+ audit_head, the chain's head).
 """
 
 from __future__ import annotations
@@ -182,3 +182,46 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class VoiceProfile(Base):
+    """A person's cloned voice: the profile folder an enrolment built (profile.json + the backend's files).
+
+    Made only under a consent (consent_id, checked at enrolment); synthesis checks consent again per line.
+    languages: those it was built for, or ["any"]. status: active | retired (a newer profile for the same
+    person and language retires the older one)."""
+
+    __tablename__ = "voice_profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    backend: Mapped[str] = mapped_column(String(100))
+    languages: Mapped[list[str]] = mapped_column(JSON)
+    uri: Mapped[str] = mapped_column(Text)  # the profile folder in the object store (ends with "/")
+    sha256: Mapped[str] = mapped_column(String(64))  # of profile.json
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)  # held_out_similarity, wer, seconds
+    reference_ids: Mapped[list[int]] = mapped_column(JSON)  # voice_references it was built from
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SeriesVoice(Base):
+    """The voice a speaker of a series was given in one language, so that every episode keeps it.
+
+    speaker_key is the series-level name of the speaker; embedding (their speaker centroid) lets a later
+    episode's diarized speaker be matched to it. person_id is set when the voice is a person's."""
+
+    __tablename__ = "series_voices"
+    __table_args__ = (UniqueConstraint("series", "speaker_key", "language", name="uq_series_voice"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series: Mapped[str] = mapped_column(String(200), index=True)
+    speaker_key: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(20))
+    engine: Mapped[str] = mapped_column(String(50))
+    voice_id: Mapped[str] = mapped_column(String(200))
+    pitch: Mapped[float] = mapped_column(Float)
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    embedding: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
