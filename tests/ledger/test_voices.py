@@ -83,9 +83,7 @@ def cloner(monkeypatch: pytest.MonkeyPatch) -> FakeCloner:
     return fake
 
 
-def consent_with_references(
-    settings: Settings, grant: Any, person: str = "joe", voice: str = "joe", **kw: Any
-) -> int:
+def consent_with_references(settings: Settings, grant: Any, person: str = "joe", voice: str = "joe", **kw: Any) -> int:
     """A granted consent whose recorded voice references have `voice`'s embedding."""
     from pipeline.ledger import consents as ledger
     from pipeline.ledger.tables import ConsentReference
