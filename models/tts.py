@@ -9,6 +9,7 @@ cached per process.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import subprocess
@@ -19,6 +20,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape as xml_escape
+
+import numpy as np
 
 from models.base import TTS, EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
 from models.system import LazyInfo, base_language, dpkg_version, stderr_tail
@@ -165,7 +169,9 @@ class PicoTTS(_LazyInfo):
 
     Prosody goes in as Pico markup: speed and pitch levels are percentages (100 = natural), but the
     natural volume is level 50 (measured: untagged output equals level 50; 100 doubles the amplitude),
-    so volume v -> level 50*v; above about 1.4 the output clips. The tags are left unclosed on
+    so volume v -> level 50*v; above about 1.4 the output clips. Pitch levels are exact (measured: level
+    60 / 125 / 200 give 0.60 / 1.25 / 2.0 x the median F0); Pico has no F0-range control, so pitch_range is
+    left to WORLD post-processing (models.worldfx.apply_prosody_post). The tags are left unclosed on
     purpose: a closing tag makes Pico add about 0.5 s of silence at the end. pico2wave garbles or
     rejects text of more than about 32 k characters (exit 154 "Cannot put Text (-102)" at 34 k, a
     silently truncated WAV at 73 k), so long text is synthesised in pieces of at most `max_chars`,
@@ -291,13 +297,45 @@ def _espeak_voice_table(binary: str) -> tuple[dict[str, str], frozenset[str]]:
     return table, frozenset(all_names)
 
 
+# espeak-ng's `-p` (0-99, 50 = the voice's own pitch) moves F0 by these semitones (median F0 of a sentence,
+# measured on en-us, es and fr with Praat; the same within 0.5 st for all three): not linear in the value.
+_ESPEAK_P = (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99)
+_ESPEAK_P_ST = (-6.7, -5.8, -4.6, -3.26, -1.7, 0.0, 1.67, 3.52, 5.35, 7.25, 9.0)
+# SSML <prosody range> (0-100, 50 = the voice's own F0 range; values above 100 act as 100) also raises the
+# median F0 by about this many semitones per unit of range multiplier above 1 (measured: +0.85 st at 1.5 x).
+_ESPEAK_RANGE_MEDIAN_ST = 1.75
+
+
+def espeak_range_value(pitch: float, pitch_range: float) -> int:
+    """The SSML `<prosody range>` level (50 = natural) for an F0-range multiplier in semitones. espeak keeps
+    its range in Hz, so a higher `-p` narrows it in semitones (measured: pitch 1.2 x -> range 0.83 x, 1.5 x
+    -> 0.67 x): the level makes up for that."""
+    return _clamp(50 * pitch_range * pitch, 0, 100)
+
+
+def espeak_pitch_value(pitch: float, pitch_range: float = 1.0) -> int:
+    """espeak-ng's `-p` value for a pitch multiplier, after the median shift that the range level brings."""
+    level = espeak_range_value(pitch, pitch_range)
+    semitones = 12.0 * math.log2(pitch) - _ESPEAK_RANGE_MEDIAN_ST * (level / 50 - 1.0)
+    return _clamp(float(np.interp(semitones, _ESPEAK_P_ST, _ESPEAK_P)), 0, 99)
+
+
+def espeak_ssml(text: str, range_level: int) -> str:
+    """The text, escaped, in SSML with an F0-range level (espeak-ng `-m`)."""
+    return f'<speak><prosody range="{range_level}">{xml_escape(text)}</prosody></speak>'
+
+
 class EspeakTTS(_LazyInfo):
-    """eSpeak NG through the `espeak-ng` command: about 100 languages, robotic but always there; 22 kHz."""
+    """eSpeak NG through the `espeak-ng` command: about 100 languages, robotic but always there; 22 kHz.
+
+    Prosody: rate -> `-s` words per minute (175, espeak-ng's own default, is rate 1.0); pitch -> `-p` through a
+    measured table (see espeak_pitch_value); volume -> `-a` (100 = natural); pitch_range -> SSML
+    `<prosody range>` (with `-m`, only when the level is not the natural 50), 0-2 x (espeak caps it there)."""
 
     name = "espeak"
     binary = "espeak-ng"
     package = "espeak-ng"
-    BASE_WPM = 160
+    BASE_WPM = 175
 
     def __init__(self, timeout: float | None = 600.0) -> None:
         self.timeout = timeout
@@ -329,8 +367,11 @@ class EspeakTTS(_LazyInfo):
         _check_voice(self.name, voice)
         _check_prosody(self.name, prosody)
         wpm = _clamp(self.BASE_WPM * prosody.rate, 80, 500)
-        pitch = _clamp(50 * prosody.pitch, 0, 99)
+        pitch = espeak_pitch_value(prosody.pitch, prosody.pitch_range)
+        range_level = espeak_range_value(prosody.pitch, prosody.pitch_range)
         amplitude = _clamp(100 * prosody.volume, 0, 200)
+        spoken = " ".join(text.split())
+        ssml = range_level != 50
         out_path = Path(out_path)
         with _atomic_wav(out_path) as tmp:
             args = [
@@ -345,9 +386,11 @@ class EspeakTTS(_LazyInfo):
                 str(pitch),
                 "-a",
                 str(amplitude),
+                *(["-m"] if ssml else []),
                 "--stdin",  # text on stdin: no argv length limit, no option parsing of a leading '-'
             ]
-            _run(self.name, args, self.timeout, input_text=" ".join(text.split()) + "\n")
+            body = espeak_ssml(spoken, range_level) if ssml else spoken
+            _run(self.name, args, self.timeout, input_text=body + "\n")
             _check_wav(self.name, tmp)
         return out_path
 
@@ -386,7 +429,8 @@ class PiperTTS(_LazyInfo):
     """Piper 1.8 (VITS on onnxruntime, CPU) with one voice model; English en_US-joe-medium here.
 
     Prosody: rate -> length_scale = 1/rate; volume -> Piper's volume multiplier (after peak
-    normalisation); pitch is not supported by Piper and is ignored.
+    normalisation). Piper has no pitch control: pitch and pitch_range are ignored here and applied by
+    WORLD post-processing (models.worldfx.apply_prosody_post).
     """
 
     name = "piper"

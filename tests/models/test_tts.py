@@ -326,3 +326,66 @@ def test_choose_tts(pico: PicoTTS, espeak: EspeakTTS, piper: PiperTTS) -> None:
     assert "pico" in str(info.value) and "espeak" in str(info.value)
     with pytest.raises(EngineUnavailable, match="piper"):
         choose_tts("pl", [piper], ["piper", "pico"])
+
+
+# --- pitch and F0 range (issue 5: expressive synthesis) ---------------------------------------------
+
+
+def _f0(path: Path) -> tuple[float, float]:
+    """(median Hz, 10th-90th percentile range in semitones) of a clip's voiced frames (Praat)."""
+    import math
+
+    from models.worldfx import praat_f0_at
+
+    x, sr = sf.read(str(path), dtype="float64")
+    f0 = praat_f0_at(x, sr, np.arange(0.0, len(x) / sr, 0.01), 50.0, 500.0)
+    v = f0[f0 > 0]
+    p10, p90 = np.percentile(v, [10, 90])
+    return float(np.median(v)), 12 * math.log2(float(p90 / p10))
+
+
+def test_espeak_pitch_and_range_values() -> None:
+    from models.tts import espeak_pitch_value, espeak_range_value, espeak_ssml
+
+    assert espeak_pitch_value(1.0) == 50 and espeak_range_value(1.0, 1.0) == 50
+    up = 2 ** (5.35 / 12)
+    assert espeak_pitch_value(up, 1 / up) == 80  # the measured table (range level 50: no median shift)
+    assert espeak_pitch_value(100.0) == 99 and espeak_pitch_value(0.01) == 0
+    assert espeak_range_value(1.0, 1.5) == 75 and espeak_range_value(1.0, 5.0) == 100
+    assert espeak_range_value(1.2, 1.0) == 60  # a higher voice needs more Hz for the same semitones
+    assert espeak_pitch_value(1.0, 1.5) < 50  # a wider range lifts the median: -p makes up for it
+    ssml = espeak_ssml("Tom & <Jerry>", 75)
+    assert ssml == '<speak><prosody range="75">Tom &amp; &lt;Jerry&gt;</prosody></speak>'
+
+
+def test_pico_markup_has_no_range() -> None:
+    """Pico has no F0-range tag: pitch_range leaves its markup alone (WORLD does it: models.worldfx)."""
+    assert PicoTTS.markup(Prosody(pitch_range=1.5)) == ""
+
+
+def test_espeak_pitch_and_range_are_measured_as_asked(espeak: EspeakTTS, tmp_path: Path) -> None:
+    voice = espeak.voice_for("en")
+    med0, rng0 = _f0(espeak.synthesize(SENTENCE, voice, tmp_path / "0.wav"))
+    med, rng = _f0(espeak.synthesize(SENTENCE, voice, tmp_path / "1.wav", Prosody(pitch=1.2)))
+    assert med == pytest.approx(1.2 * med0, rel=0.04)
+    assert rng == pytest.approx(rng0, rel=0.15)  # a higher pitch keeps its range in semitones
+    med, rng = _f0(espeak.synthesize(SENTENCE, voice, tmp_path / "2.wav", Prosody(pitch_range=1.5)))
+    assert rng == pytest.approx(1.5 * rng0, rel=0.15)
+    assert med == pytest.approx(med0, rel=0.04)
+    med, rng = _f0(espeak.synthesize(SENTENCE, voice, tmp_path / "3.wav", Prosody(pitch=0.8, pitch_range=0.6)))
+    assert med == pytest.approx(0.8 * med0, rel=0.04)
+    assert rng == pytest.approx(0.6 * rng0, rel=0.2)
+
+
+def test_espeak_range_keeps_text_with_markup_characters(espeak: EspeakTTS, tmp_path: Path) -> None:
+    text = "Tom & Jerry <are> friends, said -- the cat."
+    plain = _duration(espeak.synthesize(text, espeak.voice_for("en"), tmp_path / "a.wav"))
+    ranged = _duration(espeak.synthesize(text, espeak.voice_for("en"), tmp_path / "b.wav", Prosody(pitch_range=1.3)))
+    assert ranged == pytest.approx(plain, rel=0.15)
+
+
+def test_pico_pitch_level_is_exact(pico: PicoTTS, tmp_path: Path) -> None:
+    voice = pico.voice_for("en")
+    med0, _ = _f0(pico.synthesize(SENTENCE, voice, tmp_path / "0.wav"))
+    med, _ = _f0(pico.synthesize(SENTENCE, voice, tmp_path / "1.wav", Prosody(pitch=1.25)))
+    assert med == pytest.approx(1.25 * med0, rel=0.03)
