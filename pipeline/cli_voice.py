@@ -37,7 +37,7 @@ def _figure(figures: dict[str, Any], name: str, fmt: str) -> str:
 def voice_enroll(
     person: Annotated[str, typer.Argument(help="the person's handle in the consent ledger")],
     references: Annotated[list[str], typer.Argument(help="recordings of the person speaking (10 s or more in all)")],
-    language: Annotated[str, typer.Option(help="ISO 639-1 code the voice will speak")] = "es",
+    language: Annotated[str, typer.Option(help="ISO 639-1 code the voice will speak, e.g. es")],
     use: Annotated[str, typer.Option(help="dubbing | audio_description | audiobook")] = "dubbing",
     backend: Annotated[str, typer.Option(help="cloning backend; default DUBLINE_CLONE_BACKEND")] = "",
     budget: Annotated[float, typer.Option(help="seconds the search may take; default DUBLINE_CLONE_BUDGET_S")] = 0.0,

@@ -73,18 +73,19 @@ def speaker_model() -> dict[str, str]:
 def make_cloner(settings: Settings, backend: str) -> VoiceCloner:
     """The cloning backend named `backend` (kokoro-search, world-match, or an operator's module:Class)."""
     try:
+        from models.cloning import BACKENDS
         from models.cloning import make_cloner as factory
     except ImportError as e:
         raise SetupError(f"voice cloning is not available ({e})", "install dubline with its cloning backends") from e
+    if backend not in BACKENDS and ":" not in backend:
+        raise ConfigError(
+            f"unknown cloning backend {backend!r}",
+            f"use one of {', '.join(BACKENDS)} or package.module:Class (--backend or DUBLINE_CLONE_BACKEND)",
+        )
     try:
         return factory(backend, settings.model_dir)
     except EngineUnavailable as e:
         raise SetupError(f"cloning backend {backend!r} cannot run here: {e}", "run `make setup`") from e
-    except (KeyError, ValueError) as e:
-        raise ConfigError(
-            f"unknown cloning backend {backend!r} ({e})",
-            "use kokoro-search, world-match or module:Class (DUBLINE_CLONE_BACKEND or --backend)",
-        ) from e
 
 
 def _store_reference(settings: Settings, path: Path, sha: str) -> str:
@@ -318,6 +319,31 @@ def record(
     # The runner takes a DAG run's outputs from the "publish" stage's done event (as dub_video's publish).
     progress.emit("publish", "done", **result)
     return result
+
+
+def profile_folder(settings: Settings, uri: str, sha256: str, cache_dir: Path | None = None) -> Path:
+    """A local folder with the profile published at `uri` (a VoiceProfile's uri), for VoiceCloner.load:
+    the store's own folder for a local store, else downloaded into cache_dir (default <data>/work/profiles).
+    Its profile.json must have the sha256 the ledger recorded (StageError when missing or changed)."""
+    from models.registry import sha256_file
+    from pipeline.storage import key_of
+
+    store = open_settings_store(settings)
+    prefix = key_of(store, uri).rstrip("/")
+    keys = store.list(prefix)
+    if f"{prefix}/profile.json" not in keys:
+        raise StageError(f"voice profile {uri} is missing from the store (no profile.json)")
+    cache = cache_dir or settings.data_dir / "work" / "profiles"
+    for key in keys:
+        if key != f"{prefix}/profile.json":
+            store.local_path(key, cache)
+    profile_json = store.local_path(f"{prefix}/profile.json", cache)
+    found = sha256_file(profile_json)
+    if found != sha256:
+        raise StageError(
+            f"voice profile {uri} was changed: its profile.json has sha256 {found}, the ledger recorded {sha256}"
+        )
+    return profile_json.parent
 
 
 def enroll(

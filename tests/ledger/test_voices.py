@@ -17,7 +17,7 @@ from sqlalchemy import inspect
 from models.base import EngineError, ModelInfo
 from pipeline import db
 from pipeline.config import Settings
-from pipeline.errors import ConsentError, InputError
+from pipeline.errors import ConsentError, InputError, SetupError, StageError
 from pipeline.ledger import voices
 
 # --- fakes -----------------------------------------------------------------------------------------
@@ -259,7 +259,7 @@ def _stage_outputs(settings: Settings) -> list[Path]:
 def test_enrol_with_consent_builds_once_and_records_the_profile(
     settings: Settings, grant: Any, cloner: FakeCloner, tmp_path: Path
 ) -> None:
-    from pipeline.stages.enroll import enroll
+    from pipeline.stages.enroll import enroll, profile_folder
 
     cid = consent_with_references(settings, grant, languages=("es",))
     refs = [str(recording(tmp_path / "in", f"joe{i}.wav", "joe2", 5.5)) for i in range(2)]
@@ -272,6 +272,7 @@ def test_enrol_with_consent_builds_once_and_records_the_profile(
     import hashlib
 
     assert hashlib.sha256((profile_dir / "profile.json").read_bytes()).hexdigest() == out["sha256"]
+    assert profile_folder(settings, out["uri"], out["sha256"]) == profile_dir
     again = enroll(settings, "joe", refs, "es", budget_s=60)  # same references, backend, budget: no search
     assert len(cloner.searches) == 1 and not again["created"] and not again["searched"]
     assert again["profile_id"] == out["profile_id"]
@@ -283,6 +284,9 @@ def test_enrol_with_consent_builds_once_and_records_the_profile(
         [enrolled] = voices.enrolled_people(s, "es")
         assert voices.cosine(enrolled.centroid, VOICES["joe2"]) == pytest.approx(1.0)
     _audit_ok(settings)
+    (profile_dir / "profile.json").write_text("{}")
+    with pytest.raises(StageError, match="was changed: its profile.json has sha256"):
+        profile_folder(settings, out["uri"], out["sha256"])
 
 
 @pytest.mark.parametrize(
@@ -408,3 +412,20 @@ def test_enroll_real_voices(
     with pytest.raises(InputError, match=r"enrolling a voice needs at least 10 s"):
         stage.enroll(settings, "jfk", [str(first)], "es")
     assert len(fake.searches) == 1
+
+
+def test_an_unknown_backend_is_refused_after_the_consent_check(
+    settings: Settings, grant: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.errors import ConfigError
+    from pipeline.stages import enroll as stage
+
+    monkeypatch.setattr(stage, "measure_reference", fake_measure)
+    refs = [str(recording(tmp_path, "joe.wav", "joe", 12))]
+    with pytest.raises(ConsentError):  # consent first, whatever the backend
+        stage.enroll(settings, "joe", refs, "es", backend="nonsense")
+    consent_with_references(settings, grant, languages=("es",))
+    with pytest.raises(ConfigError, match="unknown cloning backend 'nonsense'. use one of kokoro-search"):
+        stage.enroll(settings, "joe", refs, "es", backend="nonsense")
+    with pytest.raises(SetupError, match="cannot import no_such_module"):
+        stage.enroll(settings, "joe", refs, "es", backend="no_such_module:Cloner")
