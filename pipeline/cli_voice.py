@@ -59,6 +59,7 @@ def voice_enroll(
         f"{min(r['cosine'] for r in checked['references']):.2f} or more); backend {escape(checked['backend'])}"
     )
     conf = {
+        "input": " ".join(references),  # what `dubline jobs` shows (not a DAG param)
         "person": person,
         "references": list(references),
         "language": checked["language"],

@@ -80,13 +80,16 @@ def add_profile(
 ) -> tuple[VoiceProfile, bool]:
     """Record a profile an enrolment built. Returns (profile, created).
 
-    Idempotent: an active profile of this person with the same profile.json (sha256) is returned as it
-    is (created False). A new profile retires the person's older active profiles for the same language(s),
-    so one voice per person and language is active."""
+    Idempotent: an active profile of this person at the same URI with the same profile.json (sha256) is
+    returned as it is (created False). A new profile retires the person's older active profiles for the
+    same language(s), so one voice per person and language is active."""
     languages = list(dict.fromkeys(languages)) or [ANY]
     same = s.scalars(
         select(VoiceProfile).where(
-            VoiceProfile.person_id == person_id, VoiceProfile.sha256 == sha256, VoiceProfile.status == ACTIVE
+            VoiceProfile.person_id == person_id,
+            VoiceProfile.uri == uri,
+            VoiceProfile.sha256 == sha256,
+            VoiceProfile.status == ACTIVE,
         )
     ).first()
     if same is not None:
