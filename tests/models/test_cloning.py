@@ -1,0 +1,282 @@
+"""Voice cloning: the style search (fakes with a known optimum), reference splitting, WER, profiles, backends by
+name; slow tests enrol a real voice from a fixture with a tiny budget."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from models.base import EngineError, EngineUnavailable, ModelInfo, Voice, VoiceCloner
+from models.cloning import (
+    EMBED_RATE,
+    bank_candidates,
+    make_cloner,
+    profile_digest,
+    read_profile,
+    search_styles,
+    split_reference,
+    wer,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _fake_problem(d: int = 32, de: int = 16, seed: int = 1) -> tuple[Any, np.ndarray, np.ndarray]:
+    """A nonlinear 'speaker encoder' of styles with a known best style (the target's own)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((de, d))
+    best = rng.standard_normal(d) * 1.5
+
+    def encode(s: np.ndarray) -> np.ndarray:
+        e = np.tanh(a @ s / np.sqrt(d))
+        return e / np.linalg.norm(e)
+
+    return encode, encode(best), best
+
+
+def test_search_moves_toward_the_known_optimum_within_budget() -> None:
+    encode, target, best = _fake_problem()
+    clock = FakeClock()
+    calls: list[int] = []
+
+    def evaluate(batch: list[np.ndarray]) -> list[np.ndarray]:
+        calls.append(len(batch))
+        clock.t += 1.0 * len(batch)  # one second per candidate
+        return [encode(s) for s in batch]
+
+    rng = np.random.default_rng(5)
+    seeds = rng.standard_normal((12, 32))
+    seed_embs = np.stack([encode(s) for s in seeds])
+    res = search_styles(evaluate, target, seeds, seed_embs, budget_s=200.0, rng=rng, clock=clock)
+    assert clock.t <= 200.0  # never overruns: stops before a generation would
+    assert res.evaluations == sum(calls) and res.generations == len(calls) >= 10
+    assert res.best_score > res.start_score + 0.1
+    assert res.best_score > 0.95
+    start_dist = min(np.linalg.norm(s - best) for s in seeds)
+    assert np.linalg.norm(res.best - best) < start_dist  # it moved toward the optimum itself
+    assert [s for _, s in res.history] == sorted(s for _, s in res.history)  # elitist: best never falls
+
+
+def test_search_with_no_budget_returns_the_best_seed_without_evaluating() -> None:
+    encode, target, _ = _fake_problem()
+    seeds = np.random.default_rng(2).standard_normal((6, 32))
+    embs = np.stack([encode(s) for s in seeds])
+
+    def evaluate(batch: list[np.ndarray]) -> list[np.ndarray]:
+        raise AssertionError("no evaluation expected")
+
+    res = search_styles(evaluate, target, seeds, embs, budget_s=0.0, clock=FakeClock())
+    i = int(np.argmax([float(e @ target) for e in embs]))
+    assert res.evaluations == 0 and np.allclose(res.best, seeds[i])
+
+
+def test_search_reports_progress_and_respects_scale() -> None:
+    encode, target, _ = _fake_problem()
+    clock = FakeClock()
+    messages: list[tuple[str, float]] = []
+
+    def evaluate(batch: list[np.ndarray]) -> list[np.ndarray]:
+        clock.t += 2.0
+        return [encode(s) for s in batch]
+
+    seeds = np.random.default_rng(3).standard_normal((8, 32))
+    center, scale = np.full(32, 10.0), np.full(32, 0.01)
+    res = search_styles(
+        evaluate,
+        target,
+        center + seeds * scale,
+        np.stack([encode(center + s * scale) for s in seeds]),
+        budget_s=20.0,
+        center=center,
+        scale=scale,
+        bound=3.0,
+        clock=clock,
+        progress=lambda m, f: messages.append((m, f)),
+    )
+    assert messages and all(0.0 <= f <= 1.0 for _, f in messages)
+    assert "best similarity" in messages[-1][0]
+    assert np.all(np.abs(res.styles[8:] - center) <= 3.0 * 0.01 + 1e-9)  # proposals within bound x scale of center
+
+
+def test_finalists_are_distinct_and_best_first() -> None:
+    encode, target, _ = _fake_problem()
+    clock = FakeClock()
+
+    def evaluate(batch: list[np.ndarray]) -> list[np.ndarray]:
+        clock.t += 1.0
+        return [encode(s) for s in batch]
+
+    seeds = np.random.default_rng(4).standard_normal((6, 32))
+    res = search_styles(
+        evaluate,
+        target,
+        np.vstack([seeds, seeds[:1]]),
+        np.stack([encode(s) for s in [*seeds, seeds[0]]]),
+        budget_s=5.0,
+        clock=clock,
+    )
+    fin = res.finalists(3)
+    assert len(fin) == 3
+    assert np.allclose(fin[0], res.best)
+    assert all(np.linalg.norm(fin[i] - fin[j]) > 0 for i in range(3) for j in range(i + 1, 3))
+
+
+def test_bank_candidates_hold_stock_blends_and_perturbations() -> None:
+    stock = {f"v{i}": np.full(256, float(i)) for i in range(5)}
+    labels, styles = bank_candidates(stock, n_random=7)
+    assert labels[:5] == sorted(stock)
+    assert len(labels) == len(styles) == 5 + 10 + 5 + 7
+    assert np.allclose(styles[labels.index("v0+v4")], 2.0)
+    again = bank_candidates(stock, n_random=7)[1]
+    assert np.array_equal(styles, again)  # reference-independent and reproducible: cacheable
+
+
+def test_split_reference_holds_out_the_end() -> None:
+    speech = np.arange(20 * EMBED_RATE, dtype=np.float32)
+    s = split_reference(speech)
+    assert s.total_s == pytest.approx(20.0)
+    assert s.enrolment_s == pytest.approx(13.0)
+    assert s.held_out_s == pytest.approx(7.0, abs=1e-3)
+    assert s.enrolment[-1] < s.held_out[0][0]  # time order: nothing held out was enrolled
+    short = split_reference(np.zeros(10 * EMBED_RATE, np.float32))
+    assert short.held_out_s == pytest.approx(3.5) and len(short.held_out) == 1
+
+
+def test_wer() -> None:
+    assert wer("Hola, ¿qué tal?", "hola que tal") == pytest.approx(1 / 3)  # qué != que
+    assert wer("one two three", "one two three") == 0.0
+    assert wer("one two three", "") == 1.0
+    assert wer("a b", "a x b") == 0.5
+
+
+def test_make_cloner_unknown_name_lists_the_choices() -> None:
+    with pytest.raises(EngineUnavailable) as e:
+        make_cloner("nope", Path("/nonexistent"))
+    assert "kokoro-search" in str(e.value) and "world-match" in str(e.value) and "module:Class" in str(e.value)
+    with pytest.raises(EngineUnavailable, match="cannot import"):
+        make_cloner("no_such_module_xyz:Cloner", Path("/nonexistent"))
+    with pytest.raises(EngineUnavailable, match="has no"):
+        make_cloner("json:NoSuchClass", Path("/nonexistent"))
+    with pytest.raises(EngineUnavailable, match="does not implement"):
+        make_cloner(f"{__name__}:NotACloner", Path("/nonexistent"))
+
+
+class NotACloner:
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = model_dir
+
+
+class OperatorCloner:
+    """An operator's neural cloner, dropped in by name."""
+
+    name = "operator-neural"
+    info = ModelInfo("operator-neural", "1")
+
+    def __init__(self, model_dir: Path, weights: str = "") -> None:
+        self.model_dir, self.weights = model_dir, weights
+
+    def enroll(
+        self, references: list[Path], out_dir: Path, language: str, *, budget_s: float, progress: Any = None
+    ) -> dict[str, Any]:
+        return {"backend": self.name, "held_out_similarity": 0.9, "wer": 0.0, "seconds": 1.0}
+
+    def load(self, profile_dir: Path, person_id: str) -> Any:
+        raise NotImplementedError
+
+
+def test_make_cloner_imports_an_operators_class_with_options(tmp_path: Path) -> None:
+    c = make_cloner(f"{__name__}:OperatorCloner", tmp_path, weights="mine.pt")
+    assert isinstance(c, VoiceCloner) and isinstance(c, OperatorCloner)
+    assert c.model_dir == tmp_path and c.weights == "mine.pt"
+
+
+def test_profile_digest_and_read(tmp_path: Path) -> None:
+    np.save(tmp_path / "style.npy", np.ones(256, np.float32))
+    (tmp_path / "profile.json").write_text(json.dumps({"backend": "kokoro-search"}))
+    d1 = profile_digest(tmp_path)
+    (tmp_path / "world.json").write_text("{}")
+    d2 = profile_digest(tmp_path)
+    assert d1 != d2 and len(d1) == 64
+    (tmp_path / "profile.json").write_text(json.dumps({"backend": "kokoro-search", "note": 1}))
+    assert profile_digest(tmp_path) == d2  # figures do not change the voice
+    assert read_profile(tmp_path)["backend"] == "kokoro-search"
+    with pytest.raises(EngineError, match="no voice profile"):
+        read_profile(tmp_path / "missing")
+
+
+# --- real models --------------------------------------------------------------------------------
+
+
+def _kokoro_or_skip(tmp: Path | None = None) -> None:
+    from models import registry
+
+    try:
+        registry.require("kokoro-82m-int8-onnx")
+        registry.require("whisper-base-ct2")
+    except registry.WeightsError as e:
+        pytest.skip(f"weights not installed: {e}")
+    pytest.importorskip("kokoro_onnx")
+    pytest.importorskip("resemblyzer")
+    pytest.importorskip("pyworld")
+
+
+def test_short_references_are_refused(tmp_path: Path, fixtures_dir: Path) -> None:
+    _kokoro_or_skip()
+    import subprocess
+
+    short = tmp_path / "short.wav"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(fixtures_dir / "jfk.flac"), "-t", "6", str(short)],
+        check=True,
+    )
+    cloner = make_cloner("kokoro-search", threads=2)
+    with pytest.raises(EngineError, match=r"at least 10 s"):
+        cloner.enroll([short], tmp_path / "p", "en", budget_s=5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["kokoro-search", "world-match"])
+def test_tiny_enrolment_writes_a_loadable_profile(backend: str, tmp_path: Path, fixtures_dir: Path) -> None:
+    _kokoro_or_skip()
+    cloner = make_cloner(backend, threads=2)
+    seen: list[float] = []
+    t0 = time.monotonic()
+    doc = cloner.enroll(
+        [fixtures_dir / "jfk.flac"], tmp_path / "p", "en", budget_s=40, progress=lambda m, f: seen.append(f)
+    )
+    assert seen and all(0 <= f <= 1 for f in seen)
+    assert doc["backend"] == backend
+    for key in ("held_out_similarity", "wer", "seconds", "best_stock_held_out_similarity", "steps"):
+        assert key in doc
+    assert doc == read_profile(tmp_path / "p")
+    assert (tmp_path / "p" / "style.npy").is_file() and (tmp_path / "p" / "reference_embedding.npy").is_file()
+    assert ((tmp_path / "p" / "world.json").is_file()) == (backend == "world-match")
+    assert doc["wer"] <= 0.25
+    assert time.monotonic() - t0 < 40 + 200  # the bank may be built once per machine on top of the budget
+
+    tts = cloner.load(tmp_path / "p", "person-42")
+    voice = tts.voice_for("es")
+    assert voice == Voice(
+        engine=tts.name, id=f"profile:{profile_digest(tmp_path / 'p')[:12]}", language="es", person_id="person-42"
+    )
+    assert "es" in tts.languages() and "en" in tts.languages()
+    out = tts.synthesize("Hola, ¿cómo estás?", voice, tmp_path / "hola.wav")
+    import wave
+
+    with wave.open(str(out)) as w:
+        assert w.getframerate() == 24000 and w.getnchannels() == 1 and w.getnframes() > 12000
+    with pytest.raises(EngineError, match="person"):
+        tts.synthesize("Hola", Voice(tts.name, voice.id, "es", person_id="someone-else"), tmp_path / "x.wav")
+    with pytest.raises(EngineError, match="person's id"):
+        cloner.load(tmp_path / "p", "")
