@@ -66,6 +66,23 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
             type="string",
             description="translation glossary: a JSON or TSV file (path or URI) or inline JSON; empty = none",
         ),
+        "speakers": Param(0, type="integer", minimum=0, description="number of speakers; 0 = find out"),
+        "speaker_people": Param(
+            {},
+            type="object",
+            description='speakers who are enrolled people, e.g. {"S1": "joe"}: their consented, cloned voice',
+        ),
+        "series": Param(
+            "",
+            type="string",
+            description="series name: each speaker keeps the voice the series gave them (empty = none)",
+        ),
+        "style": Param(
+            "",
+            type="string",
+            enum=["", "neutral", "warm", "excited", "calm", "serious"],
+            description="a delivery style for every line (narration); empty = carry the source's delivery",
+        ),
         "subtitle_profile": Param(
             "broadcast",
             type="string",
@@ -87,6 +104,20 @@ def dub_video() -> None:
         return _stage("transcribe.transcribe", ingested, params["source_language"] or None)
 
     @task
+    def diarize(
+        ingested: dict[str, Any], transcribed: dict[str, Any], params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        assert params is not None
+        return _stage("diarize.diarize", ingested, transcribed, int(params.get("speakers") or 0) or None)
+
+    @task
+    def cast(
+        ingested: dict[str, Any], diarized: dict[str, Any], params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        assert params is not None
+        return _stage("cast.cast", ingested, diarized, params.get("speaker_people") or None)
+
+    @task
     def targets(transcribed: dict[str, Any], params: dict[str, Any] | None = None) -> list[str]:
         assert params is not None
         langs: list[str] = []
@@ -102,8 +133,17 @@ def dub_video() -> None:
         return _stage("translate.translate", transcribed, target, params.get("glossary") or None)
 
     @task
-    def synthesize(ingested: dict[str, Any], translated: dict[str, Any]) -> dict[str, Any]:
-        return _stage("synthesize.synthesize", translated, ingested["duration"])
+    def synthesize(
+        ingested: dict[str, Any], translated: dict[str, Any], params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        assert params is not None
+        return _stage(
+            "synthesize.synthesize",
+            translated,
+            ingested["duration"],
+            series=params.get("series") or None,
+            style=params.get("style") or None,
+        )
 
     @task
     def fit(ingested: dict[str, Any], synthesized: dict[str, Any]) -> dict[str, Any]:
@@ -147,21 +187,24 @@ def dub_video() -> None:
         fits: list[dict[str, Any]],
         mixes: list[dict[str, Any]],
         muxed: dict[str, Any],
+        front: list[dict[str, Any]],
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         assert params is not None
-        results = [ingested, transcribed, separated, *translated, *synthesized, *fits, *mixes, muxed]
+        results = [ingested, *front, transcribed, separated, *translated, *synthesized, *fits, *mixes, muxed]
         return _stage("deliver.publish", ingested, transcribed, results, muxed, params["output"], dict(params))
 
     ingested = ingest()
-    transcribed = transcribe(ingested)
+    heard = transcribe(ingested)
+    diarized = diarize(ingested, heard)
+    transcribed = cast(ingested, diarized)  # the Script with speakers, their people and each line's delivery
     translated = translate.partial(transcribed=transcribed).expand(target=targets(transcribed))
     synthesized = synthesize.partial(ingested=ingested).expand(translated=translated)
     fitted = fit.partial(ingested=ingested).expand(synthesized=synthesized)
     separated = separate(ingested, transcribed)
     mixed = mix.partial(ingested=ingested, separated=separated).expand(fitted=fitted)
     muxed = mux(ingested, transcribed, fitted, mixed)
-    publish(ingested, transcribed, separated, translated, synthesized, fitted, mixed, muxed)
+    publish(ingested, transcribed, separated, translated, synthesized, fitted, mixed, muxed, [heard, diarized])
 
 
 dub_video_dag = dub_video()

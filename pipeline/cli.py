@@ -66,10 +66,24 @@ def dub(
     loudness: Annotated[str, typer.Option(help="ebu_r128 | atsc_a85 | streaming | acx | none")] = "",
     subtitles: Annotated[str, typer.Option(help="subtitle profile: broadcast (17 chars/s) or children (13)")] = "",
     glossary: Annotated[str, typer.Option(help="translation glossary, a JSON or TSV file (README: Glossary)")] = "",
+    speakers: Annotated[int, typer.Option(help="number of speakers; 0 = find out", min=0)] = 0,
+    speaker: Annotated[
+        list[str] | None,
+        typer.Option("--speaker", help="SPEAKER=PERSON: that speaker is an enrolled person (their cloned voice)"),
+    ] = None,
+    series: Annotated[str, typer.Option(help="series name: speakers keep their voices across episodes")] = "",
+    style: Annotated[str, typer.Option(help="delivery style for every line: neutral|warm|excited|calm|serious")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
     """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
     try:
+        from pipeline.stages.cast import parse_speaker_people
+
+        people = parse_speaker_people(",".join(speaker or []))
+        if style:
+            from pipeline.prosody import get_style
+
+            get_style(style)  # a clear error for an unknown style, before Airflow starts
         if glossary:
             from pipeline.stages.translate import load_glossary
 
@@ -81,6 +95,10 @@ def dub(
             "subtitle_profile": subtitles or get_settings().subtitle_profile,
             "loudness_profile": loudness or get_settings().loudness_profile,
             "stems": stems,
+            "speakers": speakers,
+            "speaker_people": people,
+            "series": series.strip(),
+            "style": style.strip().lower(),
         }
         _dub(input, _langs(to), source.strip().lower(), out, verbose, extra)
     except DublineError as e:
@@ -151,7 +169,33 @@ def _dub(input: str, targets: list[str], source: str, out: Path, verbose: bool, 
     console.print(f"  {Path(pub.get('report', '')).name}")
     report_path = Path(str(pub.get("report", "")))
     if report_path.is_file():
-        _print_timing(json.loads(report_path.read_text()))
+        report = json.loads(report_path.read_text())
+        _print_voices(report)
+        _print_timing(report)
+
+
+def _print_voices(report: dict[str, Any]) -> None:
+    """Who spoke, with which voice, and how the lines' check went: one row per language and speaker."""
+    voices = report.get("voices") or {}
+    if not voices:
+        return
+    table = Table(title="voices", title_justify="left")
+    for col in ("lang", "speaker", "voice", "person", "why", "QA passed", "mean WER", "similarity"):
+        table.add_column(col)
+    for lang, rows in voices.items():
+        qa = (report.get("qa") or {}).get(lang) or {}
+        for i, v in enumerate(rows):
+            table.add_row(
+                lang,
+                str(v["speaker"]),
+                f"{v['engine']}:{v['voice']}" + (f" @{v['pitch']:.2f}" if v.get("pitch", 1.0) != 1.0 else ""),
+                str(v.get("person") or "-"),
+                str(v.get("reason", "")),
+                f"{qa.get('passed')}/{qa.get('lines')}" if qa and i == 0 else "",
+                f"{qa['mean_wer']:.2f}" if qa and i == 0 and qa.get("mean_wer") is not None else "",
+                f"{qa['mean_similarity']:.2f}" if qa and i == 0 and qa.get("mean_similarity") is not None else "",
+            )
+    console.print(table)
 
 
 def _print_timing(report: dict[str, Any]) -> None:

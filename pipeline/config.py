@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     mt_budget_unit: str = Field("chars", pattern="^(chars|syllables)$", description="chars | syllables")
     mt_cache: bool = Field(True, description="keep LLM translations in the object store (mt-cache/)")
     tts_preference: dict[str, list[str]] = Field(
-        default_factory=lambda: {"en": ["piper", "pico", "espeak"], "*": ["pico", "espeak"]},
+        default_factory=lambda: {"en": ["piper", "kokoro", "pico", "espeak"], "*": ["kokoro", "pico", "espeak"]},
         description='per language, engines in order of preference; "*" for any other language',
     )
 

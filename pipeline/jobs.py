@@ -25,6 +25,7 @@ from pipeline.storage import ObjectStore, get_json, key_of, open_store, put_json
 STAGE_VERSIONS = {
     "ingest": 1,
     "transcribe": 1,
+    "diarize": 1,
     "cast": 1,
     "translate": 1,
     "synthesize": 1,

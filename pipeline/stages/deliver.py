@@ -185,6 +185,15 @@ def build_report(
         "segments": transcribed.get("segments"),
         "models": models,
         "timing": fits,
+        "speakers": {
+            "count": transcribed.get("speakers", 1),
+            "diarization": transcribed.get("diarization"),
+            "people": transcribed.get("people", []),
+            "info": transcribed.get("speaker_info", []),
+        },
+        "voices": {r["language"]: r.get("voices", []) for r in stage_results if r.get("stage") == "synthesize"},
+        "delivery": {r["language"]: r.get("delivery") for r in stage_results if r.get("stage") == "synthesize"},
+        "qa": {r["language"]: r.get("qa") for r in stage_results if r.get("stage") == "synthesize"},
         "subtitles": {"profile": muxed.get("subtitle_profile"), "checks": muxed.get("subtitle_checks", {})},
         "loudness": muxed.get("loudness", {}),
         "separation": next(
@@ -198,6 +207,12 @@ def build_report(
         "watermark": {r["language"]: r.get("watermark") for r in stage_results if r.get("stage") == "mix"},
         "content_credentials": muxed.get("c2pa"),
         "warnings": [r["warning"] for r in stage_results if r.get("warning")]
+        + [w for r in stage_results if r.get("stage") == "synthesize" for w in r.get("casting_warnings", [])]
+        + [
+            f"{r['language']}: {q['failed']} line(s) still heard wrong after re-synthesis (see qa)"
+            for r in stage_results
+            if r.get("stage") == "synthesize" and (q := r.get("qa")) and q.get("failed")
+        ]
         + [f"{ext}: {why}" for ext, why in (muxed.get("c2pa") or {}).get("skipped", {}).items() if ext in ("mkv",)],
         "stages": stages,
         "stage_time_s": round(sum(s["elapsed_s"] for s in stages if not s["cached"]), 3),
