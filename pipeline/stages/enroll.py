@@ -248,7 +248,7 @@ def build(settings: Settings, checked: dict[str, Any], budget_s: float | None = 
         profile_json = out / "profile.json"
         if not profile_json.is_file():
             profile_json.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str))
-        files = sorted(p for p in out.rglob("*") if p.is_file() and p != profile_json)
+        files = sorted(p for p in out.rglob("*") if p.is_file() and p != profile_json and not p.name.startswith("."))
         for f in files:  # the backend's files first, profile.json last: a profile.json present means complete
             run.put(f"profile/{f.relative_to(out).as_posix()}", f)
         run.put("profile/profile.json", profile_json)
