@@ -44,6 +44,9 @@ NATIVE_CONTROLS: dict[str, frozenset[str]] = {
     "espeak": frozenset({"rate", "pitch", "pitch_range", "volume"}),
     "piper": frozenset({"rate", "volume"}),
     "kokoro": frozenset({"rate", "pitch", "pitch_range", "volume"}),
+    # a cloned voice (models/cloning.py ProfileTTS) shapes F0 in its own WORLD conversion
+    "clone-kokoro": frozenset({"rate", "pitch", "pitch_range", "volume"}),
+    "clone-kokoro+world": frozenset({"rate", "pitch", "pitch_range", "volume"}),
 }
 DEFAULT_NATIVE: frozenset[str] = frozenset({"rate", "volume"})  # an unknown engine: assume the least
 

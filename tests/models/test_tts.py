@@ -389,3 +389,25 @@ def test_pico_pitch_level_is_exact(pico: PicoTTS, tmp_path: Path) -> None:
     med0, _ = _f0(pico.synthesize(SENTENCE, voice, tmp_path / "0.wav"))
     med, _ = _f0(pico.synthesize(SENTENCE, voice, tmp_path / "1.wav", Prosody(pitch=1.25)))
     assert med == pytest.approx(1.25 * med0, rel=0.03)
+
+
+def test_piper_length_scale_table() -> None:
+    from models.tts import piper_length_scale
+
+    assert piper_length_scale(1.0) == pytest.approx(1.0)
+    values = [piper_length_scale(r) for r in (0.5, 0.7, 0.85, 1.0, 1.15, 1.3, 1.6, 2.5)]
+    assert all(b < a for a, b in zip(values, values[1:], strict=False))  # faster -> shorter phonemes
+    assert piper_length_scale(1.15) < 1 / 1.15  # Piper follows length_scale only partly: ask for more
+    assert 0.25 <= piper_length_scale(100.0) and piper_length_scale(0.01) <= 4.0
+
+
+def test_piper_rate_changes_duration_in_proportion(piper: PiperTTS, tmp_path: Path) -> None:
+    """rate 1.25 gives 0.8 x the duration (a plain length_scale = 1/rate gave about 0.87 x); Piper's
+    durations vary by a few percent from run to run, so over three sentences."""
+    voice = piper.voice_for("en")
+    texts = [SENTENCE, "In this lecture we will look at how neural networks learn from data.", SHORT["en"][:40]]
+    normal = sum(_duration(piper.synthesize(t, voice, tmp_path / f"n{i}.wav")) for i, t in enumerate(texts))
+    fast = sum(
+        _duration(piper.synthesize(t, voice, tmp_path / f"f{i}.wav", Prosody(rate=1.25))) for i, t in enumerate(texts)
+    )
+    assert fast / normal == pytest.approx(0.8, abs=0.05)
