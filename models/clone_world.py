@@ -26,7 +26,7 @@ from models.base import EngineUnavailable
 FRAME_MS = 5.0
 EQ_FREQS = np.linspace(0.0, 8000.0, 65)  # the equaliser's grid (Hz); above 8 kHz its last value holds
 EQ_LIMIT_DB = 10.0
-DEFAULT_ALPHAS: tuple[float, ...] = (0.88, 0.94, 1.0, 1.06, 1.12)
+DEFAULT_ALPHAS: tuple[float, ...] = (0.9, 1.0, 1.1)
 
 
 def _pyworld() -> Any:
@@ -57,7 +57,8 @@ def analyse(audio: np.ndarray, sample_rate: int) -> WorldAnalysis:
 
 def synthesize(a: WorldAnalysis) -> np.ndarray:
     pw = _pyworld()
-    y = pw.synthesize(a.f0, a.sp, a.ap, a.sample_rate, frame_period=FRAME_MS)
+    c = np.ascontiguousarray
+    y = pw.synthesize(c(a.f0, np.float64), c(a.sp, np.float64), c(a.ap, np.float64), a.sample_rate, FRAME_MS)
     return np.asarray(y, dtype=np.float32)
 
 
@@ -215,8 +216,8 @@ def fit(
 
     `score(converted_clips) -> similarity` rates a candidate (higher is closer, e.g. Resemblyzer cosine to the
     person's enrolment embedding). Tries each formant ratio with the F0 mapping, adds the LTAS equaliser measured
-    after the warp, and keeps whichever scored best (the plain base voice included). Returns the params and the
-    scores seen ("alpha=0.94": 0.61, ..., "base": 0.55).
+    after the warp, and keeps whichever scored best; the identity mapping where the plain base voice scored best.
+    Returns the params and the scores seen ("alpha=0.90": 0.61, ..., "base": 0.55).
     """
     src = log_f0_stats([f0_track(a, base_rate) for a in base_audio])
     dst = log_f0_stats([f0_track(a, reference_rate) for a in reference_audio])
@@ -242,4 +243,6 @@ def fit(
     scores[f"alpha={p.alpha:.2f}+eq"] = s_eq
     if s_eq > best[0]:
         best = (s_eq, with_eq)
+    if scores["base"] >= best[0]:  # WORLD made it no closer: keep the voice (identity mapping, no warp, no EQ)
+        return WorldParams(src, src, 1.0), scores
     return best[1], scores

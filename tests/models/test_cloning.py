@@ -280,3 +280,21 @@ def test_tiny_enrolment_writes_a_loadable_profile(backend: str, tmp_path: Path, 
         tts.synthesize("Hola", Voice(tts.name, voice.id, "es", person_id="someone-else"), tmp_path / "x.wav")
     with pytest.raises(EngineError, match="person's id"):
         cloner.load(tmp_path / "p", "")
+
+
+def test_search_shrinks_a_generation_to_the_time_left() -> None:
+    encode, target, _ = _fake_problem()
+    clock = FakeClock()
+    sizes: list[int] = []
+
+    def evaluate(batch: list[np.ndarray]) -> list[np.ndarray]:
+        sizes.append(len(batch))
+        clock.t += 3.0 * len(batch)
+        return [encode(s) for s in batch]
+
+    seeds = np.random.default_rng(6).standard_normal((6, 32))
+    res = search_styles(
+        evaluate, target, seeds, np.stack([encode(s) for s in seeds]), budget_s=40.0, clock=clock, cost_hint_s=3.0
+    )
+    assert sizes == [8, 5] and clock.t == 39.0  # 24 s, then the 5 candidates that fit in the 16 s left, then none
+    assert res.generations == 2
