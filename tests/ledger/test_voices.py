@@ -382,6 +382,7 @@ def test_a_revocation_during_the_search_stops_the_enrolment(
         assert voices.profiles(s) == []
 
 
+@pytest.mark.slow
 @pytest.mark.fixtures
 def test_enroll_real_voices(
     settings: Settings, grant: Any, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
