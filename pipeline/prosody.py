@@ -97,6 +97,37 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
+def _silence_threshold(levels: np.ndarray, noise_floor_db: float) -> float:
+    """The level (dBFS) under which a frame of this stretch of speech is silence."""
+    peak = float(np.percentile(levels, 95))
+    return max(
+        peak - SILENCE_BELOW_PEAK_DB,
+        min(noise_floor_db + SILENCE_ABOVE_NOISE_DB, peak - SILENCE_MIN_BELOW_PEAK_DB),
+        SILENCE_FLOOR_DBFS,
+    )
+
+
+def find_pauses(audio: np.ndarray, sr: int, start: float, end: float) -> list[tuple[float, float]]:
+    """Silences of MIN_PAUSE_S or more inside the speech between `start` and `end` (seconds), by the same
+    rule as the measurement (the noise floor taken over the whole of `audio`): where to cut a long line."""
+    levels = _frame_levels(np.asarray(audio, dtype=np.float64), sr)
+    lo, hi = max(0, int(start / HOP_S)), min(levels.size, int(math.ceil(end / HOP_S)))
+    if hi - lo < 2:
+        return []
+    lv = levels[lo:hi]
+    active = lv > _silence_threshold(lv, float(np.percentile(levels, 5)))
+    idx = np.flatnonzero(active)
+    if idx.size == 0:
+        return []
+    first, last = int(idx[0]), int(idx[-1]) + 1
+    min_frames = round(MIN_PAUSE_S / HOP_S)
+    return [
+        ((lo + first + a) * HOP_S, (lo + first + b) * HOP_S)
+        for a, b in _runs(~active[first:last])
+        if b - a >= min_frames
+    ]
+
+
 @dataclass(frozen=True)
 class _Span:
     """What one line's frames say: its spoken span (frame indices), pause frames inside it, F0 figures."""
@@ -121,13 +152,7 @@ def _measure_span(
     lv = levels[lo:hi]
     if lv.size == 0:
         return None
-    peak = float(np.percentile(lv, 95))
-    threshold = max(
-        peak - SILENCE_BELOW_PEAK_DB,
-        min(noise_floor_db + SILENCE_ABOVE_NOISE_DB, peak - SILENCE_MIN_BELOW_PEAK_DB),
-        SILENCE_FLOOR_DBFS,
-    )
-    active = lv > threshold
+    active = lv > _silence_threshold(lv, noise_floor_db)
     if not active.any():
         return None
     idx = np.flatnonzero(active)

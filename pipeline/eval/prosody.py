@@ -70,24 +70,45 @@ def _transcribe(wav: Path, source: Path) -> list[dict[str, Any]]:
     return words
 
 
-def phrases(words: list[dict[str, Any]], speaker: str) -> list[Any]:
-    """Whisper's words cut into phrases after punctuation and at pauses of PHRASE_GAP_S or more (a phrase
-    has at least MIN_WORDS words)."""
+def _pause_cuts(words: list[dict[str, Any]], pauses: list[tuple[float, float]]) -> set[int]:
+    """Indices of the words that follow a heard pause: for each pause, the word boundary nearest its middle
+    (Whisper often stretches a word over a pause, so its gaps alone miss them), if it starts within 0.3 s of
+    the pause."""
+    cuts: set[int] = set()
+    for a, b in pauses:
+        mid = (a + b) / 2
+        best = min(range(1, len(words)), key=lambda i: abs(words[i]["start"] - mid), default=None)
+        if best is not None and a - 0.3 <= words[best]["start"] <= b + 0.3:
+            cuts.add(best)
+    return cuts
+
+
+def phrases(words: list[dict[str, Any]], speaker: str, pauses: list[tuple[float, float]] | None = None) -> list[Any]:
+    """Whisper's words cut into phrases after punctuation, at gaps of PHRASE_GAP_S or more between words, and
+    at the pauses heard in the audio (a phrase has at least MIN_WORDS words)."""
     from pipeline.script import Segment, WordTiming
 
+    cuts = _pause_cuts(words, pauses or [])
     groups: list[list[dict[str, Any]]] = []
-    for w in words:
-        if not groups:
-            groups.append([w])
-            continue
-        prev = groups[-1][-1]
-        boundary = w["start"] - prev["end"] >= PHRASE_GAP_S or prev["text"].strip()[-1:] in ",.;:?!"
-        if boundary and len(groups[-1]) >= MIN_WORDS:
+    for i, w in enumerate(words):
+        prev = words[i - 1] if i else None
+        if prev is None or (
+            w["start"] - prev["end"] >= PHRASE_GAP_S or prev["text"].strip()[-1:] in ",.;:?!" or i in cuts
+        ):
             groups.append([w])
         else:
             groups[-1].append(w)
-    if len(groups) > 1 and len(groups[-1]) < MIN_WORDS:
-        groups[-2].extend(groups.pop())
+    while len(groups) > 1:  # a phrase of too few words joins the neighbour it is closer to in time
+        k = min(range(len(groups)), key=lambda n: len(groups[n]))
+        if len(groups[k]) >= MIN_WORDS:
+            break
+        gap_before = groups[k][0]["start"] - groups[k - 1][-1]["end"] if k > 0 else math.inf
+        gap_after = groups[k + 1][0]["start"] - groups[k][-1]["end"] if k + 1 < len(groups) else math.inf
+        if gap_before <= gap_after:
+            groups[k - 1].extend(groups.pop(k))
+        else:
+            moved = groups.pop(k)
+            groups[k][:0] = moved  # the next phrase now sits at k
     out = []
     for i, g in enumerate(groups):
         text = " ".join(w["text"].strip() for w in g).strip()
@@ -156,6 +177,7 @@ def main(argv: list[str]) -> int:
     from pipeline.prosody import (
         SOFT_KNEE,
         STYLES,
+        find_pauses,
         measure_clip,
         measure_segments,
         speaker_baseline,
@@ -165,6 +187,9 @@ def main(argv: list[str]) -> int:
     from pipeline.prosody import voice_baseline as measure_voice
 
     settings = Settings()
+    if "--rate-bounds" in argv:  # a what-if: `--rate-bounds 0.7,1.3` (DUBLINE_PROSODY_RATE_MIN/MAX)
+        lo_s, hi_s = argv[argv.index("--rate-bounds") + 1].split(",")
+        settings = Settings(prosody_rate_min=float(lo_s), prosody_rate_max=float(hi_s))
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dubline-eval-prosody-") as tmp_s:
         tmp = Path(tmp_s)
@@ -177,7 +202,9 @@ def main(argv: list[str]) -> int:
             from models.speaker import decode_audio
 
             audio = decode_audio(wav, SR)
-            segs = phrases(_transcribe(wav, FIXTURES / name), speaker)
+            words = _transcribe(wav, FIXTURES / name)
+            heard = find_pauses(audio, SR, words[0]["start"], words[-1]["end"]) if words else []
+            segs = phrases(words, speaker, heard)
             t0 = time.perf_counter()
             measured = measure_segments(audio, SR, segs, "en")
             measure_s += time.perf_counter() - t0

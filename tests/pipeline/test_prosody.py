@@ -18,6 +18,7 @@ from pipeline.prosody import (
     STYLES,
     VOLUME_MAX_DB,
     ProsodyError,
+    find_pauses,
     get_style,
     measure_clip,
     measure_segments,
@@ -115,6 +116,14 @@ def test_word_gaps_count_as_pauses_even_over_noise() -> None:
     assert with_words.pauses_s == pytest.approx(0.4, abs=0.03)
     assert without.pauses_s == 0.0
     assert with_words.rate_sps == pytest.approx(2 / 1.2, rel=0.05)
+
+
+def test_find_pauses_inside_speech_only() -> None:
+    x = np.concatenate([silence(0.5), voiced(150.0, 0.5), silence(0.3), voiced(150.0, 0.5), silence(0.1)])
+    x = np.concatenate([x, voiced(150.0, 0.5), silence(0.5)])
+    [(a, b)] = find_pauses(x, SR, 0.0, len(x) / SR)  # not the edges, not the 0.1 s gap
+    assert a == pytest.approx(1.0, abs=0.02) and b == pytest.approx(1.3, abs=0.02)
+    assert find_pauses(x, SR, 1.4, 1.6) == []
 
 
 def test_silent_segment_and_unvoiced_noise() -> None:
