@@ -151,14 +151,14 @@ def assign(
     language: str,
     catalogue: Sequence[StockVoice],
     *,
-    profiles: dict[str, tuple[str, str]] | None = None,
+    profiles: dict[str, tuple[str, str, str]] | None = None,
     series: Sequence[SeriesEntry] = (),
     series_min_cosine: float = 0.75,
     single_voice: bool = False,
 ) -> Casting:
     """Choose a voice for each speaker (pure: the ledger's content comes in as arguments).
 
-    profiles: person_id -> (backend, profile_uri) of the active profiles for this language."""
+    profiles: person_id -> (backend, profile_uri, profile.json sha256) of the active profiles for the language."""
     if not catalogue:
         raise EngineUnavailable(f"no stock voice speaks '{language}'")
     profiles = profiles or {}
@@ -170,14 +170,16 @@ def assign(
     for spk in _by_weight(info, speakers):
         si = info.get(spk) or SpeakerInfo(id=spk)
         if si.person_id and si.person_id in profiles:
-            backend, uri = profiles[si.person_id]
+            backend, uri, sha = profiles[si.person_id]
             out.voices[spk] = VoiceChoice(
                 engine=f"clone:{backend}",
-                voice_id=uri.rstrip("/").rsplit("/", 1)[-1],
+                voice_id=f"profile:{sha[:12]}",
                 language=language,
                 person_id=si.person_id,
                 profile_uri=uri,
-                reason="person",
+                profile_sha256=sha,
+                reason="person"
+                + (" (named)" if si.confirmed else f" (cosine {si.match_cosine:.2f})" if si.match_cosine else ""),
             )
             continue
         if si.person_id:
@@ -299,11 +301,11 @@ def cast_language(settings: Settings, script: Script, language: str, series: str
         )
     people = {si.person_id for si in script.speaker_info.values() if si.person_id}
     with db.session(settings) as s:
-        profiles: dict[str, tuple[str, str]] = {}
+        profiles: dict[str, tuple[str, str, str]] = {}
         for person in sorted(people):
             p = ledger.active_profile(s, person, language)
             if p is not None:
-                profiles[person] = (p.backend, p.uri)
+                profiles[person] = (p.backend, p.uri, p.sha256)
         entries = (
             [
                 SeriesEntry(e.speaker_key, e.engine, e.voice_id, e.pitch, e.person_id, e.embedding)

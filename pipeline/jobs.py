@@ -32,7 +32,7 @@ STAGE_VERSIONS = {
     "fit": 1,
     "separate": 1,
     "mix": 2,
-    "mux": 1,
+    "mux": 2,
     "sign": 1,
     "enroll": 1,
 }

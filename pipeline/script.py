@@ -146,6 +146,7 @@ class VoiceChoice(BaseModel):
     language: str
     person_id: str | None = None
     profile_uri: str | None = None  # a cloned voice's profile folder in the store
+    profile_sha256: str | None = None  # of its profile.json, as the ledger recorded it (checked before use)
     pitch: float = 1.0  # a stock voice shifted to tell speakers apart
     reason: str = ""  # person | series | suited | fallback
     series_key: str | None = None

@@ -62,6 +62,8 @@ def mux(
         for f in fits:
             lang = f["language"]
             per_lang = load_script(run.store, f["script_uri"])
+            if lang in per_lang.voices:
+                script.voices[lang] = per_lang.voices[lang]
             by_id = {s.id: s for s in per_lang.segments}
             for seg in script.segments:
                 other = by_id.get(seg.id)

@@ -37,7 +37,7 @@ from pipeline.jobs import StageRun, digest, open_settings_store, run_stage
 from pipeline.media import wav_duration
 from pipeline.script import Clip, LineQA, Script, SegmentProsody, VoiceChoice
 from pipeline.stages.common import load_script, save_script
-from pipeline.storage import ObjectStore, key_of
+from pipeline.storage import ObjectStore
 
 
 def synth_clip(
@@ -80,28 +80,15 @@ class _Cast:
     reference: np.ndarray | None = None
 
 
-def _profile_tts(settings: Settings, store: ObjectStore, choice: VoiceChoice, scratch: Path) -> TTS:
-    """The TTS of a person's cloned voice: the profile folder fetched from the store, loaded by its backend."""
-    assert choice.profile_uri and choice.person_id
-    prefix = key_of(store, choice.profile_uri).rstrip("/")
-    folder = scratch / "profiles" / digest(choice.profile_uri)[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    keys = store.list(prefix)
-    if f"{prefix}/profile.json" not in keys:
-        raise ConfigError(
-            f"the voice profile {choice.profile_uri} of {choice.person_id} is missing from the store",
-            f"enrol the voice again: dubline voice enroll {choice.person_id} ...",
-        )
-    for key in keys:
-        dest = folder / key[len(prefix) + 1 :]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(store.get_bytes(key))
-    backend = json.loads((folder / "profile.json").read_text()).get("backend") or choice.engine.split(":", 1)[-1]
-    from pipeline.stages.enroll import make_cloner
+def _profile_tts(settings: Settings, choice: VoiceChoice) -> TTS:
+    """The TTS of a person's cloned voice: the profile folder (its profile.json checked against the sha256 the
+    ledger recorded), loaded by the backend that built it."""
+    assert choice.profile_uri and choice.profile_sha256 and choice.person_id
+    from pipeline.stages.enroll import make_cloner, profile_folder
 
-    return make_cloner(settings, str(backend).split("+")[0] if "+" in str(backend) else str(backend)).load(
-        folder, choice.person_id
-    )
+    folder = profile_folder(settings, choice.profile_uri, choice.profile_sha256)
+    backend = str(json.loads((folder / "profile.json").read_text()).get("backend") or choice.engine.split(":", 1)[-1])
+    return make_cloner(settings, backend).load(folder, choice.person_id)
 
 
 def _stock_tts(settings: Settings, name: str) -> TTS:
@@ -342,7 +329,7 @@ def _prepare_cast(
     out: dict[str, _Cast] = {}
     for spk, choice in voices.items():
         if choice.profile_uri:
-            tts = _profile_tts(settings, run.store, choice, run.scratch)
+            tts = _profile_tts(settings, choice)
             voice = tts.voice_for(lang)
         else:
             tts = _stock_tts(settings, choice.engine)

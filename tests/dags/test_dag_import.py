@@ -54,8 +54,9 @@ def test_dag_folder_imports_cleanly_fast_and_light(tmp_path: Path) -> None:
 def test_dub_video_tasks_and_params(tmp_path: Path) -> None:
     info = _probe(tmp_path)
     assert info["tasks"] == sorted(
-        ["ingest", "transcribe", "targets", "translate", "synthesize", "fit", "separate", "mix", "mux", "publish"]
+        ["ingest", "transcribe", "diarize", "cast", "targets", "translate", "synthesize", "fit", "separate", "mix",
+         "mux", "publish"]
     )
     assert info["params"] == [
-        "containers", "glossary", "input", "loudness_profile", "output", "source_language", "stems", "subtitle_profile",
-        "target_languages"]
+        "containers", "glossary", "input", "loudness_profile", "output", "series", "source_language", "speaker_people",
+        "speakers", "stems", "style", "subtitle_profile", "target_languages"]

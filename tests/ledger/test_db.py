@@ -23,6 +23,8 @@ TABLES = {
     "artifact_consents",
     "audit_log",
     "audit_head",
+    "voice_profiles",
+    "series_voices",
     "alembic_version",
 }
 

@@ -27,7 +27,8 @@ CATALOGUE = [
 
 def _info(**speakers: tuple[float, str, list[float] | None]) -> dict[str, SpeakerInfo]:
     return {
-        k: SpeakerInfo(id=k, seconds=secs, presentation=pres, embedding=emb) for k, (secs, pres, emb) in speakers.items()
+        k: SpeakerInfo(id=k, seconds=secs, presentation=pres, embedding=emb)
+        for k, (secs, pres, emb) in speakers.items()
     }
 
 
@@ -78,9 +79,17 @@ def test_the_main_speaker_chooses_first() -> None:
 def test_a_person_with_a_profile_gets_their_cloned_voice() -> None:
     info = _info(S1=(30.0, LOW, None))
     info["S1"].person_id = "joe"
-    c = assign(["S1"], info, "es", CATALOGUE, profiles={"joe": ("kokoro-search", "file:///store/stages/enroll/k/profile")})
+    c = assign(
+        ["S1"],
+        info,
+        "es",
+        CATALOGUE,
+        profiles={"joe": ("kokoro-search", "file:///store/stages/enroll/k/profile", "ab" * 32)},
+    )
     v = c.voices["S1"]
-    assert v.person_id == "joe" and v.profile_uri and v.engine == "clone:kokoro-search" and v.reason == "person"
+    assert (
+        v.person_id == "joe" and v.profile_uri and v.engine == "clone:kokoro-search" and v.reason.startswith("person")
+    )
 
 
 def test_a_person_without_a_profile_falls_back_to_a_stock_voice_with_a_warning() -> None:
