@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.base import AsrSegment, EngineError, EngineUnavailable, ModelInfo, Transcription
+from models.base import AsrSegment, EngineError, EngineUnavailable, ModelInfo, Transcription, Word
 from pipeline import qa
 from pipeline.config import Settings
 from pipeline.script import LineQA
@@ -39,6 +39,10 @@ from pipeline.script import LineQA
         ("Tom & Jerry", "Tom and Jerry", "en"),
         ("<speed level='90'>Hola</speed> *mundo*", "Hola mundo", "es"),
         ("well-known", "well known", "en"),
+        ("dich hier wiederzusehen", "dich hier wieder zu sehen", "de"),
+        ("commence à 10 heures", "commence à 10h", "fr"),
+        ("merci d'être venus", "merci d 'être venus", "fr"),
+        ("every one of them", "everyone of them", "en"),
     ],
 )
 def test_spelling_case_and_punctuation_are_no_errors(intended: str, heard: str, language: str) -> None:
@@ -172,6 +176,58 @@ def test_too_little_speech_for_a_voice_is_no_similarity_but_a_missing_encoder_fa
         missing.check(sine_wav, "sí", "es", np.array([1.0, 0.0]))
 
 
+class WindowASR:
+    """Hears a window of joined clips: one word per clip, at the middle of where each clip lies (the
+    clips are found as the non-silent runs of the window), or nothing for clips listed in `mute`."""
+
+    info = ModelInfo("fake-window-asr", "1")
+
+    def __init__(self, words: list[str], mute: frozenset[int] = frozenset()) -> None:
+        self.words = words
+        self.mute = mute
+        self.windows = 0
+        self.seen = 0
+
+    def transcribe(self, audio_path: Path, language: str | None = None) -> Transcription:
+        import soundfile as sf
+
+        samples, rate = sf.read(str(audio_path))
+        frame = rate // 100  # 10 ms frames: a sine's zero crossings are no silence
+        n = len(samples) // frame
+        loud = np.abs(samples[: n * frame]).reshape(n, frame).max(axis=1) > 1e-3
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(int), [0]])))
+        runs = [(edges[k] / 100, edges[k + 1] / 100) for k in range(0, len(edges) - 1, 2)]
+        self.windows += 1
+        out = []
+        for start, end in runs:
+            index = self.seen
+            self.seen += 1
+            if index in self.mute:
+                continue
+            mid = (start + end) / 2
+            out.append(AsrSegment(start, end, self.words[index], (Word(self.words[index], mid - 0.1, mid + 0.1, 1.0),)))
+        return Transcription(language or "es", 1.0, tuple(out), len(samples) / rate)
+
+
+def test_many_lines_are_heard_together_and_a_failing_one_again_alone(sine_wav: Path) -> None:
+    # clips 0, 1, 2 go in one window; clip 1 is not heard there, so it is heard again alone (the 4th call)
+    asr = WindowASR(["uno", "dos", "tres", "dos"], mute=frozenset({1}))
+    checker = qa.LineChecker(asr, None, max_wer=0.34)
+    items = [(sine_wav, word, None) for word in ("uno", "dos", "tres")]
+    results = checker.check_many(items, "es")
+    assert [r.heard for r in results] == ["uno", "dos", "tres"]
+    assert all(r.passed for r in results)
+    assert asr.windows == 2  # one window of three clips, one clip alone
+    assert checker.audio_s == pytest.approx(4 * 2.0, abs=0.05)
+
+
+def test_a_clip_longer_than_the_window_is_heard_alone(sine_wav: Path) -> None:
+    asr = WindowASR(["uno", "dos"])
+    checker = qa.LineChecker(asr, None)
+    assert checker.hear_many([sine_wav, sine_wav], "es", window_s=2.5) == ["uno", "dos"]
+    assert asr.windows == 2
+
+
 # --- the retry loop ----------------------------------------------------------------------------------------
 
 
@@ -230,6 +286,17 @@ def test_a_retry_that_passes_is_kept(tmp_path: Path) -> None:
     )
     assert made == [0, 1] and path == Path("attempt1.wav")
     assert result.passed and result.attempts == 2 and result.reason == ""
+
+
+def test_a_first_attempt_checked_elsewhere_is_not_made_again(tmp_path: Path) -> None:
+    made: list[int] = []
+    checker = ScriptedChecker([(0.0, None)])
+    first = (Path("batch0.wav"), LineQA(heard="x", wer=0.8, passed=False, reason="WER 0.8"))
+    path, result = qa.synthesize_checked(
+        _maker(made), "x", "es", checker, Settings(data_dir=tmp_path, qa_retries=2), first=first
+    )
+    assert made == [1] and path == Path("attempt1.wav")
+    assert result.attempts == 2 and result.tried == ["as written: WER 0.80", "slower: WER 0.00"]
 
 
 def test_no_retries_means_one_attempt(tmp_path: Path) -> None:
