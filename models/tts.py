@@ -30,7 +30,10 @@ from models.system import LazyInfo, base_language, dpkg_version, stderr_tail
 if TYPE_CHECKING:  # pragma: no cover
     from piper import PiperVoice
 
-DEFAULT_TTS_PREFERENCE: dict[str, list[str]] = {"en": ["piper", "pico", "espeak"], "*": ["pico", "espeak"]}
+DEFAULT_TTS_PREFERENCE: dict[str, list[str]] = {
+    "en": ["piper", "kokoro", "pico", "espeak"],
+    "*": ["kokoro", "pico", "espeak"],
+}
 
 _STDERR_TAIL = 800
 

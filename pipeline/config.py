@@ -111,7 +111,7 @@ class Settings(BaseSettings):
 
     # consent (the "voice captcha" of `dubline consent grant`) and the person-voice stand-in
     consent_max_wer: float = Field(0.25, ge=0, description="largest word error rate of a consent recording")
-    consent_min_cosine: float = Field(0.70, ge=-1, le=1, description="smallest speaker cosine to each reference")
+    consent_min_cosine: float = Field(0.75, ge=-1, le=1, description="smallest speaker cosine to each reference")
     consent_request_days: int = Field(1, ge=1, description="days a consent statement may be recorded after")
     person_voices: dict[str, str] = Field(
         default_factory=dict,
@@ -134,8 +134,10 @@ class Settings(BaseSettings):
     clone_min_reference_s: float = Field(10.0, ge=1, description="least reference speech to enrol a voice")
     stock_voices: bool = Field(True, description="give each speaker a stock voice suited to them (else one voice)")
     prosody_transfer: bool = Field(True, description="carry the source's rate, pitch and energy into the dub")
-    prosody_rate_min: float = 0.85  # bounds of the rate carried from the source (before fitting)
-    prosody_rate_max: float = 1.15
+    # bounds of the rate carried from the source (before fitting); 0.85-1.15 capped rate transfer at Spearman
+    # 0.43-0.75 across engines, 0.7-1.3 reached 0.72-0.82 (make eval EVAL=prosody)
+    prosody_rate_min: float = 0.75
+    prosody_rate_max: float = 1.3
     qa: bool = Field(True, description="re-transcribe every synthesized line and check it")
     qa_max_wer: float = Field(0.34, ge=0, description="a line heard with more errors than this is re-synthesized")
     qa_retries: int = Field(2, ge=0, le=5, description="re-syntheses of a line that fails its check")

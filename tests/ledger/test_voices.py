@@ -325,7 +325,7 @@ def test_enrol_of_another_persons_voice_is_refused(
     with pytest.raises(ConsentError) as err:
         enroll(settings, "joe", refs, "es")
     msg = err.value.one_line()
-    assert "ann.wav does not sound like the consented voice of person joe" in msg and "below 0.70" in msg
+    assert "ann.wav does not sound like the consented voice of person joe" in msg and "below 0.75" in msg
     assert cloner.searches == [] and _stage_outputs(settings) == []
     with db.session(settings) as s:
         assert voices.profiles(s) == []

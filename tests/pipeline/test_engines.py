@@ -47,7 +47,8 @@ def test_unknown_backend_and_missing_model_are_clear_errors(tmp_path: Path) -> N
 def test_tts_preference_order_is_configurable() -> None:
     assert choose_tts(Settings(), "en").name == "piper"
     assert choose_tts(Settings(tts_preference={"en": ["pico"], "*": ["espeak"]}), "en").name == "pico"
-    assert choose_tts(Settings(), "es").name == "pico"
+    assert choose_tts(Settings(), "es").name == "kokoro"  # Kokoro-82M speaks Spanish; Pico after it
+    assert choose_tts(Settings(), "fr").name == "pico"  # Kokoro's French is poor: not offered
     assert choose_tts(Settings(), "pl").name == "espeak"
 
 
