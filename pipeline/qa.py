@@ -7,10 +7,16 @@ listener: a line heard with a word error rate above `settings.qa_max_wer` is syn
 settings (VARIANTS) up to `settings.qa_retries` times, and the best attempt is kept. The figures go into the
 Script (Clip.qa, a LineQA) and the job report (`summarize`).
 
+How a stage uses it: build one `LineChecker.from_settings(settings)`; synthesize every line once (VARIANTS[0]);
+`checker.check_many(...)` hears them together in ~24 s Whisper windows (Whisper encodes 30 s however short the
+clip, so one call per line costs about 2.5x more); then `synthesize_checked(make, ..., first=(clip, qa))` for
+each line that failed, which re-synthesizes with VARIANTS[1], VARIANTS[2] and checks each alone.
+
 The comparison (`heard_wer`) is made after a normalisation fit for re-transcriptions: case, punctuation and
 hyphens do not count; accents do (a TTS engine that drops them says another word); numbers and the
 symbols % & € $ are spelled out on both sides for en/es/fr/de (integers up to 999 999, decimals digit group
 by digit group), so "20" heard as "veinte" is no error. Other languages keep their digits as tokens.
+Compounds split differently ("wiederzusehen" / "wieder zu sehen") are joined before counting.
 """
 
 from __future__ import annotations
@@ -270,6 +276,17 @@ def heard_wer(intended: str, heard: str, language: str) -> float:
 # --- checking one clip -------------------------------------------------------------------------------------
 
 
+def join_words(words: Sequence[str]) -> str:
+    """ASR word texts as one line: a word that starts with punctuation or an apostrophe is attached to the
+    one before (Whisper splits "3,000" into "3" ",000" and "d'être" into "d" "'être")."""
+    out = ""
+    for w in (x.strip() for x in words):
+        if not w:
+            continue
+        out += w if (out and not (w[0].isalnum())) else (" " + w if out else w)
+    return out
+
+
 class Checker(Protocol):
     """What `synthesize_checked` needs: LineChecker, or a fake in tests."""
 
@@ -375,7 +392,7 @@ class LineChecker:
                 if w.text.strip()
             ]
             for i, start, stop in spans:
-                heard[i] = " ".join(t.strip() for t, mid in pieces if start <= mid < stop)
+                heard[i] = join_words([t for t, mid in pieces if start <= mid < stop])
         return heard
 
     def similarity(self, clip_path: Path, reference_embedding: np.ndarray | None) -> float | None:

@@ -49,6 +49,11 @@ def test_spelling_case_and_punctuation_are_no_errors(intended: str, heard: str, 
     assert qa.heard_wer(intended, heard, language) == 0.0
 
 
+def test_asr_words_are_joined_as_written() -> None:
+    assert qa.join_words([" The", " city", " is", " 3", ",000", " years", " old."]) == "The city is 3,000 years old."
+    assert qa.join_words(["merci", "d", "'être", "", "venus"]) == "merci d'être venus"
+
+
 def test_accents_count() -> None:
     assert qa.heard_wer("Cómo estás", "como estas", "es") == 1.0
 
@@ -366,3 +371,5 @@ def test_real_pico_line_passes_and_a_wrong_text_fails(tmp_path: Path) -> None:
     brief = checker.check(short, "Sí.", "es", reference)
     assert brief.similarity is None  # under the encoder's 1 s of speech: no figure, no failure
     assert brief.passed, brief
+    together = checker.check_many([(clip, text, reference), (other, text, None), (short, "Sí.", None)], "es")
+    assert [r.passed for r in together] == [True, False, True], together
