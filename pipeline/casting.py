@@ -37,7 +37,7 @@ LOW, HIGH, UNKNOWN = "low", "high", "unknown"
 # two the voice's likeness (speaker embedding) decides alone.
 LOW_BELOW_HZ = 145.0
 HIGH_FROM_HZ = 240.0
-RANK_PENALTY = 0.02  # cosine a voice gives up per place down the language's engine preference
+RANK_PENALTY = 0.1  # cosine a voice gives up per place down the engine preference (quality before likeness)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from pipeline.engines import choose_translator, get_tts_engines
 from pipeline.errors import ConfigError, DublineError, StageError
 from pipeline.jobs import StageRun, digest, open_settings_store, run_stage
 from pipeline.media import wav_duration
-from pipeline.script import Clip, LineQA, Script, SegmentProsody, VoiceChoice
+from pipeline.script import Clip, LineQA, Script, Segment, SegmentProsody, VoiceChoice
 from pipeline.stages.common import load_script, save_script
 from pipeline.storage import ObjectStore
 
@@ -185,6 +185,7 @@ def synthesize(
         spoken = 0.0
         counts = {"rate": 0, "shorten": 0}
         qas: list[LineQA] = []
+        pending: list[tuple[Segment, _Cast, str, Prosody, Path]] = []
         for i, seg in enumerate(script.segments):
             tr = seg.translations.get(lang)
             if tr is None or not tr.text.strip():
@@ -201,7 +202,7 @@ def synthesize(
                 base = Prosody()
             base = dataclasses.replace(base, pitch=round(base.pitch * c.choice.pitch, 4))
             gate()
-            uri, natural, _local = synth_clip(run.store, tts, voice, tr.text, base, run.scratch)
+            uri, natural, local = synth_clip(run.store, tts, voice, tr.text, base, run.scratch)
             slot = slot_of[seg.id]
             available = max(slot.end - slot.start, 0.01)
             rate, dur, steps = base.rate, natural, []
@@ -213,8 +214,9 @@ def synthesize(
                 shorter = _shorter(settings, seg.text, source, lang, budget)
                 if shorter and len(shorter) < len(text):
                     gate()
-                    s_uri, s_dur, _ = synth_clip(run.store, tts, voice, shorter, base, run.scratch)
+                    s_uri, s_dur, s_local = synth_clip(run.store, tts, voice, shorter, base, run.scratch)
                     if s_dur < dur:
+                        local = s_local
                         seg.translations[lang] = tr.model_copy(
                             update={"text": shorter, "full_text": tr.text, "budget_chars": budget}
                         )
@@ -228,40 +230,11 @@ def synthesize(
                 if faster > base.rate + 1e-3:
                     rate = faster
                     gate()
-                    uri, dur, _ = synth_clip(
+                    uri, dur, local = synth_clip(
                         run.store, tts, voice, text, dataclasses.replace(base, rate=rate), run.scratch
                     )
                     steps.append("rate")
                     counts["rate"] += 1
-            line_qa: LineQA | None = None
-            if checker is not None:
-                made: dict[int, tuple[str, float, float, Path]] = {}
-
-                def make(
-                    attempt: int,
-                    text: str = text,
-                    rate: float = rate,
-                    base: Prosody = base,
-                    tts: TTS = tts,
-                    voice: Voice = voice,
-                    made: dict[int, tuple[str, float, float, Path]] = made,
-                ) -> tuple[Path, str]:
-                    v = qa.variant(attempt)
-                    said = qa.normalise_for_speech(text, lang) if v["normalise"] else text
-                    r = round(rate * float(v["rate"]), 4)
-                    gate()
-                    a_uri, a_dur, local = synth_clip(
-                        run.store, tts, voice, said, dataclasses.replace(base, rate=r), run.scratch
-                    )
-                    made[attempt] = (a_uri, a_dur, r, local)
-                    return local, f"{v['name']} (rate {r:.2f})"
-
-                chosen, line_qa = qa.synthesize_checked(make, text, lang, checker, settings, c.reference)
-                pick = next((a for a, m in made.items() if m[3] == chosen), 0)
-                uri, dur, rate = made[pick][0], made[pick][1], made[pick][2]
-                if pick:
-                    steps.append("qa-retry")
-                qas.append(line_qa)
             seg.clips[lang] = Clip(
                 uri=uri,
                 duration=round(dur, 4),
@@ -275,11 +248,13 @@ def synthesize(
                 pitch=base.pitch,
                 volume=base.volume,
                 style=style,
-                qa=line_qa,
             )
             spoken += dur
             record_voice_output(settings, voice, c.consent_id, seg.clips[lang].uri, tts.info.as_dict(), use, lang)
+            pending.append((seg, c, text, base, local))
             run.step(i + 1, total, seg.id)
+        if checker is not None and pending:
+            spoken += _check_lines(run, checker, pending, lang, use, day, settings, qas)
         main = _main_speaker(script, cast)
         return {
             "language": lang,
@@ -304,6 +279,63 @@ def synthesize(
         }
 
     return run_stage(settings, "synthesize", material, work, label=lang)
+
+
+def _check_lines(
+    run: StageRun,
+    checker: Any,
+    pending: list[tuple[Segment, _Cast, str, Prosody, Path]],
+    lang: str,
+    use: str,
+    day: date,
+    settings: Settings,
+    qas: list[LineQA],
+) -> float:
+    """QA of every spoken line: all heard together in Whisper windows (check_many), then each line heard
+    wrong synthesized again with varied settings (qa.VARIANTS) and the best attempt kept. Returns the change
+    in spoken seconds."""
+    from pipeline import qa
+
+    verdicts = checker.check_many([(local, text, c.reference) for _, c, text, _, local in pending], lang)
+    delta = 0.0
+    for n, ((seg, c, text, base, local), verdict) in enumerate(zip(pending, verdicts, strict=True)):
+        clip = seg.clips[lang]
+        line_qa = verdict
+        if not verdict.passed and settings.qa_retries > 0:
+            made: dict[Path, tuple[str, float, float]] = {local: (clip.uri, clip.duration, clip.rate)}
+
+            def make(
+                attempt: int,
+                c: _Cast = c,
+                text: str = text,
+                base: Prosody = base,
+                rate: float = clip.rate,
+                made: dict[Path, tuple[str, float, float]] = made,
+            ) -> tuple[Path, str]:
+                v = qa.variant(attempt)
+                said = qa.normalise_for_speech(text, lang) if v["normalise"] else text
+                r = round(rate * float(v["rate"]), 4)
+                require_consent(c.voice, use, lang, day)  # a revocation mid-run stops the retries too
+                a_uri, a_dur, a_local = synth_clip(
+                    run.store, c.tts, c.voice, said, dataclasses.replace(base, rate=r), run.scratch
+                )
+                made[a_local] = (a_uri, a_dur, r)
+                return a_local, f"{v['name']} (rate {r:.2f})"
+
+            chosen, line_qa = qa.synthesize_checked(
+                make, text, lang, checker, settings, c.reference, first=(local, verdict)
+            )
+            if chosen != local:
+                uri, dur, rate = made[chosen]
+                delta += dur - clip.duration
+                clip = clip.model_copy(
+                    update={"uri": uri, "duration": round(dur, 4), "rate": round(rate, 3), "steps": [*clip.steps, "qa"]}
+                )
+                record_voice_output(settings, c.voice, c.consent_id, uri, c.tts.info.as_dict(), use, lang)
+        seg.clips[lang] = clip.model_copy(update={"qa": line_qa})
+        qas.append(line_qa)
+        run.step(n + 1, len(pending), f"qa {seg.id}")
+    return delta
 
 
 def _main_speaker(script: Script, cast: dict[str, _Cast]) -> str:
