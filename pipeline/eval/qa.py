@@ -1,10 +1,11 @@
 """QA evaluation (`python -m pipeline.eval qa`): what hearing every synthesized line again costs, and how
 its word error rate falls for lines spoken right and for lines spoken wrong.
 
-For each real engine and language (Pico es/en/fr/de, Piper en, espeak-ng es), 20 typical dubbing lines
-(dialogue and lecture sentences, three with numbers or a percent sign, three of one word) are synthesized and
-checked by pipeline.qa.LineChecker with the configured Whisper. Prints per voice:
-- the cost: seconds of checking per line and the real-time factor of hearing (check time / clip length);
+For each real engine and language (Pico es/en/fr/de, Piper en, espeak-ng es, Kokoro es/en), 20 typical
+dubbing lines (dialogue and lecture sentences, three with numbers or a percent sign, three of one word) are
+synthesized and checked by pipeline.qa.LineChecker.check_many with the configured Whisper. Prints per voice:
+- the cost: seconds of checking per line and Whisper's real-time factor (Whisper time / speech heard); with
+  --single, the cost and WER of hearing each line alone (`check`) beside it;
 - the WER of the right lines (mean, median, 90th percentile, max) and the share that passes at several
   thresholds, settings.qa_max_wer among them;
 - a negative control: each clip checked against the text of another line of the same voice (a TTS that spoke
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from models.base import TTS, Prosody, Voice
 
@@ -118,7 +119,16 @@ LINES: dict[str, list[str]] = {
     ],
 }
 
-VOICES = [("pico", "es"), ("pico", "en"), ("pico", "fr"), ("pico", "de"), ("piper", "en"), ("espeak", "es")]
+VOICES = [
+    ("pico", "es"),
+    ("pico", "en"),
+    ("pico", "fr"),
+    ("pico", "de"),
+    ("piper", "en"),
+    ("espeak", "es"),
+    ("kokoro", "es"),
+    ("kokoro", "en"),
+]
 THRESHOLDS = (0.2, 0.25, 0.34, 0.5)
 
 
@@ -132,6 +142,10 @@ def _engine(name: str, settings: Any) -> TTS | None:
             return EspeakTTS() if shutil.which("espeak-ng") else None
         if name == "piper":
             return PiperTTS.from_registry(model_dir=settings.model_dir)
+        if name == "kokoro":
+            from models.kokoro import KokoroTTS
+
+            return cast(TTS, KokoroTTS.from_registry(model_dir=settings.model_dir))  # `info` is a property there
     except Exception as e:  # an engine that is not installed is reported and skipped
         print(f"  {name}: unavailable ({e})")
     return None
