@@ -13,6 +13,15 @@ confusion over the reference speech, under the optimal one-to-one speaker mappin
 RTF: diarization time (VAD, embeddings, clustering; models warm) over the recording's length.
 
 `--sweep` also prints the mean DER over a grid of thresholds and window lengths (embeddings cached).
+
+Measured (2 cores, idle; 10 recordings, 28-76 s): mean DER 5.8 % at threshold 0.37-0.39 (6.8 % at 0.35, where
+the lecturer is sometimes split in two; at 0.40 a short two-speaker recording collapses to one), RTF about 0.01.
+The two Pico voices (en-US, en-GB) stay one speaker at every threshold: their Resemblyzer windows are as alike
+(cross-voice median cosine 0.70, centroids 0.85) as one real speaker's own (the lecturer's median 0.71), so the
+4-voice engine-only set scores about 25 % and everything else 0-6 %. Spectral clustering with the normalised
+maximum eigengap (NME-SC) did split the Pico voices (mean 0.8 % at 1.5 s / 0.75 s windows), but broke a 30 s
+two-speaker recording into up to 8 speakers at other window settings (too few windows for a stable eigengap),
+so the agglomerative method stays.
 """
 
 from __future__ import annotations
