@@ -120,6 +120,15 @@ class ResemblyzerEncoder:
             _CACHE[self.device] = enc
             return enc
 
+    def voice_encoder(self) -> Any:
+        """The loaded, sha256-verified Resemblyzer VoiceEncoder (cached per process), for callers that embed
+        many windows or in-memory samples (diarization, the cloning search)."""
+        return self._encoder()
+
+    def embed_samples(self, samples: np.ndarray) -> np.ndarray:
+        """The embedding of 16 kHz mono float samples already in memory (no preprocessing)."""
+        return np.asarray(self._encoder().embed_utterance(np.asarray(samples, np.float32)), dtype=np.float64)
+
     def embed(self, audio_path: Path) -> np.ndarray:
         encoder = self._encoder()
         from resemblyzer import preprocess_wav

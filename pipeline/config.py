@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     diarize: bool = Field(True, description="find the speakers (silero-vad + Resemblyzer windows + clustering)")
     diarize_speakers: int = Field(0, ge=0, description="number of speakers; 0 = estimate it")
     diarize_max_speakers: int = Field(8, ge=1)
-    diarize_threshold: float = Field(0.35, gt=0, lt=2, description="cosine distance that separates two speakers")
+    diarize_threshold: float = Field(0.38, gt=0, lt=2, description="cosine distance that separates two speakers")
     diarize_window_s: float = Field(1.5, gt=0.4)
     diarize_hop_s: float = Field(0.75, gt=0.05)
     voice_match_min_cosine: float = Field(

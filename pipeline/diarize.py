@@ -279,7 +279,7 @@ def embed_windows(samples: np.ndarray, windows: Sequence[Region]) -> np.ndarray:
 
     from models.speaker import ResemblyzerEncoder
 
-    encoder = ResemblyzerEncoder()._encoder()  # the cached, sha256-verified VoiceEncoder
+    encoder = ResemblyzerEncoder().voice_encoder()  # the cached, sha256-verified VoiceEncoder
     hop = SAMPLE_RATE // 100
     out = np.zeros((len(windows), 256), dtype=np.float32)
     groups: dict[int, list[tuple[int, np.ndarray]]] = {}
