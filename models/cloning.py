@@ -107,11 +107,11 @@ class Embedder:
         wav = self.speech(audio, rate)
         if len(wav) < EMBED_RATE:
             raise EngineError(f"{len(wav) / EMBED_RATE:.1f} s of speech is too little to embed (1 s at least)")
-        return np.asarray(self._enc._encoder().embed_utterance(wav), dtype=np.float64)
+        return np.asarray(self._enc.voice_encoder().embed_utterance(wav), dtype=np.float64)
 
     def embed_speech(self, wav16k: np.ndarray) -> np.ndarray:
         """Embedding of audio already through `speech()`."""
-        return np.asarray(self._enc._encoder().embed_utterance(np.asarray(wav16k, np.float32)), dtype=np.float64)
+        return np.asarray(self._enc.voice_encoder().embed_utterance(np.asarray(wav16k, np.float32)), dtype=np.float64)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
