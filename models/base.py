@@ -6,9 +6,9 @@ per worker process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -154,7 +154,11 @@ class Voice:
 @runtime_checkable
 class TTS(Protocol):
     name: str
-    info: ModelInfo
+
+    @property
+    def info(self) -> ModelInfo:
+        """What provenance records about the engine (an attribute or a lazily computed property)."""
+        ...
 
     def languages(self) -> list[str]:
         """ISO 639-1 codes this engine speaks here."""

@@ -212,7 +212,7 @@ def _tts_engines(model_dir: str) -> tuple[TTS, ...]:
     if registry.status(registry.SPECS["kokoro-82m-int8-onnx"], Path(model_dir)) == "ready":
         from models.kokoro import KokoroTTS
 
-        engines.append(cast(TTS, KokoroTTS.from_registry(Path(model_dir))))
+        engines.append(KokoroTTS.from_registry(Path(model_dir)))
     if registry.SPECS["svox-pico"].check and registry.SPECS["svox-pico"].check():  # type: ignore[misc]
         engines.append(PicoTTS())
     engines.append(EspeakTTS())

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from models.base import TTS, Prosody, Voice
 
@@ -145,7 +145,7 @@ def _engine(name: str, settings: Any) -> TTS | None:
         if name == "kokoro":
             from models.kokoro import KokoroTTS
 
-            return cast(TTS, KokoroTTS.from_registry(model_dir=settings.model_dir))  # `info` is a property there
+            return KokoroTTS.from_registry(model_dir=settings.model_dir)
     except Exception as e:  # an engine that is not installed is reported and skipped
         print(f"  {name}: unavailable ({e})")
     return None
