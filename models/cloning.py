@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from models.base import ASR, TTS, EngineError, EngineUnavailable, ModelInfo, Prosody, Voice, VoiceCloner
+from models.text import edit_distance
 
 EMBED_RATE = 16000
 PROFILE_VERSION = 1
@@ -200,13 +201,7 @@ def wer(reference: str, hypothesis: str) -> float:
     ref, hyp = _words(reference), _words(hypothesis)
     if not ref:
         return 0.0 if not hyp else 1.0
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / len(ref)
+    return edit_distance(ref, hyp) / len(ref)
 
 
 def transcribe_wer(asr: ASR, audio: np.ndarray, rate: int, text: str, language: str) -> float:

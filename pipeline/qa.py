@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from models.base import ASR, EngineError, EngineUnavailable, Transcription, Word
+from models.text import edit_distance, english_number
 from pipeline.script import LineQA
 
 if TYPE_CHECKING:
@@ -45,12 +46,6 @@ WINDOW_S = 24.0  # at most this much audio per Whisper call when lines are heard
 GAP_S = 1.0  # silence between lines heard together
 
 # --- numbers to words --------------------------------------------------------------------------------------
-
-_EN_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen"
-).split()
-_EN_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 _ES_ONES = (
     "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciséis "
@@ -78,16 +73,7 @@ MAX_SPELLED = 999_999
 
 
 def _en(n: int) -> str:
-    if n < 20:
-        return _EN_ONES[n]
-    if n < 100:
-        t, u = divmod(n, 10)
-        return _EN_TENS[t] + (f"-{_EN_ONES[u]}" if u else "")
-    if n < 1000:
-        h, r = divmod(n, 100)
-        return f"{_EN_ONES[h]} hundred" + (f" {_en(r)}" if r else "")
-    k, r = divmod(n, 1000)
-    return f"{_en(k)} thousand" + (f" {_en(r)}" if r else "")
+    return english_number(n)
 
 
 def _es(n: int) -> str:
@@ -229,17 +215,6 @@ def wer_tokens(text: str, language: str) -> list[str]:
     text = unicodedata.normalize("NFC", text).casefold().replace("’", "'").replace("‘", "'")
     text = re.sub(r"(\w)\s+'(\w)", r"\1'\2", text)  # Whisper's words joined: "d 'être" -> "d'être"
     return _TOKEN.findall(text.replace("-", " "))
-
-
-def edit_distance(ref: list[str], hyp: list[str]) -> int:
-    """Levenshtein distance over tokens (substitutions + deletions + insertions)."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
 
 
 def join_compounds(tokens: list[str], other: list[str], longest: int = 3) -> list[str]:

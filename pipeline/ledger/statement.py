@@ -16,6 +16,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
+from models.text import edit_distance, english_number
+
 USE_PHRASES = {"dubbing": "dubbing", "audio_description": "audio description", "audiobook": "audiobooks"}
 LANGUAGE_NAMES = {
     "ar": "Arabic", "ca": "Catalan", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek",
@@ -54,18 +56,7 @@ _COMPOUNDS = {("audio", "book"): "audiobook", ("audio", "books"): "audiobooks"}
 
 def number_words(n: int) -> str:
     """0 <= n < 10000 in words: 27 -> 'twenty-seven', 2026 -> 'two thousand twenty-six'."""
-    if n < 10:
-        return _UNITS[n]
-    if n < 20:
-        return _TEENS[n - 10]
-    if n < 100:
-        tens, unit = divmod(n, 10)
-        return _TENS[tens - 2] + (f"-{_UNITS[unit]}" if unit else "")
-    if n < 1000:
-        h, rest = divmod(n, 100)
-        return f"{_UNITS[h]} hundred" + (f" {number_words(rest)}" if rest else "")
-    th, rest = divmod(n, 1000)
-    return f"{number_words(th)} thousand" + (f" {number_words(rest)}" if rest else "")
+    return english_number(n)
 
 
 def ordinal_words(n: int) -> str:
@@ -189,13 +180,7 @@ def normalise(text: str) -> list[str]:
 
 def word_errors(ref: list[str], hyp: list[str]) -> int:
     """Levenshtein distance over tokens (substitutions + deletions + insertions)."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
+    return edit_distance(ref, hyp)
 
 
 def contains_run(tokens: list[str], run: list[str]) -> bool:
