@@ -161,7 +161,15 @@ def _engines() -> list[tuple[Any, str]]:
     from pipeline.engines import get_tts_engines
 
     by_name = {e.name: e for e in get_tts_engines(Settings())}
-    wanted = [("piper", "en"), ("pico", "en"), ("espeak", "en"), ("pico", "es"), ("espeak", "es")]
+    wanted = [
+        ("piper", "en"),
+        ("kokoro", "en"),
+        ("pico", "en"),
+        ("espeak", "en"),
+        ("kokoro", "es"),
+        ("pico", "es"),
+        ("espeak", "es"),
+    ]
     return [(by_name[n], lang) for n, lang in wanted if n in by_name]
 
 
