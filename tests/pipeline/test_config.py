@@ -55,8 +55,8 @@ def test_invalid_stretch_max_direct():
 
 def test_tts_order_falls_back_to_star():
     s = Settings()
-    assert s.tts_order("en") == ["piper", "pico", "espeak"]
-    assert s.tts_order("fr") == ["pico", "espeak"]
+    assert s.tts_order("en") == ["piper", "kokoro", "pico", "espeak"]
+    assert s.tts_order("fr") == ["kokoro", "pico", "espeak"]  # the engine list; Kokoro itself offers en, es only
     s = Settings(tts_preference={"de": ["kokoro"], "*": ["espeak"]})
     assert s.tts_order("de") == ["kokoro"]
     assert s.tts_order("es") == ["espeak"]
