@@ -35,7 +35,7 @@ from pipeline.engines import choose_translator, get_tts_engines
 from pipeline.errors import ConfigError, DublineError, StageError
 from pipeline.jobs import StageRun, digest, open_settings_store, run_stage
 from pipeline.media import wav_duration
-from pipeline.script import Clip, LineQA, Script, Segment, SegmentProsody, VoiceChoice
+from pipeline.script import Clip, LineQA, Script, Segment, VoiceChoice
 from pipeline.stages.common import load_script, save_script
 from pipeline.storage import ObjectStore
 
@@ -395,4 +395,4 @@ def _shorter(settings: Settings, source_text: str, source: str, target: str, bud
         return None
 
 
-__all__ = ["synthesize", "synth_clip", "SegmentProsody"]
+__all__ = ["synthesize", "synth_clip"]
