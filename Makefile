@@ -70,13 +70,13 @@ lint: venv
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(PY) -m pipeline.bench
+	$(PY) -m benchmarks.bench
 
 bench-storage: venv
-	$(PY) -m pipeline.bench_storage
+	$(PY) -m benchmarks.bench_storage
 
 eval: setup
-	$(PY) -m pipeline.eval $(EVAL)
+	$(PY) -m benchmarks.eval $(EVAL)
 
 clean:
 	rm -rf var .pytest_cache

@@ -20,9 +20,9 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Call pipeline.stages.<module>.<fn>; a user-actionable error fails the task without retries."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from pipeline.config import get_settings
-    from pipeline.errors import ConfigError, ConsentError, InputError, SetupError
-    from pipeline.jobs import invoke_stage
+    from pipeline.core.config import get_settings
+    from pipeline.core.errors import ConfigError, ConsentError, InputError, SetupError
+    from pipeline.core.stagerun import invoke_stage
 
     try:
         return invoke_stage(fn_name, get_settings(), *args, **kwargs)

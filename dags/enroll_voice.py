@@ -1,6 +1,6 @@
 """enroll_voice: a person's consented reference recordings in, a voice profile (a cloned voice) out.
 
-Wiring only: each task calls one function of `pipeline.stages.enroll`, imported inside the task so that
+Wiring only: each task calls one function of `pipeline.voice.enroll`, imported inside the task so that
 parsing this file stays fast and imports no ML library. check_consent refuses (no retries) when no valid
 consent covers the person, use, language and today, or when the references are too short or another
 person's voice; enroll runs the cloning search (content-addressed: the same inputs are not searched twice);
@@ -22,9 +22,9 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Call pipeline.stages.<module>.<fn>; a user-actionable error fails the task without retries."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from pipeline.config import get_settings
-    from pipeline.errors import ConfigError, ConsentError, InputError, SetupError
-    from pipeline.jobs import invoke_stage
+    from pipeline.core.config import get_settings
+    from pipeline.core.errors import ConfigError, ConsentError, InputError, SetupError
+    from pipeline.core.stagerun import invoke_stage
 
     try:
         return invoke_stage(fn_name, get_settings(), *args, **kwargs)

@@ -19,7 +19,7 @@ def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Databases, store and Airflow home of the tests live in a temporary folder, never the user's."""
     data = tmp_path_factory.mktemp("dubline-data")
     os.environ["DUBLINE_DATA_DIR"] = str(data)
-    from pipeline.config import reset_settings
+    from pipeline.core.config import reset_settings
 
     reset_settings()
     return data

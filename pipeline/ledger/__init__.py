@@ -1,5 +1,4 @@
-"""The consent and provenance ledger: tables, the audit chain, consent records and provenance manifests.
-
-Modules: tables (the ORM schema), audit (the hash-chained log), statement (the consent statement and its
-checks), consents (request, grant, revoke, the gate's query), provenance (artifacts and manifests).
+"""The consent and provenance ledger: the project's database (SQLAlchemy, Alembic migrations), tables,
+the hash-chained audit log, consent records and the statement checks, voice profiles, provenance
+manifests, C2PA signing and the inaudible watermark. May import `pipeline.core` and `models`.
 """

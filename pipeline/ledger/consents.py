@@ -1,7 +1,7 @@
 """Consent records: request, grant (with its evidence), refuse, revoke, expire; and which consent covers a use.
 
 Every change adds a consent event and an audit row in the same transaction. The functions here take an
-open session; pipeline.consent orchestrates them (and does the slow checks outside any transaction).
+open session; pipeline.voice.consent orchestrates them (and does the slow checks outside any transaction).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.errors import ConsentError, InputError
+from pipeline.core.errors import ConsentError, InputError
 from pipeline.ledger import audit
 from pipeline.ledger.tables import (
     Artifact,

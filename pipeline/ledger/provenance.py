@@ -19,8 +19,8 @@ from urllib.parse import unquote, urlparse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.config import Settings
-from pipeline.errors import InputError
+from pipeline.core.config import Settings
+from pipeline.core.errors import InputError
 from pipeline.ledger import audit
 from pipeline.ledger.tables import Artifact, ArtifactConsent, ArtifactInput, Consent
 
@@ -55,7 +55,7 @@ def hash_uri(uri: str, settings: Settings) -> tuple[str, int] | None:
     if p.scheme in ("", "file"):
         path = Path(normalise_uri(uri))
         return (sha256_file(path), path.stat().st_size) if path.is_file() else None
-    from pipeline.storage import open_store
+    from pipeline.core.storage import open_store
 
     parent, _, name = uri.rpartition("/")
     store = open_store(parent, settings)
@@ -71,7 +71,7 @@ def local_path(uri: str, settings: Settings) -> Path | None:
     if p.scheme in ("", "file"):
         path = Path(normalise_uri(uri))
         return path if path.is_file() else None
-    from pipeline.storage import open_store
+    from pipeline.core.storage import open_store
 
     parent, _, name = uri.rpartition("/")
     store = open_store(parent, settings)
@@ -166,7 +166,7 @@ def _add(
 
 def record_clip(settings: Settings, uri: str, consent_id: int, model: dict[str, Any], params: dict[str, Any]) -> None:
     """A line synthesized in a person's voice, made under `consent_id` (recorded once per clip and consent)."""
-    from pipeline import db
+    from pipeline.ledger import db
 
     hashed = hash_uri(uri, settings)
     if hashed is None:
@@ -220,8 +220,8 @@ def record_publication(
     params: dict[str, Any],
 ) -> dict[str, str]:
     """Write a manifest beside every published file and record each as an artifact. Returns {name: manifest}."""
-    from pipeline import db
-    from pipeline.storage import open_store
+    from pipeline.core.storage import open_store
+    from pipeline.ledger import db
 
     stem = ingested["stem"]
     origin: dict[str, str] = {}
@@ -256,7 +256,7 @@ def record_publication(
     source = {"role": "source", "uri": ingested["source_uri"], "sha256": ingested["source_sha256"]}
     location = str(published.get("location", ""))
     local = urlparse(location).scheme in ("", "file")
-    from pipeline.jobs import job_id
+    from pipeline.core.stagerun import job_id
 
     job = {"job_id": job_id(muxed, location), "input_filename": ingested["filename"]}
     target = None if local else open_store(location, settings)
@@ -384,7 +384,7 @@ def manifest_beside(uri: str, settings: Settings) -> dict[str, Any] | None:
     if urlparse(u).scheme in ("", "file"):
         p = Path(u + MANIFEST_SUFFIX)
         return json.loads(p.read_text()) if p.is_file() else None
-    from pipeline.storage import open_store
+    from pipeline.core.storage import open_store
 
     parent, _, name = u.rpartition("/")
     store = open_store(parent, settings)
@@ -393,7 +393,7 @@ def manifest_beside(uri: str, settings: Settings) -> dict[str, Any] | None:
 
 
 def show(settings: Settings, uri: str) -> dict[str, Any]:
-    from pipeline import db
+    from pipeline.ledger import db
 
     with db.session(settings) as s:
         art = find(s, uri)
@@ -408,7 +408,7 @@ def show(settings: Settings, uri: str) -> dict[str, Any]:
 def verify(settings: Settings, uri: str) -> tuple[list[str], list[str]]:
     """Recompute every hash in the chain and check the C2PA manifest of signed media (signature, hash
     binding, this project's CA). Returns (checked: one line per object, mismatches)."""
-    from pipeline import db
+    from pipeline.ledger import db
 
     checked: list[str] = []
     bad: list[str] = []
@@ -472,7 +472,7 @@ def verify(settings: Settings, uri: str) -> tuple[list[str], list[str]]:
 def _credentials(settings: Settings, uri: str, recorded: dict[str, Any] | None) -> tuple[list[str], list[str]] | None:
     """The C2PA check of a media file: None where there is nothing to check (a format that cannot carry a
     manifest, or no manifest where none was signed)."""
-    from pipeline import signing
+    from pipeline.ledger import signing
 
     if Path(urlparse(uri).path).suffix.lower().lstrip(".") not in signing.SIGNABLE:
         return None

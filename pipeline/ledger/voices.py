@@ -1,12 +1,12 @@
 """Voice profiles (a person's cloned voice) and the series voice map (the voice each speaker of a series keeps).
 
 A profile row points at a profile folder in the object store (profile.json and the cloning backend's
-files), made by `pipeline.stages.enroll` under a consent. The series map remembers, per series, speaker
+files), made by `pipeline.voice.enroll` under a consent. The series map remembers, per series, speaker
 and language, which engine voice (and pitch) a speaker was given, with the speaker's embedding centroid,
 so that the next episode finds the same speaker and gives them the same voice.
 
 Every change adds an audit row in the same transaction, as the consent records do. The functions take an
-open session (`pipeline.db.session`).
+open session (`pipeline.ledger.db.session`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.ledger import audit
 from pipeline.ledger.tables import SeriesVoice, VoiceProfile, VoiceReference
 

@@ -1,1 +1,4 @@
-"""The dubbing stages, each a plain function: typed inputs in, small result dict out, media in the store."""
+"""Stages every product can run, each a plain function: typed inputs in, a small typed result out, media in
+the store (ingest, transcribe, diarize, separate, mix). May import every shared package of `pipeline` and
+`models`; never a product.
+"""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pipeline.config import Settings
-from pipeline.errors import InputError
-from pipeline.jobs import StageRun
-from pipeline.script import Script
-from pipeline.storage import ObjectStore, key_of, open_store
+from pipeline.core.config import Settings
+from pipeline.core.errors import InputError
+from pipeline.core.script import Script
+from pipeline.core.stagerun import StageRun
+from pipeline.core.storage import ObjectStore, key_of, open_store
 
 
 def load_script(store: ObjectStore, uri: str) -> Script:

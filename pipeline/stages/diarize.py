@@ -1,6 +1,6 @@
 """diarize: find the speakers of the 16 kHz copy and give every line of the Script its speaker.
 
-Runs between transcribe and translate (pipeline.diarize holds the method). Its result is the transcribed
+Runs between transcribe and translate (pipeline.speech.diarize holds the method). Its result is the transcribed
 result with the new Script revision ("script_uri", "segments"), plus "speakers" (how many) and "diarization"
 (the report: speakers, turns, seconds per speaker, segments split), so the stages after it take either.
 With DUBLINE_DIARIZE=false it returns the transcribed result as it is, with one speaker.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.config import Settings
-from pipeline.jobs import StageRun, run_stage
+from pipeline.core.config import Settings
+from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.stages.common import load_script, save_script
 
 
@@ -40,7 +40,7 @@ def diarize(
     }
 
     def work(run: StageRun) -> dict[str, Any]:
-        from pipeline.diarize import diarize_script
+        from pipeline.speech.diarize import diarize_script
 
         script = load_script(run.store, transcribed["script_uri"])
         audio = run.fetch(ingested["asr_audio_uri"])

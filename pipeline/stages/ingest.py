@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from models.registry import sha256_file
-from pipeline import media
-from pipeline.config import Settings
-from pipeline.errors import InputError
-from pipeline.jobs import StageRun, run_stage
-from pipeline.script import Script, SourceInfo
+from pipeline.audio import media
+from pipeline.core.config import Settings
+from pipeline.core.errors import InputError
+from pipeline.core.script import Script, SourceInfo
+from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.stages.common import resolve_input, save_script
 
 ASR_RATE = 16000

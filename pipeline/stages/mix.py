@@ -1,6 +1,6 @@
 """mix: one language's dub track: the dub speech over the music-and-effects bed (or, in voice-over mode,
 over the original ducked beneath it), then normalized to the delivery loudness profile, then marked with
-the inaudible watermark that identifies it (pipeline/marking.py)."""
+the inaudible watermark that identifies it (pipeline/ledger/marking.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from pipeline import loudness, marking
-from pipeline.config import Settings
-from pipeline.errors import ConfigError
-from pipeline.jobs import StageRun, run_stage
-from pipeline.mixing import duck_gain, mix_over
+from pipeline.audio import loudness
+from pipeline.audio.mixing import duck_gain, mix_over
+from pipeline.core.config import Settings
+from pipeline.core.errors import ConfigError
+from pipeline.core.stagerun import StageRun, run_stage
+from pipeline.ledger import marking
 from pipeline.stages.ingest import MIX_RATE
 
 MODES = ("replace", "voiceover")

@@ -12,10 +12,10 @@ import numpy as np
 import soundfile as sf
 
 from models.separation import SpleeterSeparator
-from pipeline.config import Settings
-from pipeline.errors import ConfigError
-from pipeline.jobs import StageRun, run_stage
-from pipeline.separation import dsp_separate
+from pipeline.audio.separation import dsp_separate
+from pipeline.core.config import Settings
+from pipeline.core.errors import ConfigError
+from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.stages.common import load_script
 
 METHODS = ("auto", "spleeter", "dsp", "none")

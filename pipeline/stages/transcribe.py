@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.config import Settings
-from pipeline.engines import get_asr
-from pipeline.errors import InputError
-from pipeline.jobs import StageRun, run_stage
-from pipeline.script import Segment, WordTiming
+from pipeline.core.config import Settings
+from pipeline.core.engines import get_asr
+from pipeline.core.errors import InputError
+from pipeline.core.script import Segment, WordTiming
+from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.stages.common import load_script, save_script
 
 

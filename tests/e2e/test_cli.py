@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-DUBLINE = [sys.executable, "-m", "pipeline.cli"]
+DUBLINE = [sys.executable, "-m", "pipeline.cli.app"]
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

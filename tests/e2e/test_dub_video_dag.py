@@ -10,9 +10,9 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from pipeline.config import get_settings
-from pipeline.runner import run_dag
-from pipeline.subtitles import read_subtitles
+from pipeline.cli.runner import run_dag
+from pipeline.core.config import get_settings
+from pipeline.text.subtitles import read_subtitles
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +94,7 @@ def test_spanish_track_says_the_spanish_subtitles(dubbed: dict, tmp_path: Path) 
         ],
         check=True,
     )
-    from pipeline.engines import get_asr
+    from pipeline.core.engines import get_asr
 
     heard = " ".join(s.text for s in get_asr(get_settings()).transcribe(wav, language="es").segments)
     said = " ".join(c.text for c in read_subtitles(dubbed["out"] / "talk.es.srt"))
@@ -136,7 +136,7 @@ def test_report_has_stage_timings(dubbed: dict) -> None:
 def test_rerun_reuses_every_stage(dubbed: dict, sample_video: Path) -> None:
     """Idempotent stages: the same job run again (same input, parameters and output) does no work and
     publishes the same media (the signed file included: its manifest names the job, not the run)."""
-    from pipeline import progress
+    from pipeline.core import progress
 
     before = (dubbed["out"] / "talk.dub.mp4").read_bytes()
     events: list[tuple[str, str]] = []
@@ -158,7 +158,7 @@ def test_rerun_reuses_every_stage(dubbed: dict, sample_video: Path) -> None:
 
 def test_adding_a_language_redoes_only_its_stages(dubbed: dict, sample_video: Path, tmp_path: Path) -> None:
     """What finished is kept: a run with one more language only does that language's work (and the mux)."""
-    from pipeline import progress
+    from pipeline.core import progress
 
     events: list[tuple[str, str]] = []
     unsubscribe = progress.subscribe(lambda stage, event, info: events.append((stage, event)))
@@ -188,7 +188,7 @@ def test_adding_a_language_redoes_only_its_stages(dubbed: dict, sample_video: Pa
 
 
 def test_detected_pair_without_engine_fails_cleanly(dubbed: dict, sample_video: Path, tmp_path: Path) -> None:
-    from pipeline.errors import DublineError
+    from pipeline.core.errors import DublineError
 
     conf = {"input": str(sample_video), "source_language": "", "target_languages": ["pl"], "output": str(tmp_path)}
     with pytest.raises(DublineError) as err:
@@ -196,7 +196,7 @@ def test_detected_pair_without_engine_fails_cleanly(dubbed: dict, sample_video: 
     assert "en->pl" in err.value.one_line() and "en->es" in err.value.one_line()
     assert err.value.exit_code == 3
     assert list(tmp_path.iterdir()) == []
-    from pipeline import db
+    from pipeline.ledger import db
 
     last = db.recent_jobs(get_settings().resolved_db_url, 1)[0]
     assert last.status == "failed" and "en->pl" in (last.error or "")

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.config import get_settings, reset_settings
-from pipeline.errors import DublineError
-from pipeline.runner import run_dag
+from pipeline.cli.runner import run_dag
+from pipeline.core.config import get_settings, reset_settings
+from pipeline.core.errors import DublineError
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def _conf(video: Path, out: Path) -> dict[str, Any]:
 def test_person_voice_without_consent_fails_the_run(
     joe_speaks_spanish: Any, sample_video: Path, tmp_path: Path
 ) -> None:
-    from pipeline import db
+    from pipeline.ledger import db
 
     settings = joe_speaks_spanish
     with pytest.raises(DublineError) as err:
@@ -49,10 +49,10 @@ def test_person_voice_without_consent_fails_the_run(
 def test_person_voice_with_consent_is_published_with_provenance(
     joe_speaks_spanish: Any, sample_video: Path, tmp_path: Path
 ) -> None:
-    from pipeline import db
-    from pipeline.cli import app
-    from pipeline.jobs import open_settings_store
+    from pipeline.cli.app import app
+    from pipeline.core.stagerun import open_settings_store
     from pipeline.ledger import consents as ledger
+    from pipeline.ledger import db
 
     settings = joe_speaks_spanish
     evidence = b"joe reading the statement"

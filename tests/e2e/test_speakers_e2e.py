@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import get_settings
-from pipeline.engines import get_tts_engines
-from pipeline.runner import run_dag
-from pipeline.script import Script
+from pipeline.cli.runner import run_dag
+from pipeline.core.config import get_settings
+from pipeline.core.engines import get_tts_engines
+from pipeline.core.script import Script
 
 pytestmark = pytest.mark.slow
 
@@ -63,8 +63,8 @@ def _dub(src: Path, out: Path, series: str) -> dict:
 
 
 def _script(report: dict) -> Script:
-    from pipeline.jobs import open_settings_store
-    from pipeline.storage import key_of
+    from pipeline.core.stagerun import open_settings_store
+    from pipeline.core.storage import key_of
 
     store = open_settings_store(get_settings())
     return Script.from_json(store.get_bytes(key_of(store, report["script_uri"])))

@@ -43,7 +43,7 @@ def pg_base_url() -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
-        from pipeline import db
+        from pipeline.ledger import db
 
         for url in list(db._ready):
             db._ready.discard(url)
@@ -57,7 +57,7 @@ def pg_base_url() -> Iterator[str]:
 
 
 def _reset_pg(url: str) -> None:
-    from pipeline import db
+    from pipeline.ledger import db
 
     db._ready.discard(url)
     engine = db.get_engine(url)
@@ -80,7 +80,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def db_url(empty_db_url: str) -> str:
     """A migrated database of each kind."""
-    from pipeline import db
+    from pipeline.ledger import db
 
     db.upgrade(empty_db_url)
     return empty_db_url
@@ -89,7 +89,7 @@ def db_url(empty_db_url: str) -> str:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Settings on that database and a private data folder; also what get_settings() returns (the CLI)."""
-    from pipeline.config import Settings, reset_settings
+    from pipeline.core.config import Settings, reset_settings
 
     for name in list(os.environ):
         if name.startswith("DUBLINE_") and not name.startswith("DUBLINE_TEST_"):
@@ -119,8 +119,8 @@ def _granted(
     status: str = "granted",
 ) -> int:
     """A consent recorded straight in the ledger (no recording checks): what a successful grant leaves."""
-    from pipeline import db
     from pipeline.ledger import consents as ledger
+    from pipeline.ledger import db
 
     with db.session(settings) as s:
         p = ledger.ensure_person(s, person, person.title())
@@ -130,7 +130,7 @@ def _granted(
         if status != "requested":
             import hashlib
 
-            from pipeline.jobs import open_settings_store
+            from pipeline.core.stagerun import open_settings_store
 
             evidence = f"recording of {person}, consent {c.id}".encode()
             uri = open_settings_store(settings).put_bytes(f"consent/recordings/test-{c.id}.wav", evidence)

@@ -8,8 +8,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from pipeline import db
-from pipeline.ledger import audit
+from pipeline.ledger import audit, db
 
 
 def _fill(url: str, n: int) -> None:

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from pipeline import db
-from pipeline.cli import app
-from pipeline.config import Settings
+from pipeline.cli.app import app
+from pipeline.core.config import Settings
+from pipeline.ledger import db
 from pipeline.ledger import statement as st
 
 runner = CliRunner()
@@ -58,8 +58,8 @@ def test_grant_without_a_request_is_refused(settings: Settings, tmp_path: Any) -
 
 
 def test_grant_of_a_stale_request_is_refused(settings: Settings, tmp_path: Any) -> None:
-    from pipeline.consent import grant_consent, request_consent
-    from pipeline.errors import ConsentError
+    from pipeline.core.errors import ConsentError
+    from pipeline.voice.consent import grant_consent, request_consent
 
     request_consent(settings, "joe", ["dubbing"], ["es"], today=date(2026, 1, 1))
     rec = tmp_path / "rec.wav"
@@ -106,7 +106,7 @@ def test_db_commands(settings: Settings) -> None:
 
 
 def test_database_down_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    from pipeline.config import reset_settings
+    from pipeline.core.config import reset_settings
 
     monkeypatch.setenv("DUBLINE_DB_URL", "postgresql+psycopg://postgres:secret@127.0.0.1:1/dubline")
     monkeypatch.setenv("DUBLINE_DATA_DIR", str(tmp_path))

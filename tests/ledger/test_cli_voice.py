@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import db
-from pipeline.cli import app
-from pipeline.config import Settings
-from pipeline.ledger import voices
+from pipeline.cli.app import app
+from pipeline.core.config import Settings
+from pipeline.ledger import db, voices
 from tests.ledger.test_voices import FakeCloner, consent_with_references, fake_measure, recording
 
 runner = CliRunner()
@@ -24,7 +23,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def cloner(monkeypatch: pytest.MonkeyPatch) -> FakeCloner:
-    from pipeline.stages import enroll
+    from pipeline.voice import enroll
 
     fake = FakeCloner()
     monkeypatch.setattr(enroll, "measure_reference", fake_measure)
@@ -119,8 +118,8 @@ def test_enroll_through_the_dag(
 ) -> None:
     """`dubline voice enroll` runs enroll_voice in-process; a second run reuses the search; the DAG's own
     consent check refuses an enrolment the command did not check first."""
-    from pipeline.config import reset_settings
-    from pipeline.runner import _Replayed, run_dag
+    from pipeline.cli.runner import _Replayed, run_dag
+    from pipeline.core.config import reset_settings
 
     monkeypatch.setenv("DUBLINE_AIRFLOW_HOME", str(tmp_path_factory.getbasetemp() / "airflow-enroll"))
     reset_settings()

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from models.base import ModelInfo, Prosody, Voice
-from pipeline import db, progress
-from pipeline.config import Settings
-from pipeline.consent import revoke_consent
-from pipeline.errors import ConsentError
-from pipeline.jobs import open_settings_store
-from pipeline.script import Script, Segment, SourceInfo, SpeakerInfo, Translation
+from pipeline.core import progress
+from pipeline.core.config import Settings
+from pipeline.core.errors import ConsentError
+from pipeline.core.script import Script, Segment, SourceInfo, SpeakerInfo, Translation
+from pipeline.core.stagerun import open_settings_store
+from pipeline.ledger import db
+from pipeline.voice.consent import revoke_consent
 
 TODAY = date(2026, 6, 15)
 LINES = ["Good morning, everyone.", "Thank you for coming today.", "Let us begin with the first topic."]
@@ -58,7 +59,7 @@ class _FakeCloner:
 @pytest.fixture
 def cloned(settings: Settings, grant: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, int]:
     """joe consented (dubbing, en) and has an active (fake) profile; QA off (the fake speaks with eSpeak)."""
-    import pipeline.stages.enroll as enroll
+    import pipeline.voice.enroll as enroll
     from pipeline.ledger import voices
 
     monkeypatch.setattr(enroll, "make_cloner", lambda settings, backend: _FakeCloner())
@@ -98,7 +99,7 @@ def _clips(settings: Settings) -> list[str]:
 
 
 def test_matched_person_speaks_with_their_profile_under_consent(cloned: tuple[Settings, int]) -> None:
-    from pipeline.stages.synthesize import synthesize
+    from pipeline.products.dubbing.synthesize import synthesize
 
     settings, cid = cloned
     result = synthesize(settings, _translated(settings), today=TODAY.isoformat())
@@ -108,7 +109,7 @@ def test_matched_person_speaks_with_their_profile_under_consent(cloned: tuple[Se
 
 
 def test_cloned_voice_refused_after_revocation(cloned: tuple[Settings, int]) -> None:
-    from pipeline.stages.synthesize import synthesize
+    from pipeline.products.dubbing.synthesize import synthesize
 
     settings, _ = cloned
     revoke_consent(settings, "joe", "withdrawn")
@@ -121,7 +122,7 @@ def test_cloned_voice_refused_after_revocation(cloned: tuple[Settings, int]) -> 
 def test_cloned_voice_refused_for_another_language(cloned: tuple[Settings, int]) -> None:
     """The profile speaks English only here; a consent for en does not cover es either: a stock voice speaks
     es, and nothing is made in joe's voice."""
-    from pipeline.stages.synthesize import synthesize
+    from pipeline.products.dubbing.synthesize import synthesize
 
     settings, _ = cloned
     tr = _translated(settings)
@@ -139,7 +140,7 @@ def test_cloned_voice_refused_for_another_language(cloned: tuple[Settings, int])
 
 def test_revocation_during_a_run_stops_the_cloned_voice(cloned: tuple[Settings, int]) -> None:
     from pipeline.ledger.consents import impact
-    from pipeline.stages.synthesize import synthesize
+    from pipeline.products.dubbing.synthesize import synthesize
 
     settings, cid = cloned
     steps: list[int] = []

@@ -17,11 +17,12 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from models import watermark as wm
-from pipeline import media, signing
-from pipeline.cli import app
-from pipeline.config import Settings
-from pipeline.jobs import open_settings_store
+from pipeline.audio import media
+from pipeline.cli.app import app
+from pipeline.core.config import Settings
+from pipeline.core.stagerun import open_settings_store
+from pipeline.ledger import signing
+from pipeline.ledger import watermark as wm
 
 MODEL = {"id": "m", "version": "1", "sha256": "f" * 64}
 PAYLOAD = 0x5EED1234
@@ -73,7 +74,7 @@ def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def published(
     settings: Settings, grant: Any, media_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, Any]:
-    from pipeline.stages.deliver import publish
+    from pipeline.products.dubbing.deliver import publish
 
     monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "dub_video")
     monkeypatch.setenv("AIRFLOW_CTX_DAG_RUN_ID", "manual__2026-06-15")
@@ -194,7 +195,7 @@ def test_a_manifest_from_another_signer_is_untrusted(
 
 
 def test_signing_again_reuses_the_signed_files(settings: Settings, published: dict[str, Any]) -> None:
-    from pipeline.stages.deliver import publish
+    from pipeline.products.dubbing.deliver import publish
 
     first = (published["out"] / "talk.dub.mp4").read_bytes()
     publish(settings, *published["args"])

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from pipeline import db
-from pipeline.config import Settings
-from pipeline.errors import DatabaseError, SetupError
+from pipeline.core.config import Settings
+from pipeline.core.errors import DatabaseError, SetupError
+from pipeline.ledger import db
 
 TABLES = {
     "people",
@@ -91,7 +91,7 @@ def test_jobs_are_recorded_with_audit_rows(db_url: str) -> None:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_database_down_when_a_job_starts(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A clear error before anything runs, and no half-written job (nor Airflow started)."""
-    from pipeline import runner
+    from pipeline.cli.app import runner
 
     if kind == "sqlite":
         blocker = tmp_path / "file"
@@ -114,7 +114,7 @@ def test_database_down_when_a_job_starts(kind: str, tmp_path: Path, monkeypatch:
 
 def test_pg_down_then_up_leaves_no_job(pg_base_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The job that could not start is not in the database once it is back."""
-    from pipeline import runner
+    from pipeline.cli.app import runner
 
     db.upgrade(pg_base_url)
     with db.get_engine(pg_base_url).begin() as conn:
@@ -130,8 +130,8 @@ def test_pg_down_then_up_leaves_no_job(pg_base_url: str, tmp_path: Path, monkeyp
 def test_cli_refuses_un_migrated_database(empty_db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
-    from pipeline.config import reset_settings
+    from pipeline.cli.app import app
+    from pipeline.core.config import reset_settings
 
     monkeypatch.setenv("DUBLINE_DB_URL", empty_db_url)
     monkeypatch.setenv("DUBLINE_DATA_DIR", str(tmp_path))

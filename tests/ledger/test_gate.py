@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from models.base import Voice
-from pipeline import db, progress
-from pipeline.config import Settings
-from pipeline.consent import require_consent, revoke_consent
-from pipeline.errors import ConsentError
-from pipeline.jobs import open_settings_store
-from pipeline.script import Script, Segment, SourceInfo, Translation
+from pipeline.core import progress
+from pipeline.core.config import Settings
+from pipeline.core.errors import ConsentError
+from pipeline.core.script import Script, Segment, SourceInfo, Translation
+from pipeline.core.stagerun import open_settings_store
+from pipeline.ledger import db
+from pipeline.voice.consent import require_consent, revoke_consent
 
 TODAY = date(2026, 6, 15)
 LINES = ["Good morning, everyone.", "Thank you for coming today.", "Let us begin with the first topic."]
@@ -41,7 +42,7 @@ def person_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
     """The English voice (eSpeak NG, fast) stands for person joe's voice."""
     monkeypatch.setenv("DUBLINE_PERSON_VOICES", '{"en": "joe"}')
     monkeypatch.setenv("DUBLINE_TTS_PREFERENCE", '{"en": ["espeak"], "*": ["espeak"]}')
-    from pipeline.config import reset_settings
+    from pipeline.core.config import reset_settings
 
     reset_settings()
     return settings.model_copy(
@@ -72,14 +73,14 @@ def _via_gate(settings: Settings, use: str) -> None:
 
 
 def _via_stage(settings: Settings, use: str) -> None:
-    from pipeline.stages.synthesize import synthesize
+    from pipeline.products.dubbing.synthesize import synthesize
 
     synthesize(settings, _translated(settings), use=use, today=TODAY.isoformat())
 
 
 def _via_dag_entry(settings: Settings, use: str) -> None:
     """What the DAG's task calls."""
-    from pipeline.jobs import invoke_stage
+    from pipeline.core.stagerun import invoke_stage
 
     invoke_stage("synthesize.synthesize", settings, _translated(settings), use=use, today=TODAY.isoformat())
 
@@ -111,7 +112,7 @@ def test_stock_voice_needs_no_consent(settings: Settings) -> None:
 
 
 def test_valid_consent_lets_the_stage_speak_and_is_recorded(person_settings: Settings, grant: Any) -> None:
-    from pipeline.stages.synthesize import synthesize
+    from pipeline.products.dubbing.synthesize import synthesize
 
     cid = grant(person_settings, languages=("en",), until=date(2026, 12, 31))
     assert require_consent(Voice("espeak", "en", "en", person_id="joe"), "dubbing", "en", TODAY, person_settings) == cid
@@ -126,7 +127,7 @@ def test_valid_consent_lets_the_stage_speak_and_is_recorded(person_settings: Set
 
 def test_cached_stage_result_is_refused_after_revocation(person_settings: Settings, grant: Any) -> None:
     """A re-run that would only reuse the recorded result still passes the gate first."""
-    from pipeline.stages.synthesize import synthesize
+    from pipeline.products.dubbing.synthesize import synthesize
 
     grant(person_settings)
     synthesize(person_settings, _translated(person_settings), today=TODAY.isoformat())
@@ -137,7 +138,7 @@ def test_cached_stage_result_is_refused_after_revocation(person_settings: Settin
 
 def test_revocation_during_a_run_stops_the_remaining_lines(person_settings: Settings, grant: Any) -> None:
     from pipeline.ledger.consents import impact
-    from pipeline.stages.synthesize import synthesize
+    from pipeline.products.dubbing.synthesize import synthesize
 
     cid = grant(person_settings)
     steps: list[int] = []
@@ -167,8 +168,8 @@ def test_revocation_during_a_run_stops_the_remaining_lines(person_settings: Sett
 def test_cli_consent_impact_lists_flagged_lines(person_settings: Settings, grant: Any) -> None:
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
-    from pipeline.stages.synthesize import synthesize
+    from pipeline.cli.app import app
+    from pipeline.products.dubbing.synthesize import synthesize
 
     grant(person_settings)
     synthesize(person_settings, _translated(person_settings), today=TODAY.isoformat())

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import db
-from pipeline.cli import app
-from pipeline.config import Settings
-from pipeline.jobs import open_settings_store
-from pipeline.ledger import provenance
+from pipeline.cli.app import app
+from pipeline.core.config import Settings
+from pipeline.core.stagerun import open_settings_store
+from pipeline.ledger import db, provenance
 
 MODEL = {"id": "m", "version": "1", "sha256": "f" * 64}
 
@@ -22,7 +21,7 @@ MODEL = {"id": "m", "version": "1", "sha256": "f" * 64}
 @pytest.fixture
 def published(settings: Settings, grant: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A job's stage results (small files in the store) published to a folder, as the DAG's publish task does."""
-    from pipeline.stages.deliver import publish
+    from pipeline.products.dubbing.deliver import publish
 
     settings = settings.model_copy(update={"c2pa_sign": False})  # stand-in bytes for media: nothing to sign
     monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "dub_video")

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import Settings
-from pipeline.consent import grant_consent, request_consent, require_consent
-from pipeline.errors import ConsentError
+from pipeline.core.config import Settings
+from pipeline.core.errors import ConsentError
+from pipeline.voice.consent import grant_consent, request_consent, require_consent
 
 REFERENCE_TEXTS = [
     "The quick brown fox jumps over the lazy dog while the sun sets behind the old mill by the river.",
@@ -26,8 +26,8 @@ REFERENCE_TEXTS = [
 
 @pytest.fixture(scope="module")
 def engines() -> dict[str, Any]:
-    from pipeline.config import Settings as S
-    from pipeline.engines import get_tts_engines
+    from pipeline.core.config import Settings as S
+    from pipeline.core.engines import get_tts_engines
 
     found = {e.name: e for e in get_tts_engines(S())}
     if "piper" not in found:
@@ -79,7 +79,7 @@ def test_joe_reading_the_statement_is_granted(settings: Settings, say: Any, refe
     w, v = g.verification["words"], g.verification["voice"]
     print(f"\n  same voice (Piper joe): cosines {v['cosines']}, WER {w['wer']:.3f}, heard: {w['heard']!r}")
     assert w["code_heard"] and w["wer"] <= 0.25 and v["cosine_min"] >= 0.70
-    from pipeline import db
+    from pipeline.ledger import db
     from pipeline.ledger.consents import covering
 
     with db.session(settings) as s:
@@ -129,7 +129,7 @@ def test_wrong_code_is_refused(settings: Settings, say: Any, references: list[Pa
 
 
 def test_refusal_is_recorded_with_its_figures(settings: Settings, say: Any, references: list[Path]) -> None:
-    from pipeline import db
+    from pipeline.ledger import db
     from pipeline.ledger.consents import events
 
     req = _request(settings)
@@ -144,7 +144,7 @@ def test_refusal_is_recorded_with_its_figures(settings: Settings, say: Any, refe
 
 def test_whisper_hears_a_code_said_by_a_real_person(settings: Settings, fixtures_dir: Path) -> None:
     """one_two_three_en.wav is a person saying "one two three": the code 123 is recovered from real speech."""
-    from pipeline.engines import get_asr
+    from pipeline.core.engines import get_asr
     from pipeline.ledger import statement as st
 
     heard = " ".join(s.text for s in get_asr(settings).transcribe(fixtures_dir / "one_two_three_en.wav", "en").segments)
@@ -176,7 +176,7 @@ def test_same_real_speaker_scores_above_threshold(fixtures_dir: Path, tmp_path: 
 
 
 def _assert_no_consent(settings: Settings) -> None:
-    from pipeline import db
+    from pipeline.ledger import db
     from pipeline.ledger.consents import covering
 
     with db.session(settings) as s:

@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import inspect
 
 from models.base import EngineError, ModelInfo
-from pipeline import db
-from pipeline.config import Settings
-from pipeline.errors import ConsentError, InputError, SetupError, StageError
-from pipeline.ledger import voices
+from pipeline.core.config import Settings
+from pipeline.core.errors import ConsentError, InputError, SetupError, StageError
+from pipeline.ledger import db, voices
 
 # --- fakes -----------------------------------------------------------------------------------------
 
@@ -38,7 +37,7 @@ def recording(folder: Path, name: str, voice: str = "joe", speech_s: float = 6.0
 
 
 def fake_measure(path: Path) -> Any:
-    from pipeline.stages.enroll import Heard
+    from pipeline.voice.enroll import Heard
 
     try:
         doc = json.loads(Path(path).read_text())
@@ -74,7 +73,7 @@ class FakeCloner:
 
 @pytest.fixture
 def cloner(monkeypatch: pytest.MonkeyPatch) -> FakeCloner:
-    from pipeline.stages import enroll
+    from pipeline.voice import enroll
 
     fake = FakeCloner()
     monkeypatch.setattr(enroll, "measure_reference", fake_measure)
@@ -259,7 +258,7 @@ def _stage_outputs(settings: Settings) -> list[Path]:
 def test_enrol_with_consent_builds_once_and_records_the_profile(
     settings: Settings, grant: Any, cloner: FakeCloner, tmp_path: Path
 ) -> None:
-    from pipeline.stages.enroll import enroll, profile_folder
+    from pipeline.voice.enroll import enroll, profile_folder
 
     cid = consent_with_references(settings, grant, languages=("es",))
     refs = [str(recording(tmp_path / "in", f"joe{i}.wav", "joe2", 5.5)) for i in range(2)]
@@ -302,7 +301,7 @@ def test_enrol_with_consent_builds_once_and_records_the_profile(
 def test_enrol_without_a_covering_consent_is_refused_before_anything(
     settings: Settings, grant: Any, cloner: FakeCloner, tmp_path: Path, consent: dict[str, Any], says: str
 ) -> None:
-    from pipeline.stages.enroll import enroll
+    from pipeline.voice.enroll import enroll
 
     if consent:
         grant(settings, **consent)
@@ -318,7 +317,7 @@ def test_enrol_without_a_covering_consent_is_refused_before_anything(
 def test_enrol_of_another_persons_voice_is_refused(
     settings: Settings, grant: Any, cloner: FakeCloner, tmp_path: Path
 ) -> None:
-    from pipeline.stages.enroll import enroll
+    from pipeline.voice.enroll import enroll
 
     consent_with_references(settings, grant, languages=("es",))
     refs = [str(recording(tmp_path / "in", "joe.wav", "joe", 6)), str(recording(tmp_path / "in", "ann.wav", "ann", 6))]
@@ -334,7 +333,7 @@ def test_enrol_of_another_persons_voice_is_refused(
 def test_enrol_needs_consented_references_to_compare_with(
     settings: Settings, grant: Any, cloner: FakeCloner, tmp_path: Path
 ) -> None:
-    from pipeline.stages.enroll import enroll
+    from pipeline.voice.enroll import enroll
 
     grant(settings, languages=("es",))  # granted, but no voice reference recorded
     with pytest.raises(ConsentError, match="records no voice reference"):
@@ -343,7 +342,7 @@ def test_enrol_needs_consented_references_to_compare_with(
 
 
 def test_enrol_refuses_bad_references(settings: Settings, grant: Any, cloner: FakeCloner, tmp_path: Path) -> None:
-    from pipeline.stages.enroll import enroll
+    from pipeline.voice.enroll import enroll
 
     consent_with_references(settings, grant, languages=("es",))
     short = [str(recording(tmp_path, "a.wav", "joe", 4.0)), str(recording(tmp_path, "b.wav", "joe", 3.5))]
@@ -369,8 +368,8 @@ def test_enrol_refuses_bad_references(settings: Settings, grant: Any, cloner: Fa
 def test_a_revocation_during_the_search_stops_the_enrolment(
     settings: Settings, grant: Any, cloner: FakeCloner, tmp_path: Path
 ) -> None:
-    from pipeline.consent import revoke_consent
-    from pipeline.stages import enroll as stage
+    from pipeline.voice import enroll as stage
+    from pipeline.voice.consent import revoke_consent
 
     consent_with_references(settings, grant, languages=("es",))
     checked = stage.check(settings, "joe", [str(recording(tmp_path, "joe.wav", "joe", 12))], "es")
@@ -394,7 +393,7 @@ def test_enroll_real_voices(
     from models.speaker import ResemblyzerEncoder
     from pipeline.ledger import consents as ledger
     from pipeline.ledger.tables import ConsentReference
-    from pipeline.stages import enroll as stage
+    from pipeline.voice import enroll as stage
 
     fake = FakeCloner()
     monkeypatch.setattr(stage, "make_cloner", lambda settings, backend: fake)
@@ -419,8 +418,8 @@ def test_enroll_real_voices(
 def test_an_unknown_backend_is_refused_after_the_consent_check(
     settings: Settings, grant: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.errors import ConfigError
-    from pipeline.stages import enroll as stage
+    from pipeline.core.errors import ConfigError
+    from pipeline.voice import enroll as stage
 
     monkeypatch.setattr(stage, "measure_reference", fake_measure)
     refs = [str(recording(tmp_path, "joe.wav", "joe", 12))]

@@ -24,7 +24,7 @@ def _no_dubline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    from pipeline.storage import LocalStore
+    from pipeline.core.storage import LocalStore
 
     return LocalStore(tmp_path / "store")
 

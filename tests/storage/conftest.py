@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import Settings
-from pipeline.devtools import seaweed
+from pipeline.core.config import Settings
+from tools import seaweed
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +90,7 @@ def calls() -> Callable[[Any], Calls]:
 def s3_store(s3_settings: Callable[..., Settings], s3_url: str) -> Callable[..., Any]:
     """s3_store(**settings overrides): an S3Store on a fresh prefix with its own boto3 client, so that
     a test may hook faults into the client without touching the shared one."""
-    from pipeline.s3store import S3Options, S3Store, make_client
+    from pipeline.core.s3store import S3Options, S3Store, make_client
 
     def make(url: str = s3_url, **overrides: Any) -> S3Store:
         opts = S3Options.from_settings(s3_settings(**overrides))

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import Settings, get_settings, reset_settings
-from pipeline.devtools.seaweed import SeaweedS3
-from pipeline.storage import ObjectStore, get_json, key_of, open_store
+from pipeline.core.config import Settings, get_settings, reset_settings
+from pipeline.core.storage import ObjectStore, get_json, key_of, open_store
+from tools.seaweed import SeaweedS3
 
 pytestmark = pytest.mark.slow
 
@@ -53,9 +53,9 @@ def _uris(doc: Any) -> Iterator[str]:
 
 
 def test_dub_video_keeps_every_object_in_s3(s3_env: tuple[Settings, str], tmp_path: Path) -> None:
-    from pipeline.runner import run_dag
-    from pipeline.sample import make_sample
-    from pipeline.script import Script
+    from pipeline.audio.sample import make_sample
+    from pipeline.cli.runner import run_dag
+    from pipeline.core.script import Script
 
     settings, store_url = s3_env
     store = open_store(store_url, settings)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.devtools import seaweed
-from pipeline.errors import ConfigError, StageError
-from pipeline.jobs import StageRun, run_stage
-from pipeline.s3store import S3Options, S3Store, make_client
+from pipeline.core.errors import ConfigError, StageError
+from pipeline.core.s3store import S3Options, S3Store, make_client
+from pipeline.core.stagerun import StageRun, run_stage
+from tools import seaweed
 
 
 def test_wrong_secret_is_refused_with_a_clear_error(s3_store: Any, calls: Any, tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ def test_server_dying_mid_upload_fails_the_stage_and_publishes_nothing(
     probe = S3Store(doomed_server.bucket, "p", options=opts, client=make_client(opts))
     probe.put_bytes("before.txt", b"x")
 
-    from pipeline.s3store import _shared_client
+    from pipeline.core.s3store import _shared_client
 
     def kill_server(**kwargs: Any) -> None:
         doomed_server.stop(grace_s=0)

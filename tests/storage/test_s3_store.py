@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import reset_settings
-from pipeline.errors import ConfigError, StageError
-from pipeline.s3store import S3Store
-from pipeline.storage import LocalStore, copy_object, get_json, key_of, open_store, put_json
+from pipeline.core.config import reset_settings
+from pipeline.core.errors import ConfigError, StageError
+from pipeline.core.s3store import S3Store
+from pipeline.core.storage import LocalStore, copy_object, get_json, key_of, open_store, put_json
 
 MB = 1 << 20
 
@@ -81,7 +81,7 @@ def test_open_store_takes_s3_settings_from_the_environment(
 
 def test_aws_variables_are_the_fallback(s3_server: Any, s3_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """No DUBLINE_S3_ACCESS_KEY/SECRET_KEY: boto3's chain (AWS_ACCESS_KEY_ID, ...) supplies them."""
-    from pipeline.config import Settings
+    from pipeline.core.config import Settings
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)

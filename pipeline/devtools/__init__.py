@@ -1,1 +1,0 @@
-"""Tools for development, tests and benchmarks; nothing in the pipeline imports them."""

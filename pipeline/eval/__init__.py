@@ -1,4 +1,0 @@
-"""`make eval`: quality evaluations that print figures. Each module of this package listed in
-EVALUATIONS has a `main(argv)`; `python -m pipeline.eval [NAME ...]` runs them (all by default)."""
-
-EVALUATIONS = ["translation", "mix", "watermark", "diarization", "cloning", "prosody", "qa"]

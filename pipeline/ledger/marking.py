@@ -1,0 +1,230 @@
+"""Marking: every synthetic dub track carries an inaudible watermark (pipeline/ledger/watermark.py) whose 32-bit
+payload identifies the artifact, and `dubline detect` reads it back from any audio or video file and looks
+the payload up in the ledger.
+
+The payload is the first 32 bits of the mix stage's content key (pipeline.core.stagerun), so that the same mix made
+again carries the same mark. It is recorded at publish as the `watermark` of the dub track's artifact
+(pipeline/ledger/provenance.py), which the published files name as their input. Two different tracks share
+a payload with probability 2**-32 per pair: a lookup lists every record with that payload.
+
+The mark goes in after loudness normalization; the track is measured again, and where the mark lifted the
+true peak over the profile's ceiling, the track is turned down by that much (the mark does not mind gain).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from pipeline.audio import loudness
+from pipeline.core.config import Settings
+from pipeline.core.errors import InputError
+from pipeline.ledger import watermark as wm
+
+DETECT_RATE = wm.RATE  # streams are decoded straight to the watermark's analysis rate
+DETECT_SECONDS = 600.0  # the first 10 minutes of a stream are read: ~150 copies of the payload
+
+
+def material(settings: Settings) -> dict[str, str] | None:
+    """What the mix stage's key must cover: the scheme and which key (by its public id), or None when off."""
+    if not settings.watermark:
+        return None
+    return {"scheme": wm.SCHEME, "key_id": wm.key_id(settings.watermark_key.get_secret_value())}
+
+
+def payload_for(stage_key: str) -> int:
+    """The payload of a mix: the first 32 bits of its stage key (a store prefix ending in the key works too)."""
+    key = stage_key.rstrip("/").rsplit("/", 1)[-1]
+    return int(key[:8], 16)
+
+
+@dataclass
+class Marked:
+    info: dict[str, Any] | None  # what the mix result and the provenance record say about the mark
+    measured: loudness.Measurement | None = None  # the track's loudness after marking (None: unchanged)
+
+
+def mark_track(settings: Settings, path: Path, payload: int, prof: loudness.Profile) -> Marked:
+    """Put the mark carrying `payload` into the WAV at `path` (in place, same sample format), then re-measure
+    its loudness and keep it inside the profile's peak ceiling."""
+    if not settings.watermark:
+        return Marked(None)
+    key = settings.watermark_key.get_secret_value()
+    subtype = sf.info(str(path)).subtype
+    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    base = {"scheme": wm.SCHEME, "key_id": wm.key_id(key), "payload": payload, "payload_hex": f"{payload:08x}"}
+    try:
+        marked = wm.embed(audio, rate, payload, key)
+    except wm.WatermarkError as e:
+        return Marked({**base, "skipped": str(e)})
+    snr = wm.mark_snr_db(audio, marked)
+    sf.write(str(path), np.clip(marked, -1.0, 1.0), rate, subtype=subtype)
+    after = loudness.measure(path)
+    trim = _peak_trim(after, prof)
+    if trim < 0:
+        sf.write(str(path), np.clip(marked * 10 ** (trim / 20), -1.0, 1.0), rate, subtype=subtype)
+        after = loudness.measure(path)
+    return Marked({**base, "snr_db": round(snr, 1), "trim_db": round(trim, 2)}, after)
+
+
+def mark_copy(settings: Settings, src: Path, dest: Path, payload: int) -> dict[str, Any] | None:
+    """Write `dest`: the WAV `src` (a dub speech stem) with the mark carrying `payload`. None when marking is
+    off or the audio is too short to carry it (then nothing is written)."""
+    if not settings.watermark:
+        return None
+    key = settings.watermark_key.get_secret_value()
+    subtype = sf.info(str(src)).subtype
+    audio, rate = sf.read(str(src), dtype="float32", always_2d=True)
+    try:
+        marked = wm.embed(audio, rate, payload, key)
+    except wm.WatermarkError:
+        return None
+    peak = float(np.max(np.abs(marked))) if marked.size else 0.0
+    sf.write(str(dest), marked / peak if peak > 1.0 else marked, rate, subtype=subtype)
+    return {
+        "scheme": wm.SCHEME,
+        "key_id": wm.key_id(key),
+        "payload": payload,
+        "snr_db": round(wm.mark_snr_db(audio, marked), 1),
+    }
+
+
+def _peak_trim(m: loudness.Measurement, prof: loudness.Profile) -> float:
+    """The gain (dB, <= 0) that brings the peak back under the profile's ceiling."""
+    if prof.name == "none":
+        return 0.0
+    peak = m.sample_peak_dbfs if prof.rms_range is not None else m.true_peak_dbtp
+    excess = peak - prof.true_peak
+    return -(excess + 0.05) if excess > 0 else 0.0
+
+
+# --- detection ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class StreamReading:
+    index: int  # the audio stream's index among the file's audio streams
+    language: str
+    title: str
+    codec: str
+    seconds: float  # how much of it was read
+    detection: wm.Detection
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _local(path_or_uri: str) -> Path:
+    from urllib.parse import unquote, urlparse
+
+    p = urlparse(path_or_uri)
+    if p.scheme not in ("", "file"):
+        raise InputError(f"{path_or_uri}: detect reads local files", "download it first, or give a path")
+    path = Path(unquote(p.path) if p.scheme else path_or_uri).expanduser()
+    if not path.exists():
+        raise InputError(f"{path}: no such file", "give the path of an audio or video file")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file", "give the path of an audio or video file")
+    return path
+
+
+def audio_streams(path: Path) -> list[dict[str, Any]]:
+    """The file's audio streams (ffprobe), or an InputError that says what is wrong."""
+    import ffmpeg
+
+    from pipeline.audio import media
+
+    media.require_ffmpeg()
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes)", "give a complete audio or video file")
+    try:
+        streams = ffmpeg.probe(str(path)).get("streams", [])
+    except ffmpeg.Error as e:
+        detail = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise InputError(
+            f"{path} is not a media file ffmpeg can read ({detail[-1] if detail else 'unknown format'})",
+            "give an audio or video file (wav, mp3, m4a, mp4, mkv, ...)",
+        ) from None
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    if not audio:
+        raise InputError(f"{path} has no audio stream", "give a file with sound")
+    return audio
+
+
+def read_stream(path: Path, index: int, seconds: float = DETECT_SECONDS) -> np.ndarray:
+    """Audio stream `index` of `path`, mono at the watermark's analysis rate (the first `seconds`)."""
+    cmd = ["ffmpeg", "-v", "error", "-nostdin", "-t", f"{seconds:.3f}", "-i", str(path)]
+    cmd += ["-map", f"0:a:{index}", "-ac", "1", "-ar", str(DETECT_RATE), "-f", "f32le", "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise InputError(
+            f"{path}: audio stream {index} cannot be decoded ({tail[-1] if tail else 'ffmpeg failed'})",
+            "check the file",
+        )
+    return np.frombuffer(proc.stdout, dtype=np.float32)
+
+
+def detect_file(settings: Settings, path_or_uri: str) -> list[StreamReading]:
+    """Read the mark of every audio stream of a file."""
+    path = _local(path_or_uri)
+    key = settings.watermark_key.get_secret_value()
+    out = []
+    for i, st in enumerate(audio_streams(path)):
+        audio = read_stream(path, i)
+        tags = st.get("tags", {})
+        det = (
+            wm.decode(audio, DETECT_RATE, key) if len(audio) else wm.Detection(False, None, 0.0, (), False, 0, 0.0, 0.0)
+        )
+        out.append(
+            StreamReading(
+                index=i,
+                language=str(tags.get("language", "")),
+                title=str(tags.get("title", "")),
+                codec=str(st.get("codec_name", "")),
+                seconds=round(len(audio) / DETECT_RATE, 2),
+                detection=det,
+            )
+        )
+    return out
+
+
+def lookup(settings: Settings, payload: int) -> list[dict[str, Any]]:
+    """The ledger's records of dub tracks marked with `payload`: the track, the job that made it (DAG run,
+    input), its models and consents, and the published files it went into."""
+    from sqlalchemy import select
+
+    from pipeline.ledger import db
+    from pipeline.ledger.tables import Artifact, ArtifactInput
+
+    out: list[dict[str, Any]] = []
+    with db.session(settings) as s:
+        for art in s.scalars(select(Artifact).where(Artifact.watermark == payload).order_by(Artifact.id)):
+            doc = art.manifest or {}
+            published = s.scalars(
+                select(Artifact)
+                .join(ArtifactInput, ArtifactInput.artifact_id == Artifact.id)
+                .where(ArtifactInput.input_artifact_id == art.id)
+                .order_by(Artifact.id)
+            ).all()
+            source: dict[str, Any] = next((i for i in doc.get("inputs", []) if i.get("role") == "source"), {})
+            out.append(
+                {
+                    "artifact": art.id,
+                    "uri": art.uri,
+                    "sha256": art.sha256,
+                    "language": doc.get("artifact", {}).get("language"),
+                    "created_at": art.created_at.isoformat(),
+                    "job": {**doc.get("job", {}), "dag_id": art.dag_id, "run_id": art.run_id},
+                    "input": {"uri": source.get("uri"), "sha256": source.get("sha256")},
+                    "models": art.models,
+                    "consents": doc.get("consents", []),
+                    "published": sorted({p.uri for p in published}),
+                    "flag": art.flag,
+                    "flag_reason": art.flag_reason,
+                }
+            )
+    return out

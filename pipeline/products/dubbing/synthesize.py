@@ -1,0 +1,398 @@
+"""synthesize: speak every translated line, each speaker with their own voice, in the source's delivery.
+
+For one target language:
+1. casting (pipeline.speech.casting.cast_language): each diarized speaker gets a voice: their consented, cloned
+   voice where they were matched to an enrolled person; else the voice the series gave them; else a stock
+   voice suited to them (presentation, not taken by another speaker). Recorded in Script.voices.
+2. consent: every person's voice is checked before the first line, and again before every synthesis, so a
+   revocation while a job runs stops the lines not yet spoken.
+3. delivery: each line's measured prosody (Segment.prosody) is carried into the engine's controls
+   relative to its speaker's usual delivery and the voice's own (pipeline.speech.prosody.transfer), or a named
+   style is applied; what an engine cannot do natively (pitch on Piper, F0 range) is WORLD-shaped after.
+4. fitting rungs d and b (shorter translation, the engine's own rate), as before.
+5. QA (pipeline.speech.qa): the final clip is heard again by Whisper and compared with the text; a line heard
+   wrong is re-synthesized up to DUBLINE_QA_RETRIES times with varied settings and the best kept; the
+   speaker similarity to the assigned voice is measured. Figures go into Clip.qa and the report.
+
+Clips are content-addressed (text, engine, voice, prosody), so a re-run re-synthesizes only what changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.base import TTS, Prosody, Voice
+from pipeline.audio.media import wav_duration
+from pipeline.core.config import Settings
+from pipeline.core.engines import choose_translator, get_tts_engines
+from pipeline.core.errors import ConfigError, DublineError, StageError
+from pipeline.core.script import Clip, LineQA, Script, Segment, VoiceChoice
+from pipeline.core.stagerun import StageRun, digest, open_settings_store, run_stage
+from pipeline.core.storage import ObjectStore
+from pipeline.stages.common import load_script, save_script
+from pipeline.text import timing
+from pipeline.voice.consent import record_voice_output, require_consent
+
+
+def synth_clip(
+    store: ObjectStore, tts: TTS, voice: Voice, text: str, prosody: Prosody | float, scratch: Path
+) -> tuple[str, float, Path]:
+    """Synthesize one line (or reuse the identical clip from an earlier run). Returns (uri, seconds, local path).
+
+    `prosody` may be a bare rate (the engine's other controls at 1)."""
+    p = prosody if isinstance(prosody, Prosody) else Prosody(rate=prosody)
+    controls = {k: round(v, 3) for k, v in dataclasses.asdict(p).items()}
+    doc: dict[str, Any] = {"text": text, "engine": tts.info.as_dict(), "voice": voice.id, "rate": controls["rate"]}
+    if any(controls[k] != 1.0 for k in ("pitch", "volume", "pitch_range")):
+        doc["prosody"] = controls
+    key = "clips/" + digest(doc)[:32]
+    wav_key = f"{key}.wav"
+    if store.exists(wav_key):
+        local = store.local_path(wav_key, scratch / "clips")
+        return store.uri(wav_key), wav_duration(local), local
+    out = scratch / f"{Path(key).name}.wav"
+    try:
+        tts.synthesize(text, voice, out, p)
+        from models.worldfx import apply_prosody_post
+
+        apply_prosody_post(tts.name, out, p)
+    except Exception as e:  # engine errors carry their own message
+        raise StageError(f"{tts.name} could not speak {text[:60]!r}: {e}") from e
+    return store.put_file(wav_key, out), wav_duration(out), out
+
+
+@dataclasses.dataclass
+class _Cast:
+    """One speaker's voice, ready to speak."""
+
+    choice: VoiceChoice
+    tts: TTS
+    voice: Voice
+    consent_id: int | None
+    voice_base: dict[str, Any]
+    speaker_base: dict[str, Any]
+    reference: np.ndarray | None = None
+
+
+def _profile_tts(settings: Settings, choice: VoiceChoice) -> TTS:
+    """The TTS of a person's cloned voice: the profile folder (its profile.json checked against the sha256 the
+    ledger recorded), loaded by the backend that built it."""
+    assert choice.profile_uri and choice.profile_sha256 and choice.person_id
+    from pipeline.voice.enroll import make_cloner, profile_folder
+
+    folder = profile_folder(settings, choice.profile_uri, choice.profile_sha256)
+    backend = str(json.loads((folder / "profile.json").read_text()).get("backend") or choice.engine.split(":", 1)[-1])
+    return make_cloner(settings, backend).load(folder, choice.person_id)
+
+
+def _stock_tts(settings: Settings, name: str) -> TTS:
+    for e in get_tts_engines(settings):
+        if e.name == name:
+            return e
+    raise ConfigError(f"the voice engine {name!r} is not installed here", "run `make setup` or change the casting")
+
+
+def _person_reference(settings: Settings, person_id: str) -> np.ndarray | None:
+    from pipeline.ledger import db
+    from pipeline.ledger import voices as ledger
+
+    with db.session(settings) as s:
+        for e in ledger.enrolled_people(s):
+            if e.person_id == person_id:
+                return np.asarray(e.centroid, dtype=np.float64)
+    return None
+
+
+def synthesize(
+    settings: Settings,
+    translated: dict[str, Any],
+    duration: float | None = None,
+    use: str = "dubbing",
+    today: str | None = None,
+    series: str | None = None,
+    style: str | None = None,
+) -> dict[str, Any]:
+    """Speak every line. A line too long for its slot is re-translated shorter when it would need more
+    than the largest overall speed-up (rung d), then spoken faster by the engine within its bound (rung b);
+    the fit stage stretches what remains (rung c)."""
+    from pipeline.speech.casting import cast_language, summary
+
+    lang = translated["language"]
+    day = date.fromisoformat(today) if today else date.today()
+    style = (style or "").strip() or None
+    if style:
+        from pipeline.speech.prosody import get_style
+
+        get_style(style)  # an unknown style is refused before anything is spoken
+    store = open_settings_store(settings)
+    script0 = load_script(store, translated["script_uri"])
+    casting = cast_language(settings, script0, lang, series)
+    # the consent gate, before the first line: every person whose voice this job would use
+    consents: dict[str, int | None] = {}
+    for choice in casting.voices.values():
+        if choice.person_id and choice.person_id not in consents:
+            probe = Voice(choice.engine, choice.voice_id, lang, person_id=choice.person_id)
+            consents[choice.person_id] = require_consent(probe, use, lang, day, settings)
+    ladder = {
+        "gap": settings.fit_min_gap_s,
+        "max_rate": settings.fit_max_rate,
+        "stretch_max": settings.stretch_max,
+        "shorten": settings.fit_shorten,
+    }
+    delivery = {
+        "transfer": settings.prosody_transfer,
+        "rate_bounds": [settings.prosody_rate_min, settings.prosody_rate_max],
+        "style": style,
+    }
+    qa_cfg = {"on": settings.qa, "max_wer": settings.qa_max_wer, "retries": settings.qa_retries}
+    engines_info = {
+        spk: (_stock_tts(settings, c.engine).info.as_dict() if c.profile_uri is None else {"profile": c.profile_uri})
+        for spk, c in casting.voices.items()
+    }
+    material = {
+        "script": translated["script_uri"],
+        "voices": {spk: c.model_dump() for spk, c in sorted(casting.voices.items())},
+        "engines": engines_info,
+        "use": use,
+        "persons": sorted(consents),
+        "duration": duration,
+        "delivery": delivery,
+        "qa": qa_cfg,
+        **ladder,
+    }
+
+    def work(run: StageRun) -> dict[str, Any]:
+        from pipeline.speech import prosody as pros
+        from pipeline.speech import qa
+
+        script = load_script(run.store, translated["script_uri"]).revised(f"synthesize:{lang}")
+        script.voices[lang] = casting.voices
+        source = script.source.language or ""
+        end = duration if duration is not None else script.source.duration
+        spans = [(s.start, s.end) for s in script.segments]
+        slot_of = dict(
+            zip((s.id for s in script.segments), timing.slots(spans, end, settings.fit_min_gap_s), strict=True)
+        )
+        cast = _prepare_cast(settings, run, script, casting.voices, consents, lang, bool(style))
+        checker = qa.LineChecker.from_settings(settings) if settings.qa else None
+        total = len(script.segments)
+        spoken = 0.0
+        counts = {"rate": 0, "shorten": 0}
+        qas: list[LineQA] = []
+        pending: list[tuple[Segment, _Cast, str, Prosody, Path]] = []
+        for i, seg in enumerate(script.segments):
+            tr = seg.translations.get(lang)
+            if tr is None or not tr.text.strip():
+                continue
+            c = cast.get(seg.speaker) or next(iter(cast.values()))
+            tts, voice = c.tts, c.voice
+
+            def gate(c: _Cast = c) -> None:  # a revocation mid-run stops the lines not yet spoken
+                require_consent(c.voice, use, lang, day)
+
+            if settings.prosody_transfer or style:
+                base = pros.transfer(seg.prosody, c.speaker_base, c.voice_base, style, settings)
+            else:
+                base = Prosody()
+            base = dataclasses.replace(base, pitch=round(base.pitch * c.choice.pitch, 4))
+            gate()
+            uri, natural, local = synth_clip(run.store, tts, voice, tr.text, base, run.scratch)
+            slot = slot_of[seg.id]
+            available = max(slot.end - slot.start, 0.01)
+            rate, dur, steps = base.rate, natural, []
+            text = tr.text
+            # rung d before b: a line that would need more than the largest overall speed-up is first
+            # re-translated shorter (stretching it that far is what makes dubs sound like chipmunks)
+            budget = timing.char_budget(text, natural, available, settings.stretch_max)
+            if budget is not None and settings.fit_shorten and source:
+                shorter = _shorter(settings, seg.text, source, lang, budget)
+                if shorter and len(shorter) < len(text):
+                    gate()
+                    s_uri, s_dur, s_local = synth_clip(run.store, tts, voice, shorter, base, run.scratch)
+                    if s_dur < dur:
+                        local = s_local
+                        seg.translations[lang] = tr.model_copy(
+                            update={"text": shorter, "full_text": tr.text, "budget_chars": budget}
+                        )
+                        text, uri, dur = shorter, s_uri, s_dur
+                        natural = s_dur  # speed-ups are measured against the line actually spoken
+                        steps.append("shorten")
+                        counts["shorten"] += 1
+            if dur > available:  # rung b: the engine's own faster rate (never past fit_max_rate in all)
+                factor = timing.plan_rate(dur, available, settings.fit_max_rate).rate
+                faster = min(base.rate * factor, max(base.rate, settings.fit_max_rate))
+                if faster > base.rate + 1e-3:
+                    rate = faster
+                    gate()
+                    uri, dur, local = synth_clip(
+                        run.store, tts, voice, text, dataclasses.replace(base, rate=rate), run.scratch
+                    )
+                    steps.append("rate")
+                    counts["rate"] += 1
+            seg.clips[lang] = Clip(
+                uri=uri,
+                duration=round(dur, 4),
+                engine=tts.name,
+                voice=voice.id,
+                rate=round(rate, 3),
+                natural_duration=round(natural, 4),
+                steps=steps,
+                speaker=seg.speaker,
+                person_id=voice.person_id,
+                pitch=base.pitch,
+                volume=base.volume,
+                style=style,
+            )
+            spoken += dur
+            record_voice_output(settings, voice, c.consent_id, seg.clips[lang].uri, tts.info.as_dict(), use, lang)
+            pending.append((seg, c, text, base, local))
+            run.step(i + 1, total, seg.id)
+        if checker is not None and pending:
+            spoken += _check_lines(run, checker, pending, lang, use, day, settings, qas)
+        main = _main_speaker(script, cast)
+        return {
+            "language": lang,
+            "script_uri": save_script(run, script),
+            "engine": cast[main].tts.info.as_dict(),
+            "voice": cast[main].voice.id,
+            "voices": summary(casting.voices),
+            "casting_warnings": casting.warnings,
+            "consents": sorted({c for c in consents.values() if c is not None}),
+            "lines": total,
+            "speech_s": round(spoken, 3),
+            "rate_changed": counts["rate"],
+            "shortened": counts["shorten"],
+            "delivery": {"transfer": settings.prosody_transfer, "style": style},
+            "qa": {
+                **qa.summarize(qas),
+                "asr_s": round(checker.seconds, 2) if checker else 0.0,
+                "audio_s": round(checker.audio_s, 2) if checker else 0.0,
+            }
+            if checker is not None
+            else None,
+        }
+
+    return run_stage(settings, "synthesize", material, work, label=lang)
+
+
+def _check_lines(
+    run: StageRun,
+    checker: Any,
+    pending: list[tuple[Segment, _Cast, str, Prosody, Path]],
+    lang: str,
+    use: str,
+    day: date,
+    settings: Settings,
+    qas: list[LineQA],
+) -> float:
+    """QA of every spoken line: all heard together in Whisper windows (check_many), then each line heard
+    wrong synthesized again with varied settings (qa.VARIANTS) and the best attempt kept. Returns the change
+    in spoken seconds."""
+    from pipeline.speech import qa
+
+    verdicts = checker.check_many([(local, text, c.reference) for _, c, text, _, local in pending], lang)
+    delta = 0.0
+    for n, ((seg, c, text, base, local), verdict) in enumerate(zip(pending, verdicts, strict=True)):
+        clip = seg.clips[lang]
+        line_qa = verdict
+        if not verdict.passed and settings.qa_retries > 0:
+            made: dict[Path, tuple[str, float, float]] = {local: (clip.uri, clip.duration, clip.rate)}
+
+            def make(
+                attempt: int,
+                c: _Cast = c,
+                text: str = text,
+                base: Prosody = base,
+                rate: float = clip.rate,
+                made: dict[Path, tuple[str, float, float]] = made,
+            ) -> tuple[Path, str]:
+                v = qa.variant(attempt)
+                said = qa.normalise_for_speech(text, lang) if v["normalise"] else text
+                r = round(rate * float(v["rate"]), 4)
+                require_consent(c.voice, use, lang, day)  # a revocation mid-run stops the retries too
+                a_uri, a_dur, a_local = synth_clip(
+                    run.store, c.tts, c.voice, said, dataclasses.replace(base, rate=r), run.scratch
+                )
+                made[a_local] = (a_uri, a_dur, r)
+                return a_local, f"{v['name']} (rate {r:.2f})"
+
+            chosen, line_qa = qa.synthesize_checked(
+                make, text, lang, checker, settings, c.reference, first=(local, verdict)
+            )
+            if chosen != local:
+                uri, dur, rate = made[chosen]
+                delta += dur - clip.duration
+                clip = clip.model_copy(
+                    update={"uri": uri, "duration": round(dur, 4), "rate": round(rate, 3), "steps": [*clip.steps, "qa"]}
+                )
+                record_voice_output(settings, c.voice, c.consent_id, uri, c.tts.info.as_dict(), use, lang)
+        seg.clips[lang] = clip.model_copy(update={"qa": line_qa})
+        qas.append(line_qa)
+        run.step(n + 1, len(pending), f"qa {seg.id}")
+    return delta
+
+
+def _main_speaker(script: Script, cast: dict[str, _Cast]) -> str:
+    talk: dict[str, float] = {}
+    for s in script.segments:
+        if s.speaker in cast:
+            talk[s.speaker] = talk.get(s.speaker, 0.0) + (s.end - s.start)
+    return max(talk, key=lambda k: talk[k]) if talk else next(iter(cast))
+
+
+def _prepare_cast(
+    settings: Settings,
+    run: StageRun,
+    script: Script,
+    voices: dict[str, VoiceChoice],
+    consents: dict[str, int | None],
+    lang: str,
+    styled: bool,
+) -> dict[str, _Cast]:
+    from pipeline.speech import prosody as pros
+    from pipeline.speech.casting import voice_cache, voice_embedding
+
+    out: dict[str, _Cast] = {}
+    for spk, choice in voices.items():
+        if choice.profile_uri:
+            tts = _profile_tts(settings, choice)
+            voice = tts.voice_for(lang)
+        else:
+            tts = _stock_tts(settings, choice.engine)
+            voice = Voice(choice.engine, choice.voice_id, lang, person_id=choice.person_id)
+        measured = [s.prosody for s in script.segments if s.speaker == spk and s.prosody is not None]
+        speaker_base: dict[str, Any] = pros.speaker_baseline(measured) if measured else {}
+        voice_base: dict[str, Any] = {}
+        if settings.prosody_transfer or styled:
+            try:
+                voice_base = pros.voice_baseline(tts, voice, lang, voice_cache(settings))
+            except DublineError:
+                raise
+            except Exception:  # the voice's own delivery is a refinement: without it, rates stay relative
+                voice_base = {}
+        reference = None
+        if settings.qa:
+            if choice.person_id:
+                reference = _person_reference(settings, choice.person_id)
+            else:
+                reference = voice_embedding(settings, tts, voice, lang)
+        out[spk] = _Cast(choice, tts, voice, consents.get(choice.person_id or ""), voice_base, speaker_base, reference)
+    return out
+
+
+def _shorter(settings: Settings, source_text: str, source: str, target: str, budget: int) -> str | None:
+    """Rung d: ask the translator for a rendering of at most `budget` characters."""
+    try:
+        translator = choose_translator(settings, source, target)
+        return translator.translate([source_text], source, target, budgets=[budget])[0].strip() or None
+    except DublineError:
+        return None
+
+
+__all__ = ["synthesize", "synth_clip"]

@@ -1,0 +1,130 @@
+"""translate: one target language of the Script, through the engine chosen for the pair.
+
+Each line goes with its neighbours as context (DUBLINE_MT_CONTEXT_LINES) and the job's glossary; with
+DUBLINE_MT_BUDGET_RATIO set, also with a length budget (that ratio of the source line) up front. Every
+Translation records the engine that made it (the LLM, or its fallback), the weights' sha256, the prompt
+version and any flags; the stage result's `engine` (the job report's `models.mt`) records the same.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from models.base import LineContext
+from models.glossary import Glossary, GlossaryError, load, parse
+from models.mt import translate_lines
+from models.mt_check import measure
+from pipeline.core.config import Settings
+from pipeline.core.engines import choose_translator, translator_provenance
+from pipeline.core.errors import ConfigError, InputError
+from pipeline.core.script import Translation
+from pipeline.core.stagerun import StageRun, run_stage
+from pipeline.stages.common import load_script, resolve_input, save_script
+
+
+def load_glossary(settings: Settings, spec: str | None = None, scratch: Path | None = None) -> Glossary | None:
+    """The job's glossary: inline JSON, or a path / file:// / s3:// URI of a JSON or TSV file; empty means
+    DUBLINE_MT_GLOSSARY (and none when that is empty too)."""
+    spec = (spec or "").strip() or settings.mt_glossary.strip()
+    if not spec:
+        return None
+    try:
+        if spec.startswith("{"):
+            return parse(spec, "the glossary parameter")
+        path = resolve_input(spec, scratch or settings.data_dir / "work", settings)
+        if not path.is_file():
+            raise InputError(f"glossary {spec}: no such file", "give a JSON or TSV glossary file (see README)")
+        return load(path)
+    except GlossaryError as e:
+        raise InputError(str(e), "fix the glossary file (format: README, 'Glossary')") from None
+
+
+def neighbours(texts: list[str], n: int) -> list[LineContext]:
+    """For each line, up to n source lines before and after it."""
+    return [
+        LineContext(
+            tuple(t for t in texts[max(0, i - n) : i] if t.strip()),
+            tuple(t for t in texts[i + 1 : i + 1 + n] if t.strip()),
+        )
+        for i in range(len(texts))
+    ]
+
+
+def translate(
+    settings: Settings, transcribed: dict[str, Any], target: str, glossary: str | None = None
+) -> dict[str, Any]:
+    source = transcribed["language"]
+    target = target.strip().lower()
+    if target == source:
+        raise ConfigError(f"target language {target} is the source language", "pick another --to language")
+    engine = choose_translator(settings, source, target)
+    gloss = load_glossary(settings, glossary)
+    ratio, unit = settings.mt_budget_ratio, settings.mt_budget_unit
+    provenance = translator_provenance(engine)
+    material = {
+        "script": transcribed["script_uri"],
+        "key": transcribed.get("key"),
+        "target": target,
+        "engine": provenance,
+        "context_lines": settings.mt_context_lines,
+        "glossary": gloss.as_dict() if gloss else None,
+        "budget": [ratio, unit] if ratio else None,
+    }
+
+    def work(run: StageRun) -> dict[str, Any]:
+        script = load_script(run.store, transcribed["script_uri"]).revised(f"translate:{target}")
+        texts = [s.text for s in script.segments]
+        run.step(0, len(texts))
+        budgets: list[int | None] = [
+            max(1, math.ceil(ratio * measure(t, unit, source))) if ratio and t.strip() else None for t in texts
+        ]
+        stats = getattr(engine, "stats", None)
+        cached_before = stats.cached if stats is not None else 0
+        rendered = translate_lines(
+            engine,
+            texts,
+            source,
+            target,
+            budgets if ratio else None,
+            neighbours(texts, settings.mt_context_lines),
+            gloss,
+            unit,
+        )
+        counts: dict[str, int] = {}
+        fallbacks = flagged = over = 0
+        llm_id = engine.info.id
+        for seg, r, budget in zip(script.segments, rendered, budgets, strict=True):
+            is_main = r.engine == llm_id
+            seg.translations[target] = Translation(
+                text=r.text.strip(),
+                engine=r.engine,
+                budget_chars=budget if unit == "chars" else None,
+                budget_syllables=budget if unit == "syllables" else None,
+                model_sha256=(engine.info.sha256 or None) if is_main else None,
+                prompt_version=(engine.info.prompt_version or None) if is_main else None,
+                flags=list(r.flags),
+            )
+            counts[r.engine] = counts.get(r.engine, 0) + 1
+            fallbacks += "fallback" in r.flags
+            flagged += "unvalidated" in r.flags
+            if budget is not None and r.text.strip() and measure(r.text.strip(), unit, target) > budget:
+                over += 1
+        run.step(len(texts), len(texts))
+        script.languages = sorted({*script.languages, target})
+        budgeted = sum(1 for b, t in zip(budgets, texts, strict=True) if b is not None and t.strip())
+        return {
+            "language": target,
+            "script_uri": save_script(run, script),
+            "engine": provenance,
+            "lines": len(texts),
+            "lines_by_engine": counts,
+            "fallbacks": fallbacks,
+            "unvalidated": flagged,
+            "cached_lines": (stats.cached - cached_before) if stats is not None else 0,
+            "glossary_entries": (len(gloss.keep) + len(gloss.terms)) if gloss else 0,
+            "budget": {"ratio": ratio, "unit": unit, "lines": budgeted, "met": budgeted - over} if ratio else None,
+        }
+
+    return run_stage(settings, "translate", material, work, label=target)

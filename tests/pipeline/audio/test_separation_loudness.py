@@ -1,0 +1,83 @@
+"""Separation (DSP fallback and the Spleeter environment) and loudness normalization."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from models.registry import spleeter_python
+from pipeline.audio.loudness import PROFILES, measure, normalize, profile
+from pipeline.audio.separation import dsp_separate
+
+RATE = 48000
+
+
+def _tone(freq: float, seconds: float, amp: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_dsp_removes_centre_speech_band_only_inside_speech() -> None:
+    music_side = _tone(220, 8, 0.1)  # wide (anti-phase) music
+    speech = _tone(1000, 8, 0.2) * ((np.arange(8 * RATE) / RATE > 3) & (np.arange(8 * RATE) / RATE < 5))
+    x = np.stack([music_side + speech, -music_side + speech], axis=1)
+    dialogue, bed = dsp_separate(x, RATE, [(3.0, 5.0)])
+    inside = slice(int(3.5 * RATE), int(4.5 * RATE))
+    outside = slice(0, int(2 * RATE))
+    rms = lambda a: float(np.sqrt(np.mean(a**2)))  # noqa: E731
+    assert rms(bed[inside, 0]) < 1.1 * rms(music_side[inside])  # the centre tone is gone from the bed
+    assert rms(dialogue[inside, 0]) > 0.9 * 0.2 / np.sqrt(2)  # and is in the dialogue (a 0.2 sine: RMS 0.141)
+    assert np.max(np.abs(bed[outside] - x[outside])) < 1e-4  # outside speech the bed is the input
+
+
+def test_dsp_mono_input() -> None:
+    x = (_tone(1000, 3, 0.2))[:, None]
+    dialogue, bed = dsp_separate(x, RATE, [(1.0, 2.0)])
+    assert bed.shape == x.shape and dialogue.shape == x.shape
+
+
+@pytest.mark.parametrize("name", ["ebu_r128", "atsc_a85", "streaming", "acx"])
+def test_normalize_meets_each_profile(tmp_path: Path, name: str) -> None:
+    t = np.arange(20 * RATE) / RATE
+    # speech-like: a modulated tone with pauses, well below the targets to start with
+    sig = 0.05 * np.sin(2 * np.pi * 300 * t) * (np.sin(2 * np.pi * 0.5 * t) > 0) + 0.3 * (t % 5 < 0.01)
+    src = tmp_path / "in.wav"
+    sf.write(str(src), np.stack([sig, sig], 1).astype(np.float32), RATE, subtype="FLOAT")
+    before, after = normalize(src, tmp_path / "out.wav", profile(name), RATE)
+    assert not before.meets(PROFILES[name])
+    assert after.meets(PROFILES[name]), after
+
+
+def test_measure_reports_true_peak_and_lra(tmp_path: Path) -> None:
+    path = tmp_path / "t.wav"
+    sf.write(str(path), _tone(997, 5, 0.5), RATE)
+    m = measure(path)
+    assert -7.5 < m.true_peak_dbtp < -5.5 and m.lra_lu >= 0
+
+
+def test_unknown_profile_is_a_clear_error() -> None:
+    from pipeline.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown loudness profile"):
+        profile("loud")
+
+
+@pytest.mark.skipif(not spleeter_python().is_file(), reason="Spleeter's environment is made by `make setup`")
+def test_spleeter_separates_in_its_own_environment(tmp_path: Path) -> None:
+    from models.separation import SpleeterSeparator
+
+    src = tmp_path / "in.wav"
+    t = np.arange(4 * RATE) / RATE
+    sig = 0.2 * np.sin(2 * np.pi * 110 * t) * (1 + np.sin(2 * np.pi * 2 * t))
+    sf.write(str(src), np.stack([sig, sig], 1).astype(np.float32), RATE, subtype="FLOAT")
+    stems = SpleeterSeparator(spleeter_python()).separate(src, tmp_path / "out", RATE)
+    for path in (stems.dialogue, stems.bed):
+        info = sf.info(str(path))
+        assert info.samplerate == RATE and info.channels == 2 and abs(info.duration - 4.0) < 0.05
+    out = subprocess.run([str(spleeter_python()), "-c", "import numpy; print(numpy.__version__)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("1.")  # the isolated environment keeps numpy<2

@@ -1,0 +1,59 @@
+"""The transcribe stage keeps what was said and drops what Whisper invents past the end of the audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.base import AsrSegment, ModelInfo, Transcription, Word
+from pipeline.core.config import Settings
+from pipeline.core.errors import InputError
+from pipeline.core.script import Script, SourceInfo
+from pipeline.core.storage import open_store
+from pipeline.stages import transcribe as stage
+
+
+class FakeASR:
+    info = ModelInfo("fake-asr", "1")
+
+    def __init__(self, segments: list[AsrSegment]) -> None:
+        self.segments = tuple(segments)
+
+    def transcribe(self, audio_path: Path, language: str | None = None) -> Transcription:
+        return Transcription(language="en", language_probability=0.9, segments=self.segments, duration=30.0)
+
+
+def _ingested(settings: Settings) -> dict:
+    store = open_store(settings.resolved_store_url)
+    script = Script(
+        source=SourceInfo(uri="file:///x.wav", sha256="a" * 64, filename="x.wav", duration=30.0, has_video=False)
+    )
+    return {
+        "source_sha256": "a" * 64,
+        "duration": 30.0,
+        "script_uri": store.put_bytes("t/script.json", script.to_json()),
+        "asr_audio_uri": store.put_bytes("t/asr.wav", b"RIFF"),
+    }
+
+
+def test_segments_past_the_end_are_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(data_dir=tmp_path)
+    said = AsrSegment(25.0, 27.5, " Thank you.", (Word("Thank", 25.0, 25.5), Word("you.", 25.6, 27.5)))
+    invented = AsrSegment(30.0, 40.0, " Thank you.", ())
+    overlong = AsrSegment(28.0, 31.0, " Bye.", (Word("Bye.", 28.0, 31.0),))
+    monkeypatch.setattr(stage, "get_asr", lambda s: FakeASR([said, invented, overlong]))
+    result = stage.transcribe(settings, _ingested(settings), None)
+    store = open_store(settings.resolved_store_url)
+    from pipeline.stages.common import load_script
+
+    script = load_script(store, result["script_uri"])
+    assert [s.text for s in script.segments] == ["Thank you.", "Bye."]
+    assert script.segments[-1].end == 30.0  # clamped to the end of the audio
+
+
+def test_no_speech_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(data_dir=tmp_path)
+    monkeypatch.setattr(stage, "get_asr", lambda s: FakeASR([AsrSegment(0, 1, "  ", ())]))
+    with pytest.raises(InputError, match="no speech was found"):
+        stage.transcribe(settings, _ingested(settings), None)
