@@ -63,13 +63,6 @@ def _guard_empty_alignment(find_alignment: Any) -> Any:
     return guarded
 
 
-def clear_cache() -> None:
-    """Forget loaded models (frees their memory once no adapter holds them)."""
-    with _LOCK:
-        _FW_CACHE.clear()
-        _OW_CACHE.clear()
-
-
 class FasterWhisperASR:
     """Whisper through faster-whisper / CTranslate2, from a local CTranslate2 model folder."""
 

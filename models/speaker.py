@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import subprocess
 import threading
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -41,8 +42,11 @@ class SpeakerEncoder(Protocol):
         ...
 
 
-def cosine(a: np.ndarray | list[float], b: np.ndarray | list[float]) -> float:
+def cosine(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
+    """Cosine similarity of two vectors (0.0 when either is empty or zero, or their lengths differ)."""
     va, vb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if va.size == 0 or va.shape != vb.shape:
+        return 0.0
     na, nb = float(np.linalg.norm(va)), float(np.linalg.norm(vb))
     if na == 0.0 or nb == 0.0:
         return 0.0
@@ -125,10 +129,6 @@ class ResemblyzerEncoder:
         many windows or in-memory samples (diarization, the cloning search)."""
         return self._encoder()
 
-    def embed_samples(self, samples: np.ndarray) -> np.ndarray:
-        """The embedding of 16 kHz mono float samples already in memory (no preprocessing)."""
-        return np.asarray(self._encoder().embed_utterance(np.asarray(samples, np.float32)), dtype=np.float64)
-
     def embed(self, audio_path: Path) -> np.ndarray:
         encoder = self._encoder()
         from resemblyzer import preprocess_wav
@@ -141,8 +141,3 @@ class ResemblyzerEncoder:
             )
         emb = encoder.embed_utterance(wav)
         return np.asarray(emb, dtype=np.float64)
-
-
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()

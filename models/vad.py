@@ -166,8 +166,3 @@ def speech_regions(
     return default_vad().speech_regions(
         audio, threshold=threshold, min_speech_s=min_speech_s, min_silence_s=min_silence_s
     )
-
-
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()

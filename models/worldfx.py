@@ -16,15 +16,14 @@ did not already apply and shapes the clip in place.
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, Prosody
+from models.files import atomic_path
 
 # Within these of 1.0 a control is treated as "no change": WORLD resynthesis is not free (it costs about
 # 0.1-0.3 x real time and a little buzz), so a no-op is a copy.
@@ -34,7 +33,8 @@ FRAME_PERIOD_MS = 5.0
 F0_FLOOR = 55.0
 F0_CEIL = 600.0  # Hz: the F0 search range (low male voices to children)
 
-# What each engine's own controls do with a Prosody (models.tts): the rest is WORLD's job here.
+# What each engine's own controls do with a Prosody (models.pico, models.espeak, models.piper): the rest is
+# WORLD's job here.
 #   pico: <speed>, <pitch>, <volume> markup; no range control.
 #   espeak: SSML <prosody rate pitch range volume>.
 #   piper: length_scale and volume; no pitch control at all.
@@ -94,14 +94,8 @@ def _read_mono(path: Path) -> tuple[np.ndarray, int, str]:
 def _write_atomic(path: Path, audio: np.ndarray, sr: int, subtype: str) -> None:
     import soundfile as sf
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".wav", dir=path.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp_name, audio, sr, subtype=subtype if subtype.startswith("PCM") else "PCM_16")
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    with atomic_path(path, suffix=".wav") as tmp:
+        sf.write(str(tmp), audio, sr, subtype=subtype if subtype.startswith("PCM") else "PCM_16")
 
 
 def praat_f0_at(
@@ -193,11 +187,6 @@ def post_controls(engine_name: str, prosody: Prosody) -> tuple[float, float]:
     pitch = 1.0 if "pitch" in native else prosody.pitch
     pitch_range = 1.0 if "pitch_range" in native else prosody.pitch_range
     return pitch, pitch_range
-
-
-def needs_post(engine_name: str, prosody: Prosody) -> bool:
-    """Whether `apply_prosody_post` would change a clip of this engine (cheap; no audio read)."""
-    return not _is_identity(*post_controls(engine_name, prosody))
 
 
 def apply_prosody_post(engine_name: str, wav: Path, prosody: Prosody) -> Path:

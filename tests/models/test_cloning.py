@@ -11,17 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models.base import EngineError, EngineUnavailable, ModelInfo, Voice, VoiceCloner
-from models.cloning import (
-    EMBED_RATE,
-    bank_candidates,
-    make_cloner,
-    profile_digest,
-    read_profile,
-    search_styles,
-    split_reference,
-    wer,
-)
+from models.base import AsrSegment, EngineError, EngineUnavailable, ModelInfo, Transcription, Voice, VoiceCloner
+from models.cloning.backends import make_cloner
+from models.cloning.embedding import EMBED_RATE, split_reference
+from models.cloning.enrolment import transcribe_wer
+from models.cloning.profiles import profile_digest, read_profile
+from models.cloning.search import bank_candidates, search_styles
 
 
 class FakeClock:
@@ -153,11 +148,26 @@ def test_split_reference_holds_out_the_end() -> None:
     assert short.held_out_s == pytest.approx(3.5) and len(short.held_out) == 1
 
 
-def test_wer() -> None:
-    assert wer("Hola, ¿qué tal?", "hola que tal") == pytest.approx(1 / 3)  # qué != que
-    assert wer("one two three", "one two three") == 0.0
-    assert wer("one two three", "") == 1.0
-    assert wer("a b", "a x b") == 0.5
+class HeardASR:
+    """Hears `text` in any clip."""
+
+    info = ModelInfo("fake-asr", "1")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def transcribe(self, audio_path: Path, language: str | None = None) -> Transcription:
+        return Transcription(language or "es", 1.0, (AsrSegment(0.0, 1.0, f" {self.text} "),), 1.0)
+
+
+def test_the_intelligibility_check_counts_words_as_line_qa_does() -> None:
+    """transcribe_wer is models.text.heard_wer: numbers spelled either way, case and punctuation are no errors;
+    accents and other words are."""
+    audio = np.zeros(EMBED_RATE, np.float32)
+    line = "El tren de las ocho llega siempre tarde."
+    assert transcribe_wer(HeardASR("el tren de las 8 llega siempre tarde"), audio, EMBED_RATE, line, "es") == 0.0
+    assert transcribe_wer(HeardASR("hola que tal"), audio, EMBED_RATE, "Hola, ¿qué tal?", "es") == pytest.approx(1 / 3)
+    assert transcribe_wer(HeardASR(""), audio, EMBED_RATE, line, "es") == 1.0
 
 
 def test_make_cloner_unknown_name_lists_the_choices() -> None:

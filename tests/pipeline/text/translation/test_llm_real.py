@@ -9,15 +9,16 @@ import time
 import pytest
 
 from models import registry
-from models.glossary import Glossary
-from models.llm_mt import LlamaTranslator
-from models.mt_check import language_scores
+from models.llama import LlamaChat
+from pipeline.text.translation.checks import language_scores
+from pipeline.text.translation.glossary import Glossary
+from pipeline.text.translation.llm import LLMTranslator
 
 LLM_ID = "qwen2.5-coder-1.5b-instruct-gguf"
 
 
 @pytest.fixture(scope="module")
-def llm() -> LlamaTranslator:
+def llm() -> LLMTranslator:
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed (make setup builds it from its sdist)")
     spec = registry.SPECS[LLM_ID]
@@ -25,10 +26,10 @@ def llm() -> LlamaTranslator:
         folder = registry.require(LLM_ID)
     except registry.WeightsError as e:
         pytest.skip(f"LLM weights not installed: {e}")
-    return LlamaTranslator(folder / spec.main_file, spec.id, spec.version, spec.main_sha256)
+    return LLMTranslator(LlamaChat(folder / spec.main_file, spec.id, spec.version, spec.main_sha256))
 
 
-def test_english_to_german(llm: LlamaTranslator) -> None:
+def test_english_to_german(llm: LLMTranslator) -> None:
     lines = ["Where is the train station?", "I have two brothers and a sister.", "Thank you for your help, Anna."]
     t0 = time.perf_counter()
     out = llm.translate_detailed(lines, "en", "de", glossary=Glossary(keep=("Anna",)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from models.glossary import contains_term, fold
+from pipeline.text.translation.glossary import contains_term, fold
 
 CHECK_VERSION = "2"  # the rules below; part of the LLM cache key (an outcome is a rendering that passed them)
 

@@ -1,4 +1,5 @@
-"""Machine translation through Apertium (rule-based, Debian packages), and choosing a translator.
+"""Apertium (rule-based machine translation, Debian packages): running its modes over texts, and the
+language pairs and routes it has here.
 
 Batching: all texts of a call go through one `apertium` process per hop, one paragraph each (texts are
 joined with a blank line). Apertium's txt format keeps blank lines and treats them as sentence
@@ -6,6 +7,8 @@ boundaries, so words are never reordered across texts (a single newline is *not*
 "I have a red\\ncar" comes out as "Tengo un coche\\nrojo"). Null-flush mode (`-z`, NUL-separated) does
 not work with the txt deformatter, whose output drops the NULs. If the output does not split back into
 as many paragraphs as went in, each text is translated on its own instead.
+
+Length budgets and choosing among engines are the pipeline's (pipeline/text/translation/).
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from models.base import EngineError, EngineUnavailable, LineContext, ModelInfo, Rendering, Translator
-from models.glossary import Glossary
+from models.base import EngineError, EngineUnavailable, ModelInfo
 from models.system import LazyInfo, base_language, dpkg_version, stderr_tail
 
 # Apertium's three-letter codes -> ISO 639-1 (two-letter mode names are already ISO 639-1).
@@ -71,7 +73,8 @@ def _tail(text: str | bytes | None) -> str:
     return stderr_tail(text, _STDERR_TAIL)
 
 
-def _pair_label(source: str, target: str, via: str | None = None) -> str:
+def pair_label(source: str, target: str, via: str | None = None) -> str:
+    """'en->es', or 'en->fr (via es)' for a two-hop route."""
     return f"{source}->{target}" + (f" (via {via})" if via else "")
 
 
@@ -89,10 +92,10 @@ class Route:
 
     @property
     def label(self) -> str:
-        return _pair_label(self.source, self.target, self.via)
+        return pair_label(self.source, self.target, self.via)
 
 
-class ApertiumTranslator(_LazyInfo):
+class Apertium(_LazyInfo):
     """Apertium via its `apertium` command; pairs from `apertium -l`; English<->French pivots on Spanish."""
 
     name = "apertium"
@@ -154,6 +157,10 @@ class ApertiumTranslator(_LazyInfo):
                 routes[(src, tgt)] = Route(src, tgt, (first, second), via)
         return routes
 
+    def routes(self) -> dict[tuple[str, str], Route]:
+        """(source, target) -> Route, for every pair this Apertium does here."""
+        return dict(self._routes)
+
     def pairs(self) -> list[tuple[str, str]]:
         return sorted(self._routes)
 
@@ -165,7 +172,10 @@ class ApertiumTranslator(_LazyInfo):
         key = (_base(source), _base(target))
         r = self._routes.get(key)
         if r is None:
-            raise unavailable_error(source, target, [self])
+            labels = self.pair_labels()
+            raise EngineUnavailable(
+                f"no translation engine for {source}->{target}; available: {', '.join(labels) if labels else 'none'}"
+            )
         return r
 
     # --- translation -------------------------------------------------------------------------------
@@ -200,50 +210,9 @@ class ApertiumTranslator(_LazyInfo):
         # The separator did not survive (a text came back empty or split): one process per text.
         return [self._translate_one(mode, t) for t in texts]
 
-    def translate(
-        self,
-        texts: list[str],
-        source: str,
-        target: str,
-        budgets: list[int | None] | None = None,
-        *,
-        context: list[LineContext] | None = None,
-        glossary: Glossary | None = None,
-        budget_unit: str = "chars",
-    ) -> list[str]:
+    def translate(self, texts: list[str], source: str, target: str) -> list[str]:
         """Translate each text; same length and order; empty (whitespace-only) texts come back ''.
-
-        Whitespace inside a text, newlines included, is collapsed to single spaces. With `budgets`, a
-        text whose translation is longer than its budget (characters, or syllables) is shortened with what
-        a rule-based engine can do: drop parentheticals and fillers from the source, abbreviate the
-        translation. `context` and `glossary` are ignored (a rule-based engine cannot use them).
-        """
-        out = self._translate_plain(texts, source, target)
-        if not budgets:
-            return out
-        from models.mt_check import measure
-        from models.shorten import abbreviate, drop_asides, shortest_within
-
-        tgt = _base(target)
-
-        def size(text: str) -> int:
-            return measure(text, budget_unit, tgt)
-
-        over = [i for i, (t, b) in enumerate(zip(out, budgets, strict=True)) if b is not None and size(t) > b]
-        if not over:
-            return out
-        trimmed_src = [drop_asides(texts[i], _base(source)) for i in over]
-        trimmed = self._translate_plain(trimmed_src, source, target)
-        for i, alt in zip(over, trimmed, strict=True):
-            budget = budgets[i]
-            assert budget is not None
-            candidates = [abbreviate(out[i], tgt), alt, abbreviate(alt, tgt)]
-            best = shortest_within(candidates, budget, size)
-            if size(best) < size(out[i]):
-                out[i] = best
-        return out
-
-    def _translate_plain(self, texts: list[str], source: str, target: str) -> list[str]:
+        Whitespace inside a text, newlines included, is collapsed to single spaces."""
         route = self.route(source, target)
         normalized = [" ".join(t.split()) for t in texts]
         idx = [i for i, t in enumerate(normalized) if t]
@@ -254,92 +223,3 @@ class ApertiumTranslator(_LazyInfo):
         for i, t in zip(idx, batch, strict=True):
             result[i] = t
         return result
-
-
-# --- choosing ------------------------------------------------------------------------------------
-
-
-def _labels(translators: Sequence[Translator]) -> list[str]:
-    labels: dict[tuple[str, str], str] = {}
-    for tr in translators:
-        routes = tr._routes if isinstance(tr, ApertiumTranslator) else {}
-        for src, tgt in tr.pairs():
-            if (src, tgt) in labels and "(via" not in labels[(src, tgt)]:
-                continue
-            r = routes.get((src, tgt))
-            labels[(src, tgt)] = r.label if r is not None else _pair_label(src, tgt)
-    return [labels[k] for k in sorted(labels)]
-
-
-def available_pairs(translators: Sequence[Translator]) -> list[str]:
-    """All pairs the translators can do, as 'en->es', with pivots marked 'en->fr (via es)'."""
-    return _labels(translators)
-
-
-def unavailable_error(source: str, target: str, translators: Sequence[Translator]) -> EngineUnavailable:
-    pairs = available_pairs(translators)
-    return EngineUnavailable(
-        f"no translation engine for {source}->{target}; available: {', '.join(pairs) if pairs else 'none'}"
-    )
-
-
-def translate_lines(
-    translator: Translator,
-    texts: list[str],
-    source: str,
-    target: str,
-    budgets: list[int | None] | None = None,
-    context: list[LineContext] | None = None,
-    glossary: Glossary | None = None,
-    budget_unit: str = "chars",
-) -> list[Rendering]:
-    """Translate with any Translator and say which engine made each line (an engine with fallbacks, such
-    as the LLM translator, reports per line through its `translate_detailed`)."""
-    detailed = getattr(translator, "translate_detailed", None)
-    if detailed is not None:
-        result: list[Rendering] = detailed(
-            texts, source, target, budgets, context=context, glossary=glossary, budget_unit=budget_unit
-        )
-        return result
-    out = translator.translate(
-        texts, source, target, budgets, context=context, glossary=glossary, budget_unit=budget_unit
-    )
-    return [Rendering(t, translator.info.id) for t in out]
-
-
-def engine_name(translator: Translator) -> str:
-    """The name used in DUBLINE_MT_ORDER ('apertium', 'llm', ...)."""
-    return str(getattr(translator, "name", translator.info.id))
-
-
-def choose_in_order(
-    source: str, target: str, translators: Sequence[Translator], order: Sequence[str]
-) -> tuple[Translator, Translator | None]:
-    """The first engine of `order` (names) that does source->target, and the next one that does (its
-    fallback). Engines missing here (no weights, no runtime) are skipped. Raises EngineUnavailable."""
-    key = (_base(source), _base(target))
-    by_name = {engine_name(t): t for t in translators}
-    able: list[Translator] = []
-    for name in order:
-        tr = by_name.get(name)
-        if tr is not None and tr not in able and key in tr.pairs():
-            able.append(tr)
-    if not able:
-        raise unavailable_error(source, target, translators)
-    return able[0], (able[1] if len(able) > 1 else None)
-
-
-def choose_translator(source: str, target: str, translators: Sequence[Translator]) -> Translator:
-    """The first translator that does source->target directly, else the first that does it via a pivot."""
-    key = (_base(source), _base(target))
-    pivoting: Translator | None = None
-    for tr in translators:
-        if key not in tr.pairs():
-            continue
-        if isinstance(tr, ApertiumTranslator) and tr.route(*key).via:
-            pivoting = pivoting or tr
-            continue
-        return tr
-    if pivoting is not None:
-        return pivoting
-    raise unavailable_error(source, target, translators)

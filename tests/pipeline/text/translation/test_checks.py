@@ -1,4 +1,4 @@
-"""Checks of LLM translations without a model (models/mt_check.py) and glossaries (models/glossary.py)."""
+"""Checks of LLM translations without a model (checks.py) and glossaries (glossary.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models.glossary import Glossary, GlossaryError, load, parse
-from models.mt_check import (
+from pipeline.text.translation.checks import (
     clean_output,
     count_syllables,
     language_scores,
@@ -16,6 +15,7 @@ from models.mt_check import (
     missing_numbers,
     validate,
 )
+from pipeline.text.translation.glossary import Glossary, GlossaryError, load, parse
 
 SRC = "The train to Madrid leaves at 7:45 from platform 3."
 GOOD_ES = "El tren a Madrid sale a las 7:45 del andén 3."

@@ -1,4 +1,4 @@
-"""The LLM translator (models/llm_mt.py) with a scripted stand-in for llama.cpp: prompts, validation,
+"""The LLM translator (pipeline/text/translation/llm.py) with a scripted stand-in for llama.cpp: prompts, validation,
 retry, fallback, cache."""
 
 from __future__ import annotations
@@ -9,11 +9,19 @@ from typing import Any
 
 import pytest
 
-from models.base import LineContext, ModelInfo, Rendering, Translator
-from models.glossary import Glossary
-from models.llm_mt import DiskCache, LlamaTranslator
-from models.llm_prompt import PROMPT_VERSION, LineRequest, build_messages, retry_messages, system_message
-from models.mt import choose_in_order, translate_lines
+from models.base import ModelInfo
+from models.llama import LlamaChat
+from pipeline.text.translation.base import DiskCache, LineContext, Rendering, Translator
+from pipeline.text.translation.choose import choose_in_order, translate_lines
+from pipeline.text.translation.glossary import Glossary
+from pipeline.text.translation.llm import LLMTranslator
+from pipeline.text.translation.prompt import (
+    PROMPT_VERSION,
+    LineRequest,
+    build_messages,
+    retry_messages,
+    system_message,
+)
 
 
 class FakeLlama:
@@ -50,9 +58,9 @@ def line_of(messages: list[dict[str, str]]) -> str:
     return user[-1]["content"].rsplit("Line to translate: ", 1)[-1]
 
 
-def make(answer: Callable[[list[dict[str, str]]], str], **kw: Any) -> tuple[LlamaTranslator, FakeLlama]:
+def make(answer: Callable[[list[dict[str, str]]], str], **kw: Any) -> tuple[LLMTranslator, FakeLlama]:
     fake = FakeLlama(answer)
-    tr = LlamaTranslator(Path("/nonexistent/model.gguf"), "test-llm", "1", "ab" * 32, llama=fake, **kw)
+    tr = LLMTranslator(LlamaChat(Path("/nonexistent/model.gguf"), "test-llm", "1", "ab" * 32, llama=fake), **kw)
     return tr, fake
 
 
@@ -80,7 +88,7 @@ def test_is_a_translator_with_provenance() -> None:
 
 
 def test_unavailable_without_weights_or_runtime(tmp_path: Path) -> None:
-    tr = LlamaTranslator(tmp_path / "absent.gguf", "x", "1", "")
+    tr = LLMTranslator(LlamaChat(tmp_path / "absent.gguf", "x", "1", ""))
     assert tr.pairs() == []
 
 
@@ -216,10 +224,11 @@ def test_a_cache_hit_does_not_load_the_model(tmp_path: Path) -> None:
     cache = DiskCache(tmp_path)
     tr, _ = make(spanish, cache=cache)
     tr.translate(["Where is the station?"], "en", "es")
-    cold = LlamaTranslator(tmp_path / "weights.gguf", "test-llm", "1", "ab" * 32, cache=cache)
+    model = LlamaChat(tmp_path / "weights.gguf", "test-llm", "1", "ab" * 32)
+    cold = LLMTranslator(model, cache=cache)
     cold.available = lambda: True  # type: ignore[method-assign]
     assert cold.translate(["Where is the station?"], "en", "es") == ["¿Dónde está la estación?"]
-    assert cold._llama is None
+    assert model._llama is None
 
 
 def test_choose_in_order_gives_the_next_able_engine_as_fallback() -> None:

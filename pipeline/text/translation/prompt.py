@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from models.mt_check import CHECK_VERSION
+from pipeline.text.translation.checks import CHECK_VERSION
 
 PROMPT_VERSION = "mt-llm-1"
 

@@ -1,35 +1,30 @@
-"""Machine translation with a local instruction-tuned LLM (a GGUF file run by llama.cpp), Apertium as fallback.
+"""Translating dialogue line by line with a chat LLM (models.base.ChatModel, e.g. models/llama.py), with a
+fallback translator for the lines it gets wrong.
 
-The registry's default is Qwen2.5-Coder-1.5B-Instruct (Q4_K_M); any chat GGUF an operator provides works
-the same way (its chat template comes from the file). The model is loaded lazily, once per worker process,
-and only when a line is not already in the cache: a re-run of the same lines loads nothing.
-
-Each line is translated on its own (models/llm_prompt.py) with greedy decoding, so the same request always
-gives the same answer. The answer is checked (models/mt_check.py: one line, the target language, no
-commentary, numbers, glossary terms and names kept, length budget); a rejected answer is retried once with
-the reason, and a line still rejected goes to the fallback engine when that engine has the pair, or keeps
-the LLM's best answer, flagged. Outcomes are cached under a hash of (line, context, glossary entries,
-budget, model sha256, prompt version) in whatever cache the caller injects (TranslationCache).
+Each line is translated on its own (prompt.py) with greedy decoding, so the same request always gives the
+same answer. The answer is checked (checks.py: one line, the target language, no commentary, numbers,
+glossary terms and names kept, length budget); a rejected answer is retried once with the reason, and a
+line still rejected goes to the fallback translator when that one has the pair, or keeps the LLM's best
+answer, flagged. Outcomes are cached under a hash of (line, context, glossary entries, budget, model
+sha256, prompt version) in whatever cache the caller injects (TranslationCache): a re-run of the same lines
+loads no model.
 """
 
 from __future__ import annotations
 
-import atexit
 import copy
-import importlib.util
 import json
 import logging
-import os
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from models.base import EngineError, EngineUnavailable, LineContext, ModelInfo, Rendering, TranslationCache, Translator
-from models.glossary import Glossary, fold
-from models.llm_prompt import (
+from models.base import ChatModel, EngineError, EngineUnavailable, GenerationError, ModelInfo
+from models.system import base_language
+from pipeline.text.translation.base import LineContext, Rendering, TranslationCache, Translator
+from pipeline.text.translation.checks import Check, clean_output, measure, validate
+from pipeline.text.translation.glossary import Glossary, fold
+from pipeline.text.translation.prompt import (
     PROMPT_VERSION,
     LineRequest,
     build_messages,
@@ -38,97 +33,10 @@ from models.llm_prompt import (
     language_name,
     retry_messages,
 )
-from models.mt_check import Check, clean_output, measure, validate
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LANGUAGES = ("en", "es", "fr", "de")
-_MODELS: dict[tuple[str, int, int], Any] = {}
-_LOAD_SECONDS: dict[tuple[str, int, int], float] = {}
-_LOCK = threading.Lock()
-
-
-def runtime_available() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None
-
-
-def default_threads() -> int:
-    """Half the cores, at least one: llama.cpp's threads spin at barriers, so when other work shares the
-    cores (Airflow runs tasks side by side) all-core decoding slows down several times (measured on 2
-    shared cores: 1 thread 1.6 s a line, 2 threads 6 s)."""
-    return max(1, (os.cpu_count() or 2) // 2)
-
-
-def load_llama(path: Path, n_ctx: int = 2048, n_threads: int = 0) -> Any:
-    """The llama_cpp.Llama for a GGUF file, loaded once per process (and per context size / threads)."""
-    key = (str(path), n_ctx, n_threads)
-    with _LOCK:
-        if key in _MODELS:
-            return _MODELS[key]
-        try:
-            import llama_cpp
-        except ImportError as e:
-            raise EngineUnavailable("llama-cpp-python is not installed; run `make setup`") from e
-        if not path.is_file():
-            raise EngineUnavailable(f"LLM weights {path} are missing; run `dubline models install`")
-        threads = n_threads or default_threads()
-        t0 = time.perf_counter()
-        try:
-            llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                seed=0,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError) as e:
-            raise EngineError(f"cannot load the LLM {path}: {e} (is it a GGUF file llama.cpp supports?)") from e
-        _LOAD_SECONDS[key] = time.perf_counter() - t0
-        if not _MODELS:
-            atexit.register(_close_all)
-        _MODELS[key] = llm
-        return llm
-
-
-def _close_all() -> None:
-    """Free the models before the interpreter tears modules down (llama-cpp-python's own finalizer then
-    fails with a TypeError that is printed at exit)."""
-    with _LOCK:
-        for llm in _MODELS.values():
-            close = getattr(llm, "close", None)
-            if close is not None:
-                close()
-        _MODELS.clear()
-
-
-def load_seconds() -> dict[str, float]:
-    """How long each model loaded in this process took to load."""
-    return {k[0]: v for k, v in _LOAD_SECONDS.items()}
-
-
-class DiskCache:
-    """A TranslationCache in a folder: one small JSON file per key, written atomically."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
-
-    def get(self, key: str) -> str | None:
-        try:
-            return self._path(key).read_text(encoding="utf-8")
-        except OSError:
-            return None
-
-    def put(self, key: str, value: str) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(value)
-        os.replace(tmp, path)
 
 
 @dataclass
@@ -150,56 +58,41 @@ class _GenerationError(EngineError):
     """The model could not answer one request (the other lines may still be translated)."""
 
 
-class LlamaTranslator:
-    """Translator backed by a chat GGUF through llama-cpp-python."""
+class LLMTranslator:
+    """Translator backed by a chat model (a chat GGUF through llama-cpp-python in practice)."""
 
     name = "llm"
 
     def __init__(
         self,
-        model_path: Path,
-        model_id: str,
-        version: str,
-        sha256: str,
+        model: ChatModel,
         languages: tuple[str, ...] | list[str] = DEFAULT_LANGUAGES,
-        n_ctx: int = 2048,
-        n_threads: int = 0,
         cache: TranslationCache | None = None,
         fallback: Translator | None = None,
-        llama: Any = None,
     ) -> None:
-        self.model_path = Path(model_path)
-        self.info = ModelInfo(model_id, version, sha256, PROMPT_VERSION)
+        self.model = model
+        self.info = ModelInfo(model.info.id, model.info.version, model.info.sha256, PROMPT_VERSION)
         self.languages = tuple(languages)
-        self.n_ctx = n_ctx
-        self.n_threads = n_threads
         self.cache = cache
         self.fallback = fallback
-        self._llama = llama  # injected (tests) or loaded on first use
         self.stats = Stats()
 
     # --- discovery ---------------------------------------------------------------------------------
 
     def available(self) -> bool:
-        return self._llama is not None or (self.model_path.is_file() and runtime_available())
+        return self.model.available()
 
     def pairs(self) -> list[tuple[str, str]]:
         if not self.available():
             return []
         return sorted((s, t) for s in self.languages for t in self.languages if s != t)
 
-    def with_fallback(self, fallback: Translator | None, cache: TranslationCache | None = None) -> LlamaTranslator:
+    def with_fallback(self, fallback: Translator | None, cache: TranslationCache | None = None) -> LLMTranslator:
         """The same translator (same loaded model and stats) with a fallback engine and a cache."""
         other = copy.copy(self)
         other.fallback = fallback
         other.cache = cache if cache is not None else self.cache
         return other
-
-    @property
-    def llama(self) -> Any:
-        if self._llama is None:
-            self._llama = load_llama(self.model_path, self.n_ctx, self.n_threads)
-        return self._llama
 
     # --- translation -------------------------------------------------------------------------------
 
@@ -231,7 +124,7 @@ class LlamaTranslator:
         budget_unit: str = "chars",
     ) -> list[Rendering]:
         """Translate each line; say per line which engine made it and what was flagged."""
-        source, target = _base(source), _base(target)
+        source, target = base_language(source), base_language(target)
         if (source, target) not in self.pairs():
             raise EngineUnavailable(
                 f"the LLM translator does not do {source}->{target} here "
@@ -298,7 +191,7 @@ class LlamaTranslator:
     def _outcome(self, req: LineRequest) -> dict[str, Any]:
         """The cached or freshly generated outcome for one line: text, ok, problems, flags."""
         self.stats.lines += 1
-        key = req.key(self.info.sha256 or str(self.model_path))
+        key = req.key(self.info.sha256 or str(self.model.model_path))
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -319,26 +212,15 @@ class LlamaTranslator:
         return doc
 
     def _generate(self, messages: list[dict[str, str]], max_tokens: int) -> str:
-        llama = self.llama  # a model that cannot load fails the call (EngineUnavailable / EngineError)
+        self.model.load()  # a model that cannot load fails the call (EngineUnavailable / EngineError)
         t0 = time.perf_counter()
         try:
-            result = llama.create_chat_completion(
-                messages=messages,
-                temperature=0.0,
-                top_k=1,
-                top_p=1.0,
-                repeat_penalty=1.0,
-                max_tokens=max_tokens,
-                stop=["\n"],
-                seed=0,
-            )
-        except (ValueError, RuntimeError) as e:  # e.g. the prompt exceeds the context window
+            return self.model.generate(messages, max_tokens, stop=["\n"])
+        except GenerationError as e:
             raise _GenerationError(f"the model failed on this line: {e}") from e
         finally:
             self.stats.seconds += time.perf_counter() - t0
             self.stats.model_calls += 1
-        content = result["choices"][0]["message"].get("content") or ""
-        return str(content)
 
     def _check(self, raw: str, req: LineRequest) -> Check:
         text = clean_output(raw, req.text)
@@ -380,7 +262,3 @@ class LlamaTranslator:
             "flags": flags,
             "attempts": len(checks),
         }
-
-
-def _base(language: str) -> str:
-    return language.strip().replace("_", "-").split("-")[0].lower()

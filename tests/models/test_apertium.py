@@ -7,21 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from models.base import EngineError, EngineUnavailable, ModelInfo, Translator
-from models.mt import ApertiumTranslator, available_pairs, choose_translator, to_iso1
+from models.apertium import Apertium, to_iso1
+from models.base import EngineError, EngineUnavailable, ModelInfo, TextTranslator
 
 
 @pytest.fixture(scope="module")
-def apertium() -> ApertiumTranslator:
+def apertium() -> Apertium:
     if shutil.which("apertium") is None:
         pytest.skip("apertium is not installed")
-    tr = ApertiumTranslator()
+    tr = Apertium()
     if ("en", "es") not in tr.pairs():
         pytest.skip("apertium-eng-spa is not installed")
     return tr
 
 
-class Counting(ApertiumTranslator):
+class Counting(Apertium):
     """Records every apertium process started."""
 
     def __init__(self) -> None:
@@ -33,14 +33,14 @@ class Counting(ApertiumTranslator):
         return super()._run_mode(mode, text)
 
 
-def test_protocol_and_info(apertium: ApertiumTranslator) -> None:
-    assert isinstance(apertium, Translator)
+def test_protocol_and_info(apertium: Apertium) -> None:
+    assert isinstance(apertium, TextTranslator)
     assert isinstance(apertium.info, ModelInfo)
     assert apertium.info.id == "apertium"
     assert "apertium-eng-spa" in apertium.info.version and "unknown" not in apertium.info.version
 
 
-def test_pairs(apertium: ApertiumTranslator) -> None:
+def test_pairs(apertium: Apertium) -> None:
     pairs = set(apertium.pairs())
     expected = {("en", "es"), ("es", "en"), ("en", "ca"), ("ca", "en"), ("fr", "es"), ("es", "fr")}
     assert expected <= pairs
@@ -58,26 +58,26 @@ def test_iso_codes() -> None:
     assert [to_iso1(c) for c in codes] == ["en", "es", "ca", "fr", "es", "fr"]
 
 
-def test_en_es(apertium: ApertiumTranslator) -> None:
+def test_en_es(apertium: Apertium) -> None:
     [out] = apertium.translate(["Hello, how are you?"], "en", "es")
     assert "Hola" in out
     assert "*" not in out and "#" not in out
 
 
-def test_en_fr_through_spanish(apertium: ApertiumTranslator) -> None:
+def test_en_fr_through_spanish(apertium: Apertium) -> None:
     out = apertium.translate(["Hello, how are you?", "The weather is nice today."], "en", "fr")
     assert len(out) == 2
     assert "comment" in out[0].lower()
     assert "aujourd'hui" in out[1].lower()
 
 
-def test_fr_en_and_ca(apertium: ApertiumTranslator) -> None:
+def test_fr_en_and_ca(apertium: Apertium) -> None:
     assert apertium.translate(["Le chat est noir."], "fr", "en") == ["The cat is black."]
     assert "Hola" in apertium.translate(["Hello, how are you?"], "en", "ca")[0]
     assert "Hello" in apertium.translate(["Hola, com estàs?"], "ca", "en")[0]
 
 
-def test_batch_keeps_count_order_and_empties(apertium: ApertiumTranslator) -> None:
+def test_batch_keeps_count_order_and_empties(apertium: Apertium) -> None:
     texts = ["Hello, how are you?", "", "I have a red", "car", "The dog sleeps in the house."]
     counting = Counting()
     out = counting.translate(texts, "en", "es")
@@ -90,7 +90,7 @@ def test_batch_keeps_count_order_and_empties(apertium: ApertiumTranslator) -> No
     assert out == alone
 
 
-def test_batch_through_pivot_is_one_process_per_hop(apertium: ApertiumTranslator) -> None:
+def test_batch_through_pivot_is_one_process_per_hop(apertium: Apertium) -> None:
     texts = ["Good morning.", "   ", "Where is the station?", "Thank you very much.", "I am hungry."]
     counting = Counting()
     out = counting.translate(texts, "en", "fr")
@@ -99,7 +99,7 @@ def test_batch_through_pivot_is_one_process_per_hop(apertium: ApertiumTranslator
     assert out == [apertium.translate([t], "en", "fr")[0] for t in texts]
 
 
-def test_special_characters_and_newlines(apertium: ApertiumTranslator) -> None:
+def test_special_characters_and_newlines(apertium: Apertium) -> None:
     texts = ['What is this [thing] 50% & "quoted"', "two\nlines", "^a$ @b /c\\ <d>"]
     out = apertium.translate(texts, "en", "es")
     assert len(out) == 3
@@ -108,7 +108,7 @@ def test_special_characters_and_newlines(apertium: ApertiumTranslator) -> None:
     assert "<d>" in out[2]
 
 
-def test_falls_back_when_separator_is_lost(apertium: ApertiumTranslator) -> None:
+def test_falls_back_when_separator_is_lost(apertium: Apertium) -> None:
     class Merging(Counting):
         def _run_mode(self, mode: str, text: str) -> str:
             out = super()._run_mode(mode, text)
@@ -120,14 +120,14 @@ def test_falls_back_when_separator_is_lost(apertium: ApertiumTranslator) -> None
     assert len(tr.calls) == 1 + len(texts)
 
 
-def test_empty_input(apertium: ApertiumTranslator) -> None:
+def test_empty_input(apertium: Apertium) -> None:
     counting = Counting()
     assert counting.translate([], "en", "es") == []
     assert counting.translate(["", " "], "en", "es") == ["", ""]
     assert counting.calls == []
 
 
-def test_unsupported_pair_lists_available(apertium: ApertiumTranslator) -> None:
+def test_unsupported_pair_lists_available(apertium: Apertium) -> None:
     with pytest.raises(EngineUnavailable) as info:
         apertium.translate(["Hello"], "en", "de")
     msg = str(info.value)
@@ -135,42 +135,15 @@ def test_unsupported_pair_lists_available(apertium: ApertiumTranslator) -> None:
     assert "en->es" in msg and "ca->en" in msg and "en->fr (via es)" in msg
 
 
-def test_available_pairs_and_choose(apertium: ApertiumTranslator) -> None:
-    pairs = available_pairs([apertium])
-    assert pairs == sorted(pairs) and "fr->en (via es)" in pairs and "es->fr" in pairs
-    assert choose_translator("en", "fr", [apertium]) is apertium
-    assert choose_translator("es", "en", [apertium]) is apertium
-    with pytest.raises(EngineUnavailable, match=r"no translation engine for en->de; available: ca->en"):
-        choose_translator("en", "de", [apertium])
-    with pytest.raises(EngineUnavailable, match="available: none"):
-        choose_translator("en", "es", [])
-
-
-def test_prefers_a_direct_translator_over_a_pivot(apertium: ApertiumTranslator) -> None:
-    class DirectEnFr:
-        info = ModelInfo("fake", "1")
-
-        def pairs(self) -> list[tuple[str, str]]:
-            return [("en", "fr")]
-
-        def translate(self, texts: list[str], source: str, target: str) -> list[str]:
-            return texts
-
-    direct = DirectEnFr()
-    assert choose_translator("en", "fr", [apertium, direct]) is direct
-    assert choose_translator("en", "es", [apertium, direct]) is apertium
-    assert "en->fr" in available_pairs([direct])
-
-
 def test_missing_binary(tmp_path: Path) -> None:
-    tr = ApertiumTranslator()
+    tr = Apertium()
     tr.binary = str(tmp_path / "no-such-apertium")
     with pytest.raises(EngineUnavailable, match="not installed"):
         tr.pairs()
 
 
-def test_failure_is_an_engine_error(apertium: ApertiumTranslator, tmp_path: Path) -> None:
-    tr = ApertiumTranslator(datadir=str(tmp_path))  # no modes there
+def test_failure_is_an_engine_error(apertium: Apertium, tmp_path: Path) -> None:
+    tr = Apertium(datadir=str(tmp_path))  # no modes there
     tr._modes = {("en", "es"): "eng-spa"}  # pretend it was listed
     with pytest.raises(EngineError, match="apertium eng-spa: failed"):
         tr.translate(["Hello"], "en", "es")

@@ -1,0 +1,180 @@
+"""The voice cloning backends by name (see models.cloning): the built-in ones and an operator's "module:Class"."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.base import EngineUnavailable, VoiceCloner
+from models.cloning.embedding import EMBED_RATE, cos
+from models.cloning.enrolment import CHECK_SENTENCES, SEARCH_SENTENCE, KokoroCloner, transcribe_wer
+
+
+class KokoroSearchCloner(KokoroCloner):
+    """The "kokoro-search" backend: the Kokoro style closest to the person (see models.cloning)."""
+
+    name = "kokoro-search"
+
+    def enroll(
+        self,
+        references: list[Path],
+        out_dir: Path,
+        language: str,
+        *,
+        budget_s: float,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> dict[str, Any]:
+        t0 = time.monotonic()
+        split, target = self._prepare(references, progress)
+        style, figures, (stock_label, stock_style, _sc) = self._search(target, budget_s, progress, t0)
+        held = self.held_out(lambda text, lang: self.speak(style, lang, text), split.held_out)
+        stock_held = self.held_out(lambda text, lang: self.speak(stock_style, lang, text), split.held_out)
+        doc = {
+            "backend": self.name,
+            "reference_language": language,
+            "base_styles": [stock_label],
+            "best_stock": stock_label,
+            "best_stock_held_out_similarity": round(stock_held, 4),
+            "held_out_similarity": round(held, 4),
+            "wer": figures["check"]["wer"],
+            "seconds": round(time.monotonic() - t0, 1),
+            "reference_seconds": round(split.total_s, 1),
+            "enrolment_seconds": round(split.enrolment_s, 1),
+            "held_out_seconds": round(split.held_out_s, 1),
+            **figures,
+        }
+        if progress:
+            progress(f"held-out similarity {held:.3f} (best stock voice {stock_held:.3f})", 1.0)
+        return self._write(out_dir, doc, style, target, None)
+
+
+class WorldMatchCloner(KokoroCloner):
+    """The "world-match" backend: WORLD matching of the stock Kokoro style closest to the person; with search=True
+    ("kokoro-search+world") of the searched style instead. The search then gets 60 % of the budget: the WORLD
+    fit, its intelligibility fallbacks and the held-out measurement took 60-120 s on 2 loaded cores (a fixed
+    40 s allowance overran a 240 s budget by 82 s)."""
+
+    name = "world-match"
+
+    def __init__(self, model_dir: Path | None = None, *, search: bool = False, **kw: Any) -> None:
+        self.search = search
+        if search:
+            self.name = "kokoro-search+world"
+        super().__init__(model_dir, **kw)
+
+    def enroll(
+        self,
+        references: list[Path],
+        out_dir: Path,
+        language: str,
+        *,
+        budget_s: float,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> dict[str, Any]:
+        from models.cloning.world import WorldParams, convert, fit
+        from models.kokoro import SAMPLE_RATE
+
+        t0 = time.monotonic()
+        split, target = self._prepare(references, progress)
+        figures: dict[str, Any] = {}
+        if self.search:
+            style, figures, (stock_label, stock_style, _sc) = self._search(target, 0.6 * budget_s, progress, t0)
+        else:
+            labels, styles, embs, bank_s = self.bank(progress)
+            stock_label, stock_style = self._best_stock(labels, styles, embs, target)
+            style = np.asarray(stock_style, np.float32)
+            figures["bank_seconds"] = round(bank_s, 1)
+        if progress:
+            progress("WORLD matching: F0, formant warp, spectrum EQ", 0.9)
+        base_audio = [self.speak(style, lang, text) for lang, text in (SEARCH_SENTENCE, CHECK_SENTENCES[0])]
+        ref_clips = [split.enrolment]
+
+        def score(clips: list[np.ndarray]) -> float:
+            return float(np.mean([cos(self.embedder.embed(c, SAMPLE_RATE), target) for c in clips]))
+
+        params, scores = fit(base_audio, SAMPLE_RATE, ref_clips, EMBED_RATE, score)
+
+        def render_with(p: WorldParams) -> Callable[[str, str], np.ndarray]:
+            return lambda text, lang: convert(self.speak(style, lang, text), SAMPLE_RATE, p)
+
+        # Milder settings while the matched voice is hard to understand: without the EQ, then without the warp.
+        mild = [params, WorldParams(params.src_log_f0, params.dst_log_f0, params.alpha)]
+        mild.append(WorldParams(params.src_log_f0, params.dst_log_f0, 1.0))
+        tried: list[dict[str, Any]] = []
+        for p in mild:
+            if tried and p.as_dict() == tried[-1]["params"]:
+                continue
+            r = render_with(p)
+            world_wer = float(
+                np.mean(
+                    [transcribe_wer(self.asr, r(text, lang), SAMPLE_RATE, text, lang) for lang, text in CHECK_SENTENCES]
+                )
+            )
+            tried.append({"params": p.as_dict(), "wer": world_wer})
+            params = p
+            if world_wer <= self.max_wer:
+                break
+        render = render_with(params)
+        tmp_profile = {"world": params.as_dict()}
+        held = self.held_out(render, split.held_out)
+        stock_held = self.held_out(lambda text, lang: self.speak(stock_style, lang, text), split.held_out)
+        doc = {
+            "backend": self.name,
+            "reference_language": language,
+            "base_styles": [stock_label] if not self.search else ["searched"],
+            "best_stock": stock_label,
+            "best_stock_held_out_similarity": round(stock_held, 4),
+            "held_out_similarity": round(held, 4),
+            "wer": round(world_wer, 4),
+            "seconds": round(time.monotonic() - t0, 1),
+            "steps": figures.get("steps", 0) + len(scores),
+            "world_scores": {k: round(v, 4) for k, v in scores.items()},
+            "world_wer_tried": [round(t["wer"], 3) for t in tried],  # full match, without EQ, without warp
+            "reference_seconds": round(split.total_s, 1),
+            "enrolment_seconds": round(split.enrolment_s, 1),
+            "held_out_seconds": round(split.held_out_s, 1),
+            **{k: v for k, v in figures.items() if k not in ("steps",)},
+        }
+        if progress:
+            progress(f"held-out similarity {held:.3f} (best stock voice {stock_held:.3f})", 1.0)
+        return self._write(out_dir, doc, style, target, tmp_profile["world"])
+
+
+BACKENDS: tuple[str, ...] = ("kokoro-search", "world-match", "kokoro-search+world")
+
+
+def make_cloner(name: str, model_dir: Path | None = None, **options: Any) -> VoiceCloner:
+    """The cloning backend called `name`: a built-in one (BACKENDS), or "package.module:Class", an operator's class
+    implementing models.base.VoiceCloner, constructed as Class(model_dir=model_dir, **options).
+
+    Options of the built-ins: asr (an ASR for the intelligibility check; default Whisper base), threads,
+    min_reference_s, max_wer, seed."""
+    if name == "kokoro-search":
+        return KokoroSearchCloner(model_dir, **options)
+    if name == "world-match":
+        return WorldMatchCloner(model_dir, **options)
+    if name == "kokoro-search+world":
+        return WorldMatchCloner(model_dir, search=True, **options)
+    if ":" in name:
+        module_name, _, cls_name = name.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            raise EngineUnavailable(f"voice cloning backend {name!r}: cannot import {module_name} ({e})") from e
+        cls = getattr(module, cls_name, None)
+        if cls is None:
+            raise EngineUnavailable(f"voice cloning backend {name!r}: {module_name} has no {cls_name}")
+        cloner = cls(model_dir=model_dir, **options)
+        if not isinstance(cloner, VoiceCloner):
+            raise EngineUnavailable(
+                f"voice cloning backend {name!r} does not implement VoiceCloner (name, info, enroll, load)"
+            )
+        return cloner
+    raise EngineUnavailable(
+        f"unknown voice cloning backend {name!r}; choose one of {', '.join(BACKENDS)} or 'package.module:Class'"
+    )
