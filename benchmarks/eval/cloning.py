@@ -1,7 +1,7 @@
 """Voice cloning evaluation (`python -m benchmarks.eval cloning [--budget S] [--backends a,b] [--people jfk,lecture]`).
 
 Two people: jfk.flac (11 s, 10.4 s of speech after Resemblyzer's trimming) and lecture_en_60s.wav (49 s of
-speech), from ../shared/fixtures. Each person's speech is split by time (models.cloning.split_reference): the
+speech), from ../shared/fixtures. Each person's speech is split by time (models.cloning.embedding.split_reference): the
 last 35 % (at least 3 s) is held out and never seen by an enrolment (jfk: 6.8 s enrolled / 3.6 s held out;
 lecture: 32 s / 4 clips of 4.3 s). Each backend enrols the whole recording (it splits it the same way itself)
 within `--budget` seconds, then this prints per person and backend:
@@ -47,7 +47,7 @@ DEFAULT_BUDGET_S = 240.0
 
 
 def _held_out(embedder: Any, clip_embs: list[np.ndarray], audio: list[np.ndarray], rate: int) -> float:
-    from models.cloning import held_out_similarity
+    from models.cloning.embedding import held_out_similarity
 
     return held_out_similarity(clip_embs, [embedder.embed(a, rate) for a in audio])
 
@@ -61,14 +61,9 @@ def evaluate_person(
     workdir: Path,
     all_stock: bool = False,
 ) -> list[dict[str, Any]]:
-    from models.cloning import (
-        HELD_OUT_SENTENCES,
-        Embedder,
-        make_cloner,
-        reference_speech,
-        split_reference,
-        transcribe_wer,
-    )
+    from models.cloning.backends import make_cloner
+    from models.cloning.embedding import Embedder, reference_speech, split_reference
+    from models.cloning.enrolment import HELD_OUT_SENTENCES, transcribe_wer
     from models.kokoro import SAMPLE_RATE, KokoroTTS
 
     embedder = Embedder()

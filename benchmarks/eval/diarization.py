@@ -135,8 +135,10 @@ def _utterances(samples: np.ndarray, min_s: float = 2.0, max_s: float = 6.0) -> 
 def voices(tmp: Path) -> dict[str, list[np.ndarray]]:
     """Utterances per speaker: the real recordings (when present) and engine voices on SENTENCES."""
     from models.base import Voice
+    from models.espeak import EspeakTTS
+    from models.pico import PicoTTS
+    from models.piper import PiperTTS
     from models.speaker import decode_audio
-    from models.tts import EspeakTTS, PicoTTS, PiperTTS
 
     out: dict[str, list[np.ndarray]] = {}
     if FIXTURES.is_dir():
@@ -222,7 +224,7 @@ def hypothesis_of(dia: Any) -> list[Ref]:
 
 def main(argv: list[str]) -> int:
     from pipeline.core.config import Settings
-    from pipeline.speech.diarize import diarize_audio, embed_windows
+    from pipeline.speech.speaker_turns import diarize_audio, embed_windows
 
     sweep = "--sweep" in argv
     settings = Settings()
@@ -264,7 +266,7 @@ def main(argv: list[str]) -> int:
 
 
 def _sweep(recs: list[tuple[str, np.ndarray, list[Ref]]], settings: Any, embed: Any) -> None:
-    from pipeline.speech.diarize import diarize_audio
+    from pipeline.speech.speaker_turns import diarize_audio
 
     cache: dict[tuple[int, tuple[tuple[float, float], ...]], np.ndarray] = {}
 

@@ -178,21 +178,19 @@ def main(argv: list[str]) -> int:
     if missing:
         print(f"prosody evaluation skipped: {', '.join(missing)} absent from {FIXTURES}")
         return 0
+    from models.apertium import Apertium
     from models.base import Prosody
-    from models.mt import ApertiumTranslator
     from models.worldfx import apply_prosody_post
     from pipeline.core.config import Settings
     from pipeline.speech.prosody import (
         SOFT_KNEE,
         STYLES,
-        find_pauses,
-        measure_clip,
-        measure_segments,
         speaker_baseline,
         style_prosody,
         transfer,
     )
     from pipeline.speech.prosody import voice_baseline as measure_voice
+    from pipeline.speech.prosody_measure import find_pauses, measure_clip, measure_segments
 
     settings = Settings()
     if "--rate-bounds" in argv:  # a what-if: `--rate-bounds 0.7,1.3` (DUBLINE_PROSODY_RATE_MIN/MAX)
@@ -226,7 +224,7 @@ def main(argv: list[str]) -> int:
         for spk, b in baselines.items():
             print(f"  speaker {spk}: " + ", ".join(f"{k} {v:.2f}" for k, v in b.items() if v is not None))
         try:
-            es = ApertiumTranslator().translate([ln.text["en"] for ln in lines], "en", "es")
+            es = Apertium().translate([ln.text["en"] for ln in lines], "en", "es")
             for ln, t in zip(lines, es, strict=True):
                 ln.text["es"] = t.replace("*", "").replace("#", "")  # Apertium's unknown-word marks
         except Exception as e:  # noqa: BLE001 - Apertium missing: English only

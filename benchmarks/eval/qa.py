@@ -3,7 +3,8 @@ its word error rate falls for lines spoken right and for lines spoken wrong.
 
 For each real engine and language (Pico es/en/fr/de, Piper en, espeak-ng es, Kokoro es/en), 20 typical
 dubbing lines (dialogue and lecture sentences, three with numbers or a percent sign, three of one word) are
-synthesized and checked by pipeline.speech.qa.LineChecker.check_many with the configured Whisper. Prints per voice:
+synthesized and checked by pipeline.speech.hearing.LineChecker.check_many with the configured Whisper. Prints
+per voice:
 - the cost: seconds of checking per line and Whisper's real-time factor (Whisper time / speech heard); with
   --single, the cost and WER of hearing each line alone (`check`) beside it;
 - the WER of the right lines (mean, median, 90th percentile, max) and the share that passes at several
@@ -133,7 +134,9 @@ THRESHOLDS = (0.2, 0.25, 0.34, 0.5)
 
 
 def _engine(name: str, settings: Any) -> TTS | None:
-    from models.tts import EspeakTTS, PicoTTS, PiperTTS
+    from models.espeak import EspeakTTS
+    from models.pico import PicoTTS
+    from models.piper import PiperTTS
 
     try:
         if name == "pico":
@@ -181,6 +184,7 @@ def evaluate_voice(
 ) -> dict[str, Any]:
     """Synthesize and check the 20 lines of one voice; returns its figures (and prints them)."""
     from models.speaker import mean_embedding
+    from models.text import heard_wer, normalise_for_speech
     from pipeline.speech import qa
 
     voice: Voice = engine.voice_for(language)
@@ -214,7 +218,7 @@ def evaluate_voice(
         alone_s = time.perf_counter() - t
     # negative control: each clip against another line's text (the one 5 further on, so lengths vary)
     wrong = [
-        qa.heard_wer(lines[(i + 5) % len(lines)], r.heard, language) for i, r in enumerate(results) if r.heard.strip()
+        heard_wer(lines[(i + 5) % len(lines)], r.heard, language) for i, r in enumerate(results) if r.heard.strip()
     ]
     sims = [r.similarity for r in results if r.similarity is not None]
     label = f"{engine.name} {language}"
@@ -245,7 +249,7 @@ def evaluate_voice(
 
         def make(attempt: int, i: int = i, text: str = text) -> tuple[Path, str]:
             v = qa.variant(attempt)
-            said = qa.normalise_for_speech(text, language) if v["normalise"] else text
+            said = normalise_for_speech(text, language) if v["normalise"] else text
             out = tmp / f"{engine.name}-{language}-{i:02d}-try{attempt}.wav"
             return engine.synthesize(said, voice, out, Prosody(rate=v["rate"])), str(v["name"])
 
@@ -272,17 +276,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from models.asr import FasterWhisperASR
     from pipeline.core.config import Settings
-    from pipeline.speech import qa
+    from pipeline.speech import hearing
 
     settings = Settings()
     try:
-        checker = qa.LineChecker.from_settings(settings)
+        checker = hearing.LineChecker.from_settings(settings)
     except Exception as e:
         print(f"qa: no Whisper to hear with ({e})")
         return 1
     print(
         f"QA of synthesized lines: Whisper {checker.asr.info.id} ({settings.asr_backend}, beam "
-        f"{settings.asr_beam_size}, {settings.asr_compute_type}), no VAD, {qa.PAD_S} s padding; "
+        f"{settings.asr_beam_size}, {settings.asr_compute_type}), no VAD, {hearing.PAD_S} s padding; "
         f"qa_max_wer {settings.qa_max_wer}, qa_retries {settings.qa_retries}"
     )
     vad_checkers: dict[str, Any] = {}
@@ -300,8 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             vad_filter=True,
         )
         vad_checkers = {
-            "VAD on, padded": qa.LineChecker(with_vad, None, settings.qa_max_wer),
-            "no VAD, no padding": qa.LineChecker(a, None, settings.qa_max_wer, pad_s=0.0),
+            "VAD on, padded": hearing.LineChecker(with_vad, None, settings.qa_max_wer),
+            "no VAD, no padding": hearing.LineChecker(a, None, settings.qa_max_wer, pad_s=0.0),
         }
     figures = []
     with tempfile.TemporaryDirectory(prefix="dubline-eval-qa-") as tmpdir:

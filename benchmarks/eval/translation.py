@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.base import Rendering, Translator
-from models.mt import translate_lines
+from pipeline.text.translation.base import Rendering, Translator
+from pipeline.text.translation.choose import translate_lines
 
 DATA = Path(__file__).resolve().parent / "data" / "dialogue.tsv"
 DEFAULT_PAIRS = ("en-es", "en-fr", "en-de", "es-en", "fr-en", "de-en")
@@ -95,9 +95,10 @@ def _rss_mb() -> tuple[float, float]:
 
 
 def build_translators(cache_dir: Path | None, threads: int) -> dict[str, Translator]:
-    from models.llm_mt import DiskCache, LlamaTranslator
     from pipeline.core.config import Settings
-    from pipeline.core.engines import get_translators
+    from pipeline.text.translation.base import DiskCache
+    from pipeline.text.translation.engines import get_translators
+    from pipeline.text.translation.llm import LLMTranslator
 
     settings = Settings(mt_engines=["apertium", "llm"])
     if threads:
@@ -106,7 +107,7 @@ def build_translators(cache_dir: Path | None, threads: int) -> dict[str, Transla
     for tr in get_translators(settings):
         if not tr.pairs():
             continue
-        if isinstance(tr, LlamaTranslator):
+        if isinstance(tr, LLMTranslator):
             out["llm"] = tr.with_fallback(None, cache=DiskCache(cache_dir) if cache_dir else None)
         else:
             out[str(getattr(tr, "name", tr.info.id))] = tr
@@ -123,12 +124,12 @@ def evaluate(
         report["backends"][name] = tr.info.as_dict()
     llm = translators.get("llm")
     if llm is not None:  # load the model up front, to time it apart from translating
-        from models.llm_mt import load_seconds
+        from models.llama import load_seconds
 
         before = _rss_mb()[0]
         t0 = time.perf_counter()
-        _ = llm.llama  # type: ignore[attr-defined]
-        load_s = load_seconds().get(str(llm.model_path), time.perf_counter() - t0)  # type: ignore[attr-defined]
+        llm.model.load()  # type: ignore[attr-defined]
+        load_s = load_seconds().get(str(llm.model.model_path), time.perf_counter() - t0)  # type: ignore[attr-defined]
         after = _rss_mb()[0]
         report["llm_load"] = {"seconds": round(load_s, 2), "rss_mb_before": before, "rss_mb_after": after}
     for pair in pairs:

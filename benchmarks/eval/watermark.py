@@ -24,6 +24,8 @@ import numpy as np
 import soundfile as sf
 
 from pipeline.ledger import watermark as wm
+from pipeline.ledger import watermark_detect as wmd
+from pipeline.ledger import watermark_embed as wme
 
 RATE = 48000
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
@@ -73,18 +75,20 @@ def _fit(a: np.ndarray, seconds: float) -> np.ndarray:
 
 def _tts(engine: str, language: str) -> np.ndarray | None:
     """A paragraph in one of the offline voices, or None when that engine is not installed here."""
-    from models import tts
+    from models.espeak import EspeakTTS
+    from models.pico import PicoTTS
+    from models.piper import PiperTTS
 
     try:
         voice_engine: object
         if engine == "piper":
             from pipeline.core.config import get_settings
 
-            voice_engine = tts.PiperTTS.from_registry(model_dir=get_settings().model_dir)
+            voice_engine = PiperTTS.from_registry(model_dir=get_settings().model_dir)
         elif engine == "pico":
-            voice_engine = tts.PicoTTS()
+            voice_engine = PicoTTS()
         else:
-            voice_engine = tts.EspeakTTS()
+            voice_engine = EspeakTTS()
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "tts.wav"
             voice = voice_engine.voice_for(language)  # type: ignore[attr-defined]
@@ -252,7 +256,7 @@ ATTACKS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, int]]] = {
 }
 
 
-def _bit_errors(d: wm.Detection, payload: int) -> int:
+def _bit_errors(d: wmd.Detection, payload: int) -> int:
     """Errors among the 32 payload bits as read (all 32 when nothing could be read)."""
     if d.payload is not None:
         return bin(d.payload ^ payload).count("1")
@@ -290,13 +294,13 @@ def evaluate(key: str = KEY) -> Results:
     for i, clip in enumerate(marked_material()):
         payload = int.from_bytes(np.random.default_rng(100 + i).bytes(4), "big")
         t0 = time.perf_counter()
-        m = wm.embed(clip.audio, RATE, payload, key)
+        m = wme.embed(clip.audio, RATE, payload, key)
         spent += time.perf_counter() - t0
         seconds += len(clip.audio) / RATE
-        snrs.append(wm.mark_snr_db(clip.audio, m))
+        snrs.append(wme.mark_snr_db(clip.audio, m))
         row = {"clip": clip.name, "seconds": f"{len(clip.audio) / RATE:.1f}", "snr_db": f"{snrs[-1]:.1f}"}
         for name, attack in ATTACKS.items():
-            d = wm.decode(*attack(m), key)
+            d = wmd.decode(*attack(m), key)
             errs = _bit_errors(d, payload)
             attacks[name].bit_errors += errs
             attacks[name].missed += int(d.payload != payload)
@@ -307,8 +311,8 @@ def evaluate(key: str = KEY) -> Results:
     verdicts: list[tuple[str, bool, float]] = []
     false_det = 0
     for clip in unmarked:
-        d = wm.decode(clip.audio, RATE, key)
-        other = wm.decode(clip.audio, RATE, key + "-other")
+        d = wmd.decode(clip.audio, RATE, key)
+        other = wmd.decode(clip.audio, RATE, key + "-other")
         false_det += int(d.present) + int(other.present)
         verdicts.append((clip.name, d.present, d.confidence))
     return Results(rows, attacks, snrs, spent / max(seconds, 1e-9), verdicts, false_det, notes)
@@ -318,7 +322,7 @@ def credentials_timing(seconds: float = 60.0) -> dict[str, Any]:
     """Sign a `seconds`-long mp4 (a picture and two AAC tracks) with a throwaway signer: time to sign and to
     verify, and whether a copy with 16 flipped bytes is caught."""
     from pipeline.core.config import Settings
-    from pipeline.ledger import signing
+    from pipeline.ledger import certificates, signing
 
     with tempfile.TemporaryDirectory() as d:
         src, dest = Path(d) / "in.mp4", Path(d) / "signed.mp4"
@@ -339,7 +343,7 @@ def credentials_timing(seconds: float = 60.0) -> dict[str, Any]:
             check=True,
         )
         settings = Settings(data_dir=Path(d) / "data")
-        files, _ = signing.init_signer(settings)
+        files, _ = certificates.init_signer(settings)
         job = {"job_id": "eval", "input": {"filename": "in.mp4", "sha256": "0" * 64}, "models": []}
         sign_s = signing.sign_file(files, src, dest, signing.manifest_definition("signed.mp4", job, [], []))
         t0 = time.perf_counter()

@@ -25,6 +25,8 @@ from pipeline.audio import loudness
 from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
 from pipeline.ledger import watermark as wm
+from pipeline.ledger.watermark_detect import Detection, decode
+from pipeline.ledger.watermark_embed import embed, mark_snr_db
 
 DETECT_RATE = wm.RATE  # streams are decoded straight to the watermark's analysis rate
 DETECT_SECONDS = 600.0  # the first 10 minutes of a stream are read: ~150 copies of the payload
@@ -59,10 +61,10 @@ def mark_track(settings: Settings, path: Path, payload: int, prof: loudness.Prof
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     base = {"scheme": wm.SCHEME, "key_id": wm.key_id(key), "payload": payload, "payload_hex": f"{payload:08x}"}
     try:
-        marked = wm.embed(audio, rate, payload, key)
+        marked = embed(audio, rate, payload, key)
     except wm.WatermarkError as e:
         return Marked({**base, "skipped": str(e)})
-    snr = wm.mark_snr_db(audio, marked)
+    snr = mark_snr_db(audio, marked)
     sf.write(str(path), np.clip(marked, -1.0, 1.0), rate, subtype=subtype)
     after = loudness.measure(path)
     trim = _peak_trim(after, prof)
@@ -81,7 +83,7 @@ def mark_copy(settings: Settings, src: Path, dest: Path, payload: int) -> dict[s
     subtype = sf.info(str(src)).subtype
     audio, rate = sf.read(str(src), dtype="float32", always_2d=True)
     try:
-        marked = wm.embed(audio, rate, payload, key)
+        marked = embed(audio, rate, payload, key)
     except wm.WatermarkError:
         return None
     peak = float(np.max(np.abs(marked))) if marked.size else 0.0
@@ -90,7 +92,7 @@ def mark_copy(settings: Settings, src: Path, dest: Path, payload: int) -> dict[s
         "scheme": wm.SCHEME,
         "key_id": wm.key_id(key),
         "payload": payload,
-        "snr_db": round(wm.mark_snr_db(audio, marked), 1),
+        "snr_db": round(mark_snr_db(audio, marked), 1),
     }
 
 
@@ -113,7 +115,7 @@ class StreamReading:
     title: str
     codec: str
     seconds: float  # how much of it was read
-    detection: wm.Detection
+    detection: Detection
     records: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -176,9 +178,7 @@ def detect_file(settings: Settings, path_or_uri: str) -> list[StreamReading]:
     for i, st in enumerate(audio_streams(path)):
         audio = read_stream(path, i)
         tags = st.get("tags", {})
-        det = (
-            wm.decode(audio, DETECT_RATE, key) if len(audio) else wm.Detection(False, None, 0.0, (), False, 0, 0.0, 0.0)
-        )
+        det = decode(audio, DETECT_RATE, key) if len(audio) else Detection(False, None, 0.0, (), False, 0, 0.0, 0.0)
         out.append(
             StreamReading(
                 index=i,

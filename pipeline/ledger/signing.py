@@ -14,29 +14,23 @@ The manifest carries:
   projects, validity, sha256 of the consent recording); empty when only stock voices spoke;
 - org.dubline.watermark: the scheme, key id and payload of each dub track's inaudible mark.
 
-The signing certificate is project-local: a small CA and an ES256 end-entity certificate (key usage
-digitalSignature; extended key usages emailProtection and documentSigning, as C2PA requires) under
-DUBLINE_C2PA_CERT_DIR (default <data dir>/c2pa). `dubline provenance init-signer` makes them (make setup
-runs it); signing makes them on first use too. Verification trusts that CA: a manifest signed by any
-other certificate reads as untrusted.
+The signing certificate is project-local (pipeline.ledger.certificates): a small CA and an ES256 end-entity
+certificate, made on first use. Verification trusts that CA: a manifest signed by any other certificate reads
+as untrusted.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import fcntl
-import hashlib
 import json
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.config import Settings
-from pipeline.core.errors import SetupError, StageError
+from pipeline.core.errors import StageError
+from pipeline.core.stagerun import JsonDoc, StageResult
+from pipeline.ledger.certificates import SignerFiles, init_signer
 
 SIGNABLE = {"mp4": "video/mp4", "m4a": "audio/mp4", "mov": "video/quicktime", "wav": "audio/wav", "mp3": "audio/mpeg"}
 UNSIGNABLE_REASON = {"mkv": "C2PA cannot embed a manifest in Matroska (mkv): delivered unsigned"}
@@ -45,172 +39,6 @@ JOB_ASSERTION = "org.dubline.job"
 CONSENT_ASSERTION = "org.dubline.consents"
 WATERMARK_ASSERTION = "org.dubline.watermark"
 UNTRUSTED = "signingCredential.untrusted"
-CA_DAYS, SIGNER_DAYS, RENEW_DAYS = 3650, 825, 30
-
-
-# --- the project-local signing certificate --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SignerFiles:
-    folder: Path
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.folder / "ca.pem"
-
-    @property
-    def ca_key(self) -> Path:
-        return self.folder / "ca.key"
-
-    @property
-    def chain(self) -> Path:  # the signer's certificate, then the CA's
-        return self.folder / "signer.pem"
-
-    @property
-    def key(self) -> Path:
-        return self.folder / "signer.key"
-
-    def fingerprint(self) -> str:
-        """sha256 of the signer's certificate chain (public), short."""
-        return hashlib.sha256(self.chain.read_bytes()).hexdigest()[:16]
-
-    def problem(self) -> str | None:
-        """Why these files cannot sign (None: they can)."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        for p in (self.ca_cert, self.chain, self.key):
-            if not p.is_file():
-                return f"{p} is missing"
-        try:
-            cert = x509.load_pem_x509_certificates(self.chain.read_bytes())[0]
-            key = serialization.load_pem_private_key(self.key.read_bytes(), password=None)
-        except ValueError as e:
-            return f"{self.folder}: unreadable certificate or key ({e})"
-        if cert.public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[union-attr]
-            return f"{self.key} does not belong to {self.chain}"
-        left = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
-        if left < dt.timedelta(days=RENEW_DAYS):
-            return f"{self.chain} expires on {cert.not_valid_after_utc:%Y-%m-%d}"
-        return None
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # two workers starting at once make one set of files
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _write(path: Path, data: bytes, private: bool = False) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def init_signer(settings: Settings, force: bool = False) -> tuple[SignerFiles, bool]:
-    """The project's signing files, made when missing, unusable or about to expire (or with `force`).
-    Returns (files, made now). Idempotent: a second call only checks."""
-    files = SignerFiles(settings.resolved_c2pa_cert_dir)
-    try:
-        with _locked(files.folder):
-            if not force and files.problem() is None:
-                return files, False
-            _make(files)
-    except OSError as e:
-        raise SetupError(
-            f"cannot write the C2PA signing certificate in {files.folder}: {e}",
-            "set DUBLINE_C2PA_CERT_DIR to a writable folder",
-        ) from None
-    return files, True
-
-
-def _make(files: SignerFiles) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
-
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    ca_key: Any = None
-    ca: Any = None
-    if files.ca_cert.is_file() and files.ca_key.is_file():  # keep the CA a verifier may already trust
-        try:
-            ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
-            ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
-            if ca.not_valid_after_utc - now < dt.timedelta(days=SIGNER_DAYS):
-                ca = None
-        except ValueError:
-            ca = None
-    name = lambda cn: x509.Name(  # noqa: E731
-        [x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dubline")]
-    )
-    if ca is None:
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca = (
-            x509.CertificateBuilder()
-            .subject_name(name("dubline local signing CA"))
-            .issuer_name(name("dubline local signing CA"))
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + dt.timedelta(days=CA_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_usage(cert_sign=True), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name("dubline content credentials"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=SIGNER_DAYS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_usage(cert_sign=False), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, ObjectIdentifier("1.3.6.1.5.5.7.3.36")]),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    private = (pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    _write(files.ca_key, ca_key.private_bytes(*private), private=True)
-    _write(files.ca_cert, ca.public_bytes(pem))
-    _write(files.key, key.private_bytes(*private), private=True)
-    _write(files.chain, cert.public_bytes(pem) + ca.public_bytes(pem))
-
-
-def _usage(cert_sign: bool) -> Any:
-    from cryptography import x509
-
-    return x509.KeyUsage(
-        digital_signature=not cert_sign,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 # --- signing -------------------------------------------------------------------------------------------
@@ -369,13 +197,22 @@ def summary(check: CredentialCheck) -> dict[str, Any]:
 # --- the sign stage ----------------------------------------------------------------------------------------
 
 
+class Signed(StageResult):
+    """The `sign` stage's result: the media to deliver ({ext: uri}), what was signed ({ext: {label, seconds,
+    signer}}) and what was not ({ext: reason})."""
+
+    media: dict[str, str]
+    signed: dict[str, JsonDoc]
+    skipped: dict[str, str]
+
+
 def sign_outputs(
     settings: Settings,
     ingested: dict[str, Any],
     stage_results: list[dict[str, Any]],
     muxed: dict[str, Any],
     params: dict[str, Any],
-) -> dict[str, Any]:
+) -> Signed:
     """The `sign` stage: every deliverable media file of the job signed. Content-addressed (by the delivered
     set, its inputs, models, parameters, consents, marks and the signer; not by where it goes), so the same
     job run again, wherever it delivers, reuses the signed files; the manifest then names the DAG run that
@@ -383,23 +220,23 @@ def sign_outputs(
     `signed` {ext: {label, seconds, signer}}, `skipped` {ext: reason}."""
     from pipeline.core.stagerun import StageRun, run_stage
     from pipeline.ledger import db
-    from pipeline.ledger.provenance import _consent_docs, _models, run_context
+    from pipeline.ledger.job_facts import consent_docs, model_entries, run_context
 
     media: dict[str, str] = dict(muxed.get("media") or {muxed["media_ext"]: muxed["media_uri"]})
     if not settings.c2pa_sign:
-        return {"stage": "sign", "media": media, "signed": {}, "skipped": dict.fromkeys(media, "signing is off")}
+        return Signed(stage="sign", media=media, signed={}, skipped=dict.fromkeys(media, "signing is off"))
     files, _ = init_signer(settings)
     consent_ids = sorted(
         {int(c) for r in stage_results if r.get("stage") == "synthesize" for c in r.get("consents", [])}
     )
     with db.session(settings) as s:
-        consents = _consent_docs(s, consent_ids)
+        consents = consent_docs(s, consent_ids)
     job = {
         "delivery_key": muxed["key"],  # the mux stage's content key: this set of tracks and subtitles
         "input": {"filename": ingested["filename"], "sha256": ingested["source_sha256"]},
         "source_language": muxed.get("source_language"),
         "target_languages": muxed.get("languages", []),
-        "models": _models(stage_results),
+        "models": model_entries(stage_results),
         "parameters": {k: v for k, v in sorted(params.items()) if k not in ("input", "output")},
     }
     watermarks = [
@@ -416,7 +253,7 @@ def sign_outputs(
         "signer": files.fingerprint(),
     }
 
-    def work(run: StageRun) -> dict[str, Any]:
+    def work(run: StageRun) -> Signed:
         ctx = run_context()
         out: dict[str, str] = {}
         signed: dict[str, dict[str, Any]] = {}
@@ -437,6 +274,6 @@ def sign_outputs(
                 raise StageError(f"the signed {title} does not verify: {'; '.join(check.failures) or check.error}")
             out[ext] = run.put(dest.name, dest)
             signed[ext] = {"label": check.label, "seconds": round(seconds, 3), "signer": files.fingerprint()}
-        return {"media": out, "signed": signed, "skipped": skipped}
+        return Signed(media=out, signed=signed, skipped=skipped)
 
-    return run_stage(settings, "sign", material, work)
+    return run_stage(settings, "sign", material, work, Signed)

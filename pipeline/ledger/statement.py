@@ -178,11 +178,6 @@ def normalise(text: str) -> list[str]:
     return out
 
 
-def word_errors(ref: list[str], hyp: list[str]) -> int:
-    """Levenshtein distance over tokens (substitutions + deletions + insertions)."""
-    return edit_distance(ref, hyp)
-
-
 def contains_run(tokens: list[str], run: list[str]) -> bool:
     n = len(run)
     return any(tokens[i : i + n] == run for i in range(len(tokens) - n + 1))
@@ -200,7 +195,9 @@ class WordsCheck:
 
 
 def check_words(statement: str, code: str, heard: str, max_wer: float) -> WordsCheck:
+    # The statement's own tokens (numbers as digits, so the code can be found in what was heard), not
+    # models.text.heard_wer's (numbers as words): the word error rate over them is the shared edit distance.
     ref, hyp = normalise(statement), normalise(heard)
-    wer = word_errors(ref, hyp) / max(len(ref), 1)
+    wer = edit_distance(ref, hyp) / max(len(ref), 1)
     code_heard = contains_run(hyp, list(code))
     return WordsCheck(wer=wer, code_heard=code_heard, heard=heard, passed=code_heard and wer <= max_wer)

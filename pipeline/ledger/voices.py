@@ -33,7 +33,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-# --- small vector helpers (no numpy: the ledger stays light) --------------------------------------
+# --- small vector helpers (no numpy here: the ledger stays light; cosine is models.speaker's) --------
 
 
 def centroid(vectors: Sequence[Sequence[float]]) -> list[float]:
@@ -44,16 +44,6 @@ def centroid(vectors: Sequence[Sequence[float]]) -> list[float]:
     mean = [sum(float(v[i]) for v in vectors) / len(vectors) for i in range(n)]
     norm = math.sqrt(sum(x * x for x in mean))
     return [x / norm for x in mean] if norm else mean
-
-
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cosine similarity of two vectors (0.0 when either is empty or zero, or their lengths differ)."""
-    if not a or not b or len(a) != len(b):
-        return 0.0
-    na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(x * x for x in b))
-    if na == 0.0 or nb == 0.0:
-        return 0.0
-    return sum(float(x) * float(y) for x, y in zip(a, b, strict=True)) / (na * nb)
 
 
 # --- voice profiles --------------------------------------------------------------------------------
@@ -285,6 +275,8 @@ def match_series_speaker(
 ) -> tuple[SeriesVoice | None, float]:
     """The stored speaker whose embedding is closest to `embedding` (cosine ≥ min_cosine), with its cosine;
     (None, best cosine) when none is close enough. Entries without an embedding are skipped."""
+    from models.speaker import cosine
+
     best, best_cos = None, -1.0
     for e in entries:
         if not e.embedding:
