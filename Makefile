@@ -66,8 +66,9 @@ test-fast: setup
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check pipeline models dags tests
+	$(VENV)/bin/ruff check pipeline models dags tests benchmarks tools
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) -m benchmarks.bench

@@ -1,33 +1,17 @@
 """dub_video: a video (or audio file) in, the same with dubbed language tracks and subtitles out.
 
-Wiring only: every task calls one function of `pipeline.stages`, imported inside the task so that
-parsing this file stays fast and imports no ML library. Tasks pass small dicts of URIs through XCom;
-media stays in the object store.
+Wiring only: every task calls one stage function of `pipeline` by reference (dubline_tasks.run), imported
+inside the task so that parsing this file stays fast and imports no ML library. `configure` validates the
+run's params once into a `DubRequest`; tasks pass the stages' typed results through XCom as small JSON
+documents; media stay in the object store.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
-
-RETRIES = int(os.environ.get("DUBLINE_TASK_RETRIES", "2"))
-
-
-def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Call pipeline.stages.<module>.<fn>; a user-actionable error fails the task without retries."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from pipeline.core.config import get_settings
-    from pipeline.core.errors import ConfigError, ConsentError, InputError, SetupError
-    from pipeline.core.stagerun import invoke_stage
-
-    try:
-        return invoke_stage(fn_name, get_settings(), *args, **kwargs)
-    except (InputError, ConfigError, ConsentError, SetupError) as e:
-        raise AirflowFailException(e.one_line()) from e
+from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
 
 
 @dag(
@@ -36,10 +20,10 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     catchup=False,
     max_active_runs=4,
     tags=["dubline", "dubbing"],
-    default_args={"retries": RETRIES, "retry_delay": timedelta(seconds=30)},
+    default_args=DEFAULT_ARGS,
     params={
         "input": Param("", type="string", description="video or audio: a path, file:// or s3:// URI"),
-        "source_language": Param("", type="string", description="ISO 639-1 code; empty = detect"),
+        "source_language": Param("", type=["string", "null"], description="ISO 639-1 code; empty or null = detect"),
         "target_languages": Param(
             ["es"],
             type="array",
@@ -94,117 +78,171 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
 )
 def dub_video() -> None:
     @task
-    def ingest(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        assert params is not None
-        return _stage("ingest.ingest", params["input"])
+    def configure(params: dict[str, object] | None = None) -> XCom:
+        from pipeline.core.errors import DublineError
+        from pipeline.products.dubbing.contracts import DubRequest
+
+        try:
+            return DubRequest.from_params(dict(params or {})).to_xcom()
+        except DublineError as e:
+            raise fail_fast(e) from e
 
     @task
-    def transcribe(ingested: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
-        assert params is not None
-        return _stage("transcribe.transcribe", ingested, params["source_language"] or None)
+    def ingest(request: XCom) -> XCom:
+        from pipeline.products.dubbing.contracts import DubRequest
+        from pipeline.stages import ingest
+
+        return run(ingest.ingest, DubRequest.from_xcom(request).input)
 
     @task
-    def diarize(
-        ingested: dict[str, Any], transcribed: dict[str, Any], params: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        assert params is not None
-        return _stage("diarize.diarize", ingested, transcribed, int(params.get("speakers") or 0) or None)
+    def transcribe(ingested: XCom, request: XCom) -> XCom:
+        from pipeline.products.dubbing.contracts import DubRequest
+        from pipeline.stages import transcribe
+        from pipeline.stages.contracts import Ingested
+
+        lang = DubRequest.from_xcom(request).source_language
+        return run(transcribe.transcribe, Ingested.from_xcom(ingested), lang)
 
     @task
-    def cast(
-        ingested: dict[str, Any], diarized: dict[str, Any], params: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        assert params is not None
-        return _stage("cast.cast", ingested, diarized, params.get("speaker_people") or None)
+    def diarize(ingested: XCom, transcribed: XCom, request: XCom) -> XCom:
+        from pipeline.products.dubbing.contracts import DubRequest
+        from pipeline.stages import diarize
+        from pipeline.stages.contracts import Ingested, Transcribed
+
+        speakers = DubRequest.from_xcom(request).speakers or None
+        return run(diarize.diarize, Ingested.from_xcom(ingested), Transcribed.from_xcom(transcribed), speakers)
 
     @task
-    def targets(transcribed: dict[str, Any], params: dict[str, Any] | None = None) -> list[str]:
-        assert params is not None
-        langs: list[str] = []
-        for lang in params["target_languages"]:
-            lang = str(lang).strip().lower()
-            if lang and lang not in langs:
-                langs.append(lang)
-        return langs
+    def cast(ingested: XCom, diarized: XCom, request: XCom) -> XCom:
+        from pipeline.products.dubbing import cast
+        from pipeline.products.dubbing.contracts import DubRequest
+        from pipeline.stages.contracts import Ingested, Transcribed
+
+        people = DubRequest.from_xcom(request).speaker_people
+        return run(cast.cast, Ingested.from_xcom(ingested), Transcribed.from_xcom(diarized), people)
+
+    @task
+    def targets(request: XCom) -> list[str]:
+        from pipeline.products.dubbing.contracts import DubRequest
+
+        return DubRequest.from_xcom(request).target_languages
 
     @task(map_index_template="{{ target }}")
-    def translate(transcribed: dict[str, Any], target: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        assert params is not None
-        return _stage("translate.translate", transcribed, target, params.get("glossary") or None)
+    def translate(transcribed: XCom, target: str, request: XCom) -> XCom:
+        from pipeline.products.dubbing import translate
+        from pipeline.products.dubbing.contracts import DubRequest
+        from pipeline.stages.contracts import Transcribed
+
+        glossary = DubRequest.from_xcom(request).glossary or None
+        return run(translate.translate, Transcribed.from_xcom(transcribed), target, glossary)
 
     @task
-    def synthesize(
-        ingested: dict[str, Any], translated: dict[str, Any], params: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        assert params is not None
-        return _stage(
-            "synthesize.synthesize",
-            translated,
-            ingested["duration"],
-            series=params.get("series") or None,
-            style=params.get("style") or None,
+    def synthesize(ingested: XCom, translated: XCom, request: XCom) -> XCom:
+        from pipeline.products.dubbing import synthesize
+        from pipeline.products.dubbing.contracts import DubRequest, Translated
+        from pipeline.stages.contracts import Ingested
+
+        req = DubRequest.from_xcom(request)
+        return run(
+            synthesize.synthesize,
+            Translated.from_xcom(translated),
+            Ingested.from_xcom(ingested).duration,
+            series=req.series or None,
+            style=req.style or None,
         )
 
     @task
-    def fit(ingested: dict[str, Any], synthesized: dict[str, Any]) -> dict[str, Any]:
-        return _stage("fit.fit", synthesized, ingested["duration"])
+    def fit(ingested: XCom, synthesized: XCom) -> XCom:
+        from pipeline.products.dubbing import fit
+        from pipeline.products.dubbing.contracts import Synthesized
+        from pipeline.stages.contracts import Ingested
+
+        return run(fit.fit, Synthesized.from_xcom(synthesized), Ingested.from_xcom(ingested).duration)
 
     @task
-    def separate(ingested: dict[str, Any], transcribed: dict[str, Any]) -> dict[str, Any]:
-        return _stage("separate.separate", ingested, transcribed)
+    def separate(ingested: XCom, transcribed: XCom) -> XCom:
+        from pipeline.stages import separate
+        from pipeline.stages.contracts import Ingested, Transcribed
+
+        return run(separate.separate, Ingested.from_xcom(ingested), Transcribed.from_xcom(transcribed))
 
     @task
-    def mix(
-        ingested: dict[str, Any],
-        separated: dict[str, Any],
-        fitted: dict[str, Any],
-        params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        assert params is not None
-        return _stage("mix.mix", ingested, separated, fitted, params.get("loudness_profile") or None)
+    def mix(ingested: XCom, separated: XCom, fitted: XCom, request: XCom) -> XCom:
+        from pipeline.products.dubbing.contracts import DubRequest, Fitted
+        from pipeline.stages import mix
+        from pipeline.stages.contracts import Ingested, Separated
+
+        return run(
+            mix.mix,
+            Ingested.from_xcom(ingested),
+            Separated.from_xcom(separated),
+            Fitted.from_xcom(fitted),
+            DubRequest.from_xcom(request).loudness_profile,
+        )
 
     @task
-    def mux(
-        ingested: dict[str, Any],
-        transcribed: dict[str, Any],
-        fits: list[dict[str, Any]],
-        mixes: list[dict[str, Any]],
-        params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        assert params is not None
-        containers = list(params.get("containers") or ["mp4"])
-        profile = params.get("subtitle_profile") or None
-        loud = params.get("loudness_profile") or None
-        return _stage("deliver.mux", ingested, transcribed, list(fits), list(mixes), containers, profile, loud)
+    def mux(ingested: XCom, transcribed: XCom, fits: list[XCom], mixes: list[XCom], request: XCom) -> XCom:
+        from pipeline.products.dubbing import mux
+        from pipeline.products.dubbing.contracts import DubRequest, Fitted
+        from pipeline.stages.contracts import Ingested, Mixed, Transcribed
+
+        req = DubRequest.from_xcom(request)
+        return run(
+            mux.mux,
+            Ingested.from_xcom(ingested),
+            Transcribed.from_xcom(transcribed),
+            [Fitted.from_xcom(f) for f in fits],
+            [Mixed.from_xcom(m) for m in mixes],
+            req.containers,
+            req.subtitle_profile,
+            req.loudness_profile,
+        )
 
     @task
     def publish(
-        ingested: dict[str, Any],
-        transcribed: dict[str, Any],
-        separated: dict[str, Any],
-        translated: list[dict[str, Any]],
-        synthesized: list[dict[str, Any]],
-        fits: list[dict[str, Any]],
-        mixes: list[dict[str, Any]],
-        muxed: dict[str, Any],
-        front: list[dict[str, Any]],
-        params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        assert params is not None
-        results = [ingested, *front, transcribed, separated, *translated, *synthesized, *fits, *mixes, muxed]
-        return _stage("deliver.publish", ingested, transcribed, results, muxed, params["output"], dict(params))
+        ingested: XCom,
+        stages: list[XCom],
+        separated: XCom,
+        translated: list[XCom],
+        synthesized: list[XCom],
+        fits: list[XCom],
+        mixes: list[XCom],
+        muxed: XCom,
+        request: XCom,
+    ) -> XCom:
+        from pipeline.products.dubbing import publish
+        from pipeline.products.dubbing.contracts import DubRequest
 
-    ingested = ingest()
-    heard = transcribe(ingested)
-    diarized = diarize(ingested, heard)
-    transcribed = cast(ingested, diarized)  # the Script with speakers, their people and each line's delivery
-    translated = translate.partial(transcribed=transcribed).expand(target=targets(transcribed))
-    synthesized = synthesize.partial(ingested=ingested).expand(translated=translated)
-    fitted = fit.partial(ingested=ingested).expand(synthesized=synthesized)
-    separated = separate(ingested, transcribed)
-    mixed = mix.partial(ingested=ingested, separated=separated).expand(fitted=fitted)
-    muxed = mux(ingested, transcribed, fitted, mixed)
-    publish(ingested, transcribed, separated, translated, synthesized, fitted, mixed, muxed, [heard, diarized])
+        heard, diarized, transcribed = stages
+        job = publish.DubOutcome.model_validate(
+            {
+                "ingested": ingested,
+                "heard": heard,
+                "diarized": diarized,
+                "transcribed": transcribed,
+                "separated": separated,
+                "translated": list(translated),
+                "synthesized": list(synthesized),
+                "fits": list(fits),
+                "mixes": list(mixes),
+                "muxed": muxed,
+            }
+        )
+        return run(publish.publish, job, DubRequest.from_xcom(request))
 
+    # Wiring: Airflow hands each task its upstream's XCom document at run time; here they are XComArgs,
+    # which the task signatures (XCom documents) do not name, hence Any.
+    request: Any = configure()
+    ingested: Any = ingest(request)
+    heard: Any = transcribe(ingested, request)
+    diarized: Any = diarize(ingested, heard, request)
+    transcribed: Any = cast(ingested, diarized, request)  # the Script with speakers, people and delivery
+    translated: Any = translate.partial(transcribed=transcribed, request=request).expand(target=targets(request))
+    synthesized: Any = synthesize.partial(ingested=ingested, request=request).expand(translated=translated)
+    fitted: Any = fit.partial(ingested=ingested).expand(synthesized=synthesized)
+    separated: Any = separate(ingested, transcribed)
+    mixed: Any = mix.partial(ingested=ingested, separated=separated, request=request).expand(fitted=fitted)
+    muxed: Any = mux(ingested, transcribed, fitted, mixed, request)
+    publish(ingested, [heard, diarized, transcribed], separated, translated, synthesized, fitted, mixed, muxed, request)
 
 dub_video_dag = dub_video()

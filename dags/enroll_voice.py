@@ -1,7 +1,8 @@
 """enroll_voice: a person's consented reference recordings in, a voice profile (a cloned voice) out.
 
-Wiring only: each task calls one function of `pipeline.voice.enroll`, imported inside the task so that
-parsing this file stays fast and imports no ML library. check_consent refuses (no retries) when no valid
+Wiring only: each task calls one function of `pipeline.voice.enroll` by reference (dubline_tasks.run),
+imported inside the task so that parsing this file stays fast and imports no ML library; the params are
+validated into an `EnrollRequest`. check_consent refuses (no retries) when no valid
 consent covers the person, use, language and today, or when the references are too short or another
 person's voice; enroll runs the cloning search (content-addressed: the same inputs are not searched twice);
 record checks consent again and writes the profile to the ledger.
@@ -9,27 +10,24 @@ record checks consent again and writes the profile to the ledger.
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param, dag, task
+from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
 
-RETRIES = int(os.environ.get("DUBLINE_TASK_RETRIES", "2"))
+if TYPE_CHECKING:
+    from pipeline.voice.contracts import EnrollRequest
 
 
-def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Call pipeline.stages.<module>.<fn>; a user-actionable error fails the task without retries."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from pipeline.core.config import get_settings
-    from pipeline.core.errors import ConfigError, ConsentError, InputError, SetupError
-    from pipeline.core.stagerun import invoke_stage
+def _request(params: Mapping[str, object] | None) -> EnrollRequest:
+    from pipeline.core.errors import DublineError
+    from pipeline.voice.contracts import EnrollRequest
 
     try:
-        return invoke_stage(fn_name, get_settings(), *args, **kwargs)
-    except (InputError, ConfigError, ConsentError, SetupError) as e:
-        raise AirflowFailException(e.one_line()) from e
+        return EnrollRequest.from_params(dict(params or {}))
+    except DublineError as e:
+        raise fail_fast(e) from e
 
 
 @dag(
@@ -38,7 +36,7 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     catchup=False,
     max_active_runs=2,
     tags=["dubline", "voices", "consent"],
-    default_args={"retries": RETRIES, "retry_delay": timedelta(seconds=30)},
+    default_args=DEFAULT_ARGS,
     params={
         "person": Param("", type="string", minLength=1, description="the person's handle in the consent ledger"),
         "references": Param(
@@ -62,24 +60,28 @@ def _stage(fn_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
 )
 def enroll_voice() -> None:
     @task
-    def check_consent(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        assert params is not None
-        refs = [str(r) for r in params["references"]]
-        return _stage(
-            "enroll.check", params["person"], refs, params["language"], params["use"], params["backend"] or None
-        )
+    def check_consent(params: dict[str, object] | None = None) -> XCom:
+        from pipeline.voice import enroll
+        req = _request(params)
+        return run(enroll.check, req.person, req.references, req.language, req.use, req.backend or None)
 
     @task
-    def enroll(checked: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
-        assert params is not None
-        return _stage("enroll.build", checked, float(params.get("budget_s") or 0) or None)
+    def enroll(checked: XCom, params: dict[str, object] | None = None) -> XCom:
+        from pipeline.voice import enroll
+        from pipeline.voice.contracts import EnrollChecked
+
+        return run(enroll.build, EnrollChecked.from_xcom(checked), _request(params).budget_s or None)
 
     @task
-    def record(checked: dict[str, Any], built: dict[str, Any]) -> dict[str, Any]:
-        return _stage("enroll.record", checked, built)
+    def record(checked: XCom, built: XCom) -> XCom:
+        from pipeline.voice import enroll
+        from pipeline.voice.contracts import EnrollBuilt, EnrollChecked
 
-    checked = check_consent()
-    record(checked, enroll(checked))
+        return run(enroll.record, EnrollChecked.from_xcom(checked), EnrollBuilt.from_xcom(built))
+
+    checked: Any = check_consent()  # an XComArg: Airflow hands the task its XCom document at run time
+    built: Any = enroll(checked)
+    record(checked, built)
 
 
 enroll_voice_dag = enroll_voice()

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.tts import DEFAULT_TTS_PREFERENCE
+
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -86,7 +88,7 @@ class Settings(BaseSettings):
     mt_budget_unit: str = Field("chars", pattern="^(chars|syllables)$", description="chars | syllables")
     mt_cache: bool = Field(True, description="keep LLM translations in the object store (mt-cache/)")
     tts_preference: dict[str, list[str]] = Field(
-        default_factory=lambda: {"en": ["piper", "kokoro", "pico", "espeak"], "*": ["kokoro", "pico", "espeak"]},
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_TTS_PREFERENCE.items()},
         description='per language, engines in order of preference; "*" for any other language',
     )
 

@@ -21,9 +21,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import dataclasses
-import os
 import random
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from models.files import atomic_path
 from pipeline.core.errors import ConfigError, DublineError, StageError
 from pipeline.core.storage import clean_key
 
@@ -315,16 +314,8 @@ class S3Store:
             etag = str(self._s3.head_object(Bucket=self.bucket, Key=self._key(key))["ETag"])
         if dest.is_file() and tag_file.is_file() and tag_file.read_text() == etag:
             return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        os.close(fd)
-        try:
-            with self._errors("download", key):
-                self._s3.download_file(self.bucket, self._key(key), tmp, Config=self._transfer)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(dest, suffix=".part") as tmp, self._errors("download", key):
+            self._s3.download_file(self.bucket, self._key(key), str(tmp), Config=self._transfer)
         tag_file.write_text(etag)
         return dest
 

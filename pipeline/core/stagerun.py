@@ -12,9 +12,11 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from pipeline.core import progress
 from pipeline.core.config import Settings
@@ -70,67 +72,103 @@ def open_settings_store(settings: Settings) -> ObjectStore:
     return open_store(settings.resolved_store_url, settings)
 
 
+# A JSON document recorded as it is (an engine's model info, a report section): its inner shape belongs to
+# the module that makes it, and a contract field of this type says so.
+JsonDoc = dict[str, JsonValue]
+
+
+class Contract(BaseModel):
+    """A typed hand-off between stages (and between a DAG's tasks): small, JSON-serializable, strict about
+    its fields so that a renamed or misspelt field fails where it is made, not three stages later."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The JSON document Airflow passes between tasks (XCom carries JSON, not Python objects)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_xcom(cls, doc: Mapping[str, Any]) -> Self:
+        return cls.model_validate(dict(doc))
+
+
+class StageResult(Contract):
+    """What every content-addressed stage returns: its own fields plus the run's bookkeeping, which
+    `run_stage` fills in (the stage, its label, its key, how long it took and whether it was reused)."""
+
+    stage: str = ""
+    label: str = ""
+    key: str = ""
+    elapsed_s: float = 0.0
+    cached: bool = False
+
+
+R = TypeVar("R", bound=StageResult)
+
+
 def run_stage(
     settings: Settings,
     stage: str,
     material: dict[str, Any],
-    fn: Callable[[StageRun], dict[str, Any]],
+    fn: Callable[[StageRun], R],
+    result_type: type[R],
     label: str = "",
-) -> dict[str, Any]:
-    """Run `fn` once per distinct `material`; return its (recorded) result dict."""
+) -> R:
+    """Run `fn` once per distinct `material`; return its (recorded) result, a `result_type`."""
     store = open_settings_store(settings)
     key = digest({"stage": stage, "version": STAGE_VERSIONS[stage], **material})[:32]
     prefix = f"stages/{stage}/{key}"
     result_key = f"{prefix}/result.json"
     name = f"{stage}[{label}]" if label else stage
     if store.exists(result_key):
-        result = dict(get_json(store, result_key))
-        result["cached"] = True
-        progress.emit(name, "cached", elapsed_s=result.get("elapsed_s", 0.0))
-        return result
+        cached = result_type.model_validate({**get_json(store, result_key), "cached": True})
+        progress.emit(name, "cached", elapsed_s=cached.elapsed_s)
+        return cached
     progress.emit(name, "start")
     t0 = time.perf_counter()
     scratch_root = settings.data_dir / "work"
     scratch_root.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(prefix=f"{stage}-", dir=scratch_root) as tmp:
-            result = fn(StageRun(store, settings, name, prefix, Path(tmp)))
+            made = fn(StageRun(store, settings, name, prefix, Path(tmp)))
     except DublineError as e:
-        _report_failure(name, e)
+        report_failure(name, e)
         raise
     except Exception as e:
         err = StageError(f"stage {name} failed: {type(e).__name__}: {e}")
-        _report_failure(name, err)
+        report_failure(name, err)
         raise err from e
-    result = {**result, "stage": stage, "label": label, "key": key, "elapsed_s": round(time.perf_counter() - t0, 3)}
-    put_json(store, result_key, result)
-    result["cached"] = False
-    progress.emit(name, "done", elapsed_s=result["elapsed_s"])
+    result = made.model_copy(
+        update={"stage": stage, "label": label, "key": key, "elapsed_s": round(time.perf_counter() - t0, 3)}
+    )
+    put_json(store, result_key, result.model_dump(mode="json", exclude={"cached"}))
+    progress.emit(name, "done", elapsed_s=result.elapsed_s)
     return result
 
 
-def job_id(muxed: dict[str, Any], location: str) -> str:
+def job_id(mux_key: str, location: str) -> str:
     """A job's id: its final stage's key (which covers the input, every language and every parameter)
     and where it was delivered. The same job run again has the same id."""
-    return digest({"mux": muxed["key"], "location": location})[:24]
+    return digest({"mux": mux_key, "location": location})[:24]
 
 
 def write_job_manifest(
     store: ObjectStore,
-    ingested: dict[str, Any],
-    stage_results: list[dict[str, Any]],
-    muxed: dict[str, Any],
-    published: dict[str, Any],
+    source: tuple[str, str],
+    stage_results: Sequence[StageResult],
+    final: StageResult,
+    published: Mapping[str, Any],
 ) -> str:
     """Write `jobs/<job id>/manifest.json`: the result document of every stage of the job (the
-    content-addressed objects it made are listed in those) and what was delivered where. Written after
-    the outputs, so a manifest present means the job's whole output is there. Returns its URI."""
-    jid = job_id(muxed, str(published.get("location", "")))
-    stages = {(r["stage"], r.get("label", ""), r["key"]) for r in [*stage_results, muxed] if r.get("key")}
+    content-addressed objects it made are listed in those) and what was delivered where. `source` is the
+    input's (filename, sha256), `final` the stage whose key names the job. Written after the outputs, so a
+    manifest present means the job's whole output is there. Returns its URI."""
+    jid = job_id(final.key, str(published.get("location", "")))
+    stages = {(r.stage, r.label, r.key) for r in [*stage_results, final] if r.key}
     doc = {
         "dubline_job": 1,
         "job_id": jid,
-        "input": {"filename": ingested["filename"], "sha256": ingested["source_sha256"]},
+        "input": {"filename": source[0], "sha256": source[1]},
         "stages": [
             {"stage": st, "label": label, "key": key, "result_uri": store.uri(f"stages/{st}/{key}/result.json")}
             for st, label, key in sorted(stages)
@@ -142,31 +180,8 @@ def write_job_manifest(
     return put_json(store, f"jobs/{jid}/manifest.json", doc)
 
 
-def _report_failure(stage: str, error: DublineError) -> None:
+def report_failure(stage: str, error: DublineError) -> None:
+    """Tell the progress listeners once that `stage` failed with a user-facing error."""
     if not getattr(error, "_reported", False):
         progress.emit(stage, "failed", error=error.one_line(), exit_code=error.exit_code)
         error._reported = True  # type: ignore[attr-defined]
-
-
-def invoke_stage(fn_name: str, settings: Settings, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Call `pipeline.stages.<module>.<function>`; any user-facing error raised before or inside the
-    stage's transaction is reported once (progress 'failed' event) and re-raised."""
-    import importlib
-
-    module, _, name = fn_name.rpartition(".")
-    for package in ("pipeline.stages", "pipeline.products.dubbing", "pipeline.voice"):
-        try:
-            fn = getattr(importlib.import_module(f"{package}.{module}"), name)
-            break
-        except ModuleNotFoundError:
-            continue
-    else:
-        raise ModuleNotFoundError(module)
-    try:
-        from pipeline.ledger import db
-
-        db.require_ready(settings)  # DAG tasks refuse an un-migrated project database (checked once per process)
-        return fn(settings, *args, **kwargs)  # type: ignore[no-any-return]
-    except DublineError as e:
-        _report_failure(module, e)
-        raise

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
 
+from models.files import atomic_path
 from pipeline.core.errors import ConfigError, StageError
 
 if TYPE_CHECKING:
@@ -70,17 +70,10 @@ class LocalStore:
 
     def _atomic_write(self, key: str, writer: Any) -> str:
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                writer(out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(dest, suffix=".part") as tmp, open(tmp, "wb") as out:
+            writer(out)
+            out.flush()
+            os.fsync(out.fileno())
         return dest.as_uri()
 
     def put_file(self, key: str, path: Path) -> str:

@@ -8,28 +8,27 @@ With DUBLINE_DIARIZE=false it returns the transcribed result as it is, with one 
 
 from __future__ import annotations
 
-from typing import Any
-
 from pipeline.core.config import Settings
 from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.stages.common import load_script, save_script
+from pipeline.stages.contracts import Ingested, Transcribed
 
 
 def diarize(
-    settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any], speakers: int | None = None
-) -> dict[str, Any]:
+    settings: Settings, ingested: Ingested, transcribed: Transcribed, speakers: int | None = None
+) -> Transcribed:
     """Diarize the job; `speakers` (a job parameter) overrides DUBLINE_DIARIZE_SPEAKERS (0 = estimate)."""
     if not settings.diarize:
-        return {**transcribed, "speakers": 1}
+        return transcribed.model_copy(update={"speakers": 1})
     from models.speaker import ResemblyzerEncoder
     from models.vad import default_vad
 
     if speakers is not None:
         settings = settings.model_copy(update={"diarize_speakers": max(0, int(speakers))})
     material = {
-        "transcribed": transcribed.get("key"),
-        "script": transcribed["script_uri"],
-        "audio": ingested["asr_audio_uri"],
+        "transcribed": transcribed.key,
+        "script": transcribed.script_uri,
+        "audio": ingested.asr_audio_uri,
         "speakers": settings.diarize_speakers,
         "max_speakers": settings.diarize_max_speakers,
         "threshold": settings.diarize_threshold,
@@ -39,18 +38,19 @@ def diarize(
         "encoder": ResemblyzerEncoder().info.as_dict(),
     }
 
-    def work(run: StageRun) -> dict[str, Any]:
+    def work(run: StageRun) -> Transcribed:
         from pipeline.speech.diarize import diarize_script
 
-        script = load_script(run.store, transcribed["script_uri"])
-        audio = run.fetch(ingested["asr_audio_uri"])
+        script = load_script(run.store, transcribed.script_uri)
+        audio = run.fetch(ingested.asr_audio_uri)
         revised, report = diarize_script(script, audio, settings, progress=run.step)
-        return {
-            **{k: v for k, v in transcribed.items() if k not in ("cached", "elapsed_s", "stage", "label", "key")},
-            "script_uri": save_script(run, revised),
-            "segments": len(revised.segments),
-            "speakers": len(revised.speakers),
-            "diarization": report,
-        }
+        return transcribed.model_copy(
+            update={
+                "script_uri": save_script(run, revised),
+                "segments": len(revised.segments),
+                "speakers": len(revised.speakers),
+                "diarization": report,
+            }
+        )
 
-    return run_stage(settings, "diarize", material, work)
+    return run_stage(settings, "diarize", material, work, Transcribed)

@@ -6,28 +6,28 @@ input's exact duration so the delivered tracks line up with the picture.
 
 from __future__ import annotations
 
-from typing import Any
-
 from models.registry import sha256_file
 from pipeline.audio import media
 from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
+from pipeline.core.inputs import resolve_input
 from pipeline.core.script import Script, SourceInfo
 from pipeline.core.stagerun import StageRun, run_stage
-from pipeline.stages.common import resolve_input, save_script
+from pipeline.stages.common import save_script
+from pipeline.stages.contracts import Ingested
 
 ASR_RATE = 16000
 MIX_RATE = 48000
 
 
-def check_input(path_or_uri: str, scratch_dir: Any = None) -> media.MediaInfo:
+def check_input(path_or_uri: str, scratch_dir: str | None = None) -> media.MediaInfo:
     """Probe an input without storing anything: what the CLI calls before it starts a run."""
     from pathlib import Path
 
     return media.probe(resolve_input(path_or_uri, Path(scratch_dir or "/tmp")))
 
 
-def ingest(settings: Settings, input_uri: str) -> dict[str, Any]:
+def ingest(settings: Settings, input_uri: str) -> Ingested:
     from pathlib import Path
 
     scratch = settings.data_dir / "work" / "inputs"
@@ -36,7 +36,7 @@ def ingest(settings: Settings, input_uri: str) -> dict[str, Any]:
     info = media.probe(src)
     source_sha = sha256_file(src)
 
-    def work(run: StageRun) -> dict[str, Any]:
+    def work(run: StageRun) -> Ingested:
         asr = media.extract_audio(src, run.scratch / "asr16k.wav", ASR_RATE, 1, duration=info.duration)
         if media.peak_dbfs(asr) < media.SILENCE_DBFS:
             raise InputError(
@@ -57,17 +57,17 @@ def ingest(settings: Settings, input_uri: str) -> dict[str, Any]:
                 has_video=info.has_video,
             )
         )
-        return {
-            "source_uri": source_uri,
-            "source_sha256": source_sha,
-            "filename": src.name,
-            "stem": Path(src.name).stem,
-            "duration": info.duration,
-            "has_video": info.has_video,
-            "video_codec": info.video_codec,
-            "asr_audio_uri": asr_uri,
-            "full_audio_uri": full_uri,
-            "script_uri": save_script(run, script),
-        }
+        return Ingested(
+            source_uri=source_uri,
+            source_sha256=source_sha,
+            filename=src.name,
+            stem=Path(src.name).stem,
+            duration=info.duration,
+            has_video=info.has_video,
+            video_codec=info.video_codec,
+            asr_audio_uri=asr_uri,
+            full_audio_uri=full_uri,
+            script_uri=save_script(run, script),
+        )
 
-    return run_stage(settings, "ingest", {"source_sha256": source_sha, "rates": [ASR_RATE, MIX_RATE]}, work)
+    return run_stage(settings, "ingest", {"source_sha256": source_sha, "rates": [ASR_RATE, MIX_RATE]}, work, Ingested)

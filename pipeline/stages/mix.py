@@ -15,6 +15,7 @@ from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError
 from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.ledger import marking
+from pipeline.stages.contracts import Ingested, Mixed, Separated, SpeechTrack
 from pipeline.stages.ingest import MIX_RATE
 
 MODES = ("replace", "voiceover")
@@ -22,21 +23,21 @@ MODES = ("replace", "voiceover")
 
 def mix(
     settings: Settings,
-    ingested: dict[str, Any],
-    separated: dict[str, Any] | None,
-    fitted: dict[str, Any],
+    ingested: Ingested,
+    separated: Separated | None,
+    fitted: SpeechTrack,
     loudness_profile: str | None = None,
-) -> dict[str, Any]:
-    lang = fitted["language"]
+) -> Mixed:
+    lang = fitted.language
     mode = settings.mix_mode
     if mode not in MODES:
         raise ConfigError(f"unknown mix mode {mode!r}", f"set DUBLINE_MIX_MODE to one of {', '.join(MODES)}")
     prof = loudness.profile(loudness_profile or settings.loudness_profile)
-    bed_uri = (separated or {}).get("bed_uri")
+    bed_uri = separated.bed_uri if separated is not None else None
     on_bed = mode == "replace" and bed_uri is not None
-    base_uri = bed_uri if on_bed else ingested["full_audio_uri"]
+    base_uri = bed_uri if on_bed else ingested.full_audio_uri
     duck_db = settings.bed_duck_db if on_bed else settings.duck_db
-    params = {
+    params: dict[str, Any] = {
         "mode": mode,
         "base": "bed" if on_bed else "original",
         "duck_db": duck_db,
@@ -45,15 +46,15 @@ def mix(
         "dub_gain_db": settings.dub_gain_db,
         "loudness_profile": prof.name,
     }
-    material = {"base": base_uri, "source": ingested["source_sha256"], "dub": fitted["key"], **params}
+    material = {"base": base_uri, "source": ingested.source_sha256, "dub": fitted.key, **params}
     material["watermark"] = marking.material(settings)
 
-    def work(run: StageRun) -> dict[str, Any]:
+    def work(run: StageRun) -> Mixed:
         base, sr = sf.read(str(run.fetch(str(base_uri))), dtype="float32", always_2d=True)
-        dub, sr2 = sf.read(str(run.fetch(fitted["dub_speech_uri"])), dtype="float32")
+        dub, sr2 = sf.read(str(run.fetch(fitted.dub_speech_uri)), dtype="float32")
         if sr != MIX_RATE or sr2 != MIX_RATE:
             raise ConfigError(f"mix expects {MIX_RATE} Hz stems, got {sr} and {sr2}", "re-run ingest")
-        spans = [(float(a), float(b)) for a, b in fitted["spans"]]
+        spans = [(float(a), float(b)) for a, b in fitted.spans]
         gain = duck_gain(spans, base.shape[0], sr, duck_db, settings.duck_attack_s, settings.duck_release_s)
         out, scale = mix_over(base, np.asarray(dub, dtype=np.float32), gain, settings.dub_gain_db)
         raw = run.scratch / f"mix_{lang}_raw.wav"
@@ -65,21 +66,21 @@ def mix(
         after = mark.measured or after
         stem = run.scratch / f"dub_{lang}.wav"  # the dub speech alone, for delivery as a stem: marked too
         stem_mark = marking.mark_copy(
-            settings, run.fetch(fitted["dub_speech_uri"]), stem, marking.payload_for(run.prefix)
+            settings, run.fetch(fitted.dub_speech_uri), stem, marking.payload_for(run.prefix)
         )
-        return {
-            "language": lang,
-            "mix_uri": run.put(path.name, path),
-            "peak_scale": round(scale, 4),
-            "loudness": {
+        return Mixed(
+            language=lang,
+            mix_uri=run.put(path.name, path),
+            peak_scale=round(scale, 4),
+            loudness={
                 "profile": prof.name,
                 "before": before.as_dict(),
                 **after.as_dict(),
                 "meets": after.meets(prof),
             },
-            "watermark": mark.info,
-            "dub_stem_uri": run.put(stem.name, stem) if stem_mark else None,
+            watermark=mark.info,
+            dub_stem_uri=run.put(stem.name, stem) if stem_mark else None,
             **params,
-        }
+        )
 
-    return run_stage(settings, "mix", material, work, label=lang)
+    return run_stage(settings, "mix", material, work, Mixed, label=lang)

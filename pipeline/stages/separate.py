@@ -6,8 +6,6 @@ speech-band energy removed inside the speech regions) with a warning that goes i
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import soundfile as sf
 
@@ -17,6 +15,7 @@ from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError
 from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.stages.common import load_script
+from pipeline.stages.contracts import Ingested, Separated, Transcribed
 
 METHODS = ("auto", "spleeter", "dsp", "none")
 
@@ -25,7 +24,7 @@ def spleeter_for(settings: Settings) -> SpleeterSeparator:
     return SpleeterSeparator(settings.resolved_spleeter_python, settings.spleeter_model_dir)
 
 
-def separate(settings: Settings, ingested: dict[str, Any], transcribed: dict[str, Any]) -> dict[str, Any]:
+def separate(settings: Settings, ingested: Ingested, transcribed: Transcribed) -> Separated:
     method = settings.separation
     if method not in METHODS:
         raise ConfigError(f"unknown separation method {method!r}", f"set DUBLINE_SEPARATION to one of {METHODS}")
@@ -43,25 +42,17 @@ def separate(settings: Settings, ingested: dict[str, Any], transcribed: dict[str
             f"Spleeter's environment {spleeter.python} is missing", "run `make setup`, or set DUBLINE_SEPARATION=dsp"
         )
     if method == "none":
-        return {
-            "stage": "separate",
-            "method": "none",
-            "warning": "",
-            "dialogue_uri": None,
-            "bed_uri": None,
-            "elapsed_s": 0.0,
-            "cached": False,
-        }
+        return Separated(stage="separate", method="none")
     material = {
-        "source": ingested["source_sha256"],
-        "full": ingested["full_audio_uri"],
+        "source": ingested.source_sha256,
+        "full": ingested.full_audio_uri,
         "method": method,
         "model": spleeter.info.as_dict() if method == "spleeter" else "dsp-v1",
-        "spans": transcribed["key"] if method == "dsp" else None,
+        "spans": transcribed.key if method == "dsp" else None,
     }
 
-    def work(run: StageRun) -> dict[str, Any]:
-        full = run.fetch(ingested["full_audio_uri"])
+    def work(run: StageRun) -> Separated:
+        full = run.fetch(ingested.full_audio_uri)
         if method == "spleeter":
             stems = spleeter.separate(full, run.scratch / "spleeter", int(sf.info(str(full)).samplerate))
             dialogue, bed, seconds = stems.dialogue, stems.bed, stems.seconds
@@ -70,7 +61,7 @@ def separate(settings: Settings, ingested: dict[str, Any], transcribed: dict[str
 
             t0 = time.perf_counter()
             audio, rate = sf.read(str(full), dtype="float32", always_2d=True)
-            script = load_script(run.store, transcribed["script_uri"])
+            script = load_script(run.store, transcribed.script_uri)
             d, b = dsp_separate(audio, rate, [(s.start, s.end) for s in script.segments])
             dialogue, bed = run.scratch / "dialogue.wav", run.scratch / "bed.wav"
             sf.write(str(dialogue), d, rate, subtype="FLOAT")
@@ -82,13 +73,13 @@ def separate(settings: Settings, ingested: dict[str, Any], transcribed: dict[str
             data, rate = sf.read(str(path), dtype="float32", always_2d=True)
             data = data[:n] if len(data) >= n else np.pad(data, ((0, n - len(data)), (0, 0)))
             sf.write(str(path), data, rate, subtype="FLOAT")
-        return {
-            "method": method,
-            "warning": warning,
-            "dialogue_uri": run.put("dialogue.wav", dialogue),
-            "bed_uri": run.put("bed.wav", bed),
-            "separation_s": round(seconds, 3),
-            "rtf": round(seconds / max(ingested["duration"], 1e-6), 4),
-        }
+        return Separated(
+            method=method,
+            warning=warning,
+            dialogue_uri=run.put("dialogue.wav", dialogue),
+            bed_uri=run.put("bed.wav", bed),
+            separation_s=round(seconds, 3),
+            rtf=round(seconds / max(ingested.duration, 1e-6), 4),
+        )
 
-    return run_stage(settings, "separate", material, work)
+    return run_stage(settings, "separate", material, work, Separated)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pipeline.core.config import Settings
 from pipeline.core.engines import get_asr
 from pipeline.core.errors import InputError
 from pipeline.core.script import Segment, WordTiming
 from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.stages.common import load_script, save_script
+from pipeline.stages.contracts import Ingested, Transcribed
 
 
-def transcribe(settings: Settings, ingested: dict[str, Any], source_language: str | None) -> dict[str, Any]:
+def transcribe(settings: Settings, ingested: Ingested, source_language: str | None) -> Transcribed:
     asr = get_asr(settings)
     lang = (source_language or "").strip().lower() or None
     material = {
-        "source_sha256": ingested["source_sha256"],
+        "source_sha256": ingested.source_sha256,
         "language": lang,
         "model": asr.info.as_dict(),
         "backend": settings.asr_backend,
@@ -25,12 +24,12 @@ def transcribe(settings: Settings, ingested: dict[str, Any], source_language: st
         "vad": settings.asr_vad if settings.asr_backend == "faster-whisper" else False,
     }
 
-    def work(run: StageRun) -> dict[str, Any]:
-        script = load_script(run.store, ingested["script_uri"]).revised("transcribe")
-        audio = run.fetch(ingested["asr_audio_uri"])
+    def work(run: StageRun) -> Transcribed:
+        script = load_script(run.store, ingested.script_uri).revised("transcribe")
+        audio = run.fetch(ingested.asr_audio_uri)
         result = asr.transcribe(audio, language=lang)
         segments: list[Segment] = []
-        end_of_audio = ingested["duration"]
+        end_of_audio = ingested.duration
         for seg in result.segments:
             text = seg.text.strip()
             if not text or seg.start >= end_of_audio - 0.05:
@@ -57,13 +56,13 @@ def transcribe(settings: Settings, ingested: dict[str, Any], source_language: st
         script.segments = segments
         script.source.language = result.language
         script.source.language_probability = round(result.language_probability, 3)
-        return {
-            "script_uri": save_script(run, script),
-            "language": result.language,
-            "language_probability": round(result.language_probability, 3),
-            "segments": len(segments),
-            "words": sum(len(s.words) for s in segments),
-            "model": asr.info.as_dict(),
-        }
+        return Transcribed(
+            script_uri=save_script(run, script),
+            language=result.language,
+            language_probability=round(result.language_probability, 3),
+            segments=len(segments),
+            words=sum(len(s.words) for s in segments),
+            model=asr.info.as_dict(),
+        )
 
-    return run_stage(settings, "transcribe", material, work)
+    return run_stage(settings, "transcribe", material, work, Transcribed)

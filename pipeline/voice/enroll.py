@@ -23,13 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from models.base import EngineError, EngineUnavailable, Voice, VoiceCloner
 from pipeline.core import progress
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError, ConsentError, InputError, SetupError, StageError
+from pipeline.core.langs import normalize_language
 from pipeline.core.stagerun import StageRun, open_settings_store, run_stage
+from pipeline.voice.contracts import EnrollBuilt, EnrollChecked, Enrolled, Reference
 
 STAGE = "enroll"
 FIGURES = ("held_out_similarity", "wer", "seconds")
@@ -73,8 +74,8 @@ def speaker_model() -> dict[str, str]:
 def make_cloner(settings: Settings, backend: str) -> VoiceCloner:
     """The cloning backend named `backend` (kokoro-search, world-match, or an operator's module:Class)."""
     try:
-        from models.cloning import BACKENDS
-        from models.cloning import make_cloner as factory
+        from models.cloning.backends import BACKENDS
+        from models.cloning.backends import make_cloner as factory
     except ImportError as e:
         raise SetupError(f"voice cloning is not available ({e})", "install dubline with its cloning backends") from e
     if backend not in BACKENDS and ":" not in backend:
@@ -117,14 +118,15 @@ def check(
     use: str = "dubbing",
     backend: str | None = None,
     today: date | None = None,
-) -> dict[str, Any]:
+) -> EnrollChecked:
     """Consent first, then the references (see the module's notes). Returns what `build` and `record` need."""
     from models.registry import sha256_file
-    from pipeline.ledger.voices import centroid, cosine
-    from pipeline.stages.common import resolve_input
+    from models.speaker import cosine
+    from pipeline.core.inputs import resolve_input
+    from pipeline.ledger.voices import centroid
     from pipeline.voice.consent import require_consent
 
-    language = language.strip().lower()
+    language = normalize_language(language)
     backend = (backend or settings.clone_backend).strip()
     if not person_id.strip():
         raise InputError("no person given", "name the person whose voice to enrol")
@@ -169,7 +171,7 @@ def check(
             "grant the consent with the person's voice references (`dubline consent grant --reference ...`)",
         )
     voice = centroid(consented)
-    refs: list[dict[str, Any]] = []
+    refs: list[Reference] = []
     for ref, path, heard in found:
         if not heard.embedding:
             raise InputError(
@@ -185,25 +187,25 @@ def check(
             )
         sha = sha256_file(path)
         refs.append(
-            {
-                "name": Path(ref).name,
-                "uri": _store_reference(settings, path, sha),
-                "sha256": sha,
-                "speech_s": heard.speech_s,
-                "cosine": cos,
-                "embedding": heard.embedding,
-            }
+            Reference(
+                name=Path(ref).name,
+                uri=_store_reference(settings, path, sha),
+                sha256=sha,
+                speech_s=heard.speech_s,
+                cosine=cos,
+                embedding=heard.embedding,
+            )
         )
-    return {
-        "person": person_id,
-        "language": language,
-        "use": use,
-        "backend": backend,
-        "consent_id": consent_id,
-        "speech_s": round(total, 2),
-        "references": refs,
-        "speaker_model": speaker_model(),
-    }
+    return EnrollChecked(
+        person=person_id,
+        language=language,
+        use=use,
+        backend=backend,
+        consent_id=consent_id,
+        speech_s=round(total, 2),
+        references=refs,
+        speaker_model=speaker_model(),
+    )
 
 
 def _progress(run: StageRun) -> Callable[[str, float], None]:
@@ -213,27 +215,27 @@ def _progress(run: StageRun) -> Callable[[str, float], None]:
     return report
 
 
-def build(settings: Settings, checked: dict[str, Any], budget_s: float | None = None) -> dict[str, Any]:
+def build(settings: Settings, checked: EnrollChecked, budget_s: float | None = None) -> EnrollBuilt:
     """Run the cloning backend on the checked references (once per distinct references, backend, budget
     and language); publish the profile folder. Returns its URI, profile.json's sha256 and the figures."""
     from models.registry import sha256_file
 
-    backend, language = str(checked["backend"]), str(checked["language"])
+    backend, language = checked.backend, checked.language
     budget = float(budget_s if budget_s is not None else settings.clone_budget_s)
     if budget <= 0:
         raise InputError(f"budget {budget:g} s is not positive", "give --budget in seconds, e.g. 300")
     cloner = make_cloner(settings, backend)
     material = {
-        "person": checked["person"],
+        "person": checked.person,
         "language": language,
         "backend": backend,
         "cloner": cloner.info.as_dict(),
         "budget_s": budget,
-        "references": [r["sha256"] for r in checked["references"]],
+        "references": [r.sha256 for r in checked.references],
     }
 
-    def work(run: StageRun) -> dict[str, Any]:
-        paths = [run.fetch(r["uri"]) for r in checked["references"]]
+    def work(run: StageRun) -> EnrollBuilt:
+        paths = [run.fetch(r.uri) for r in checked.references]
         out = run.scratch / "profile"
         out.mkdir()
         try:
@@ -253,70 +255,66 @@ def build(settings: Settings, checked: dict[str, Any], budget_s: float | None = 
             run.put(f"profile/{f.relative_to(out).as_posix()}", f)
         run.put("profile/profile.json", profile_json)
         langs = doc.get("languages") or [language]
-        return {
-            "profile_uri": run.store.uri(f"{run.prefix}/profile"),
-            "profile_json_uri": run.store.uri(f"{run.prefix}/profile/profile.json"),
-            "sha256": sha256_file(profile_json),
-            "backend": str(doc["backend"]),
-            "languages": [str(x) for x in (langs if isinstance(langs, list) else [langs])],
-            "figures": {k: doc[k] for k in FIGURES},
-            "files": [f.relative_to(out).as_posix() for f in files] + ["profile.json"],
-            "budget_s": budget,
-        }
+        return EnrollBuilt(
+            profile_uri=run.store.uri(f"{run.prefix}/profile"),
+            profile_json_uri=run.store.uri(f"{run.prefix}/profile/profile.json"),
+            sha256=sha256_file(profile_json),
+            backend=str(doc["backend"]),
+            languages=[str(x) for x in (langs if isinstance(langs, list) else [langs])],
+            figures={k: doc[k] for k in FIGURES},
+            files=[f.relative_to(out).as_posix() for f in files] + ["profile.json"],
+            budget_s=budget,
+        )
 
-    return run_stage(settings, STAGE, material, work, label=str(checked["person"]))
+    return run_stage(settings, STAGE, material, work, EnrollBuilt, label=checked.person)
 
 
-def record(
-    settings: Settings, checked: dict[str, Any], built: dict[str, Any], today: date | None = None
-) -> dict[str, Any]:
+def record(settings: Settings, checked: EnrollChecked, built: EnrollBuilt, today: date | None = None) -> Enrolled:
     """Check consent again, then record the references and the profile (audit rows in the same transaction).
     The same enrolment recorded twice gives the same profile (created False)."""
     from pipeline.ledger import audit, db, voices
     from pipeline.ledger import consents as ledger
     from pipeline.voice.consent import require_consent
 
-    person, language, use = str(checked["person"]), str(checked["language"]), str(checked["use"])
+    person, language, use = checked.person, checked.language, checked.use
     on = today or date.today()
-    consent_id = require_consent(Voice("clone", str(checked["backend"]), language, person), use, language, on, settings)
+    consent_id = require_consent(Voice("clone", checked.backend, language, person), use, language, on, settings)
     assert consent_id is not None
     with db.session(settings) as s:
         who = ledger.get_person(s, person)
         ids = [
-            ledger.add_reference(
-                s, who, r["uri"], r["sha256"], r["embedding"], dict(checked["speaker_model"]), audit.actor()
-            ).id
-            for r in checked["references"]
+            ledger.add_reference(s, who, r.uri, r.sha256, r.embedding, dict(checked.speaker_model), audit.actor()).id
+            for r in checked.references
         ]
         profile, created = voices.add_profile(
             s,
             person,
-            str(built["backend"]),
-            list(built["languages"]),
-            str(built["profile_uri"]),
-            str(built["sha256"]),
-            dict(built["figures"]),
+            built.backend,
+            list(built.languages),
+            built.profile_uri,
+            built.sha256,
+            dict(built.figures),
             ids,
             consent_id,
         )
-        result = {
-            "profile_id": profile.id,
-            "person": person,
-            "language": language,
-            "use": use,
-            "backend": profile.backend,
-            "languages": list(profile.languages),
-            "uri": profile.uri,
-            "sha256": profile.sha256,
-            "figures": dict(profile.figures),
-            "consent_id": consent_id,
-            "reference_ids": ids,
-            "speech_s": checked["speech_s"],
-            "created": created,
-            "searched": not built.get("cached", False),
-        }
+        result = Enrolled(
+            profile_id=profile.id,
+            person=person,
+            language=language,
+            use=use,
+            backend=profile.backend,
+            languages=list(profile.languages),
+            uri=profile.uri,
+            sha256=profile.sha256,
+            figures=dict(profile.figures),
+            consent_id=consent_id,
+            reference_ids=ids,
+            speech_s=checked.speech_s,
+            created=created,
+            searched=not built.cached,
+        )
     # The runner takes a DAG run's outputs from the "publish" stage's done event (as dub_video's publish).
-    progress.emit("publish", "done", **result)
+    progress.emit("publish", "done", **result.model_dump())
     return result
 
 
@@ -354,7 +352,7 @@ def enroll(
     backend: str | None = None,
     budget_s: float | None = None,
     today: date | None = None,
-) -> dict[str, Any]:
+) -> Enrolled:
     """Enrol a person's voice: check (consent first, then the references), build, record. Returns the
     profile's id, URI, figures and whether it was new (see `record`)."""
     checked = check(settings, person_id, references, language, use, backend, today)

@@ -13,13 +13,14 @@ the series voice map.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
 from pipeline.core.script import SpeakerInfo
 from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.stages.common import load_script, save_script
+from pipeline.stages.contracts import Ingested, SpeakerSummary, Transcribed
 
 
 def _enrolled(settings: Settings) -> list[tuple[str, list[float], int]]:
@@ -30,45 +31,30 @@ def _enrolled(settings: Settings) -> list[tuple[str, list[float], int]]:
         return [(e.person_id, e.centroid, e.profile.id) for e in ledger.enrolled_people(s)]
 
 
-def parse_speaker_people(spec: dict[str, Any] | str | None) -> dict[str, str]:
-    """{"S1": "joe"} from a dict or from "S1=joe,S2=ann"."""
-    if not spec:
-        return {}
-    if isinstance(spec, str):
-        out: dict[str, str] = {}
-        for part in spec.replace(";", ",").split(","):
-            if not part.strip():
-                continue
-            spk, sep, person = part.partition("=")
-            if not sep or not spk.strip() or not person.strip():
-                raise InputError(f"speaker mapping {part!r} is not SPEAKER=PERSON", "write e.g. S1=joe")
-            out[spk.strip().upper()] = person.strip()
-        return out
-    return {str(k).strip().upper(): str(v).strip() for k, v in spec.items() if str(v).strip()}
-
-
 def cast(
     settings: Settings,
-    ingested: dict[str, Any],
-    diarized: dict[str, Any],
-    speaker_people: dict[str, Any] | str | None = None,
-) -> dict[str, Any]:
-    named = parse_speaker_people(speaker_people)
+    ingested: Ingested,
+    diarized: Transcribed,
+    speaker_people: Mapping[str, str] | None = None,
+) -> Transcribed:
+    """Measure each line's delivery and match the speakers to enrolled people (`speaker_people` names some
+    of them: {"S1": "joe"}, as `DubRequest.speaker_people` normalised it)."""
+    named = dict(speaker_people or {})
     enrolled = _enrolled(settings)
     material = {
-        "script": diarized["script_uri"],
-        "audio": ingested["asr_audio_uri"],
+        "script": diarized.script_uri,
+        "audio": ingested.asr_audio_uri,
         "named": named,
         "enrolled": [(p, pid) for p, _c, pid in enrolled],
         "min_cosine": settings.voice_match_min_cosine,
         "prosody": settings.prosody_transfer,
     }
 
-    def work(run: StageRun) -> dict[str, Any]:
+    def work(run: StageRun) -> Transcribed:
         from models.speaker import SAMPLE_RATE, decode_audio
-        from pipeline.speech import casting, prosody
+        from pipeline.speech import casting, prosody, prosody_measure
 
-        script = load_script(run.store, diarized["script_uri"]).revised("cast")
+        script = load_script(run.store, diarized.script_uri).revised("cast")
         unknown = sorted(set(named) - {s.speaker for s in script.segments})
         if unknown:
             have = ", ".join(casting.speakers_of(script))
@@ -76,9 +62,9 @@ def cast(
                 f"--speaker names {', '.join(unknown)}, but this recording's speakers are {have}",
                 "name the speakers diarization found (see `dubline dub` output or the report)",
             )
-        audio = decode_audio(run.fetch(ingested["asr_audio_uri"]), SAMPLE_RATE)
+        audio = decode_audio(run.fetch(ingested.asr_audio_uri), SAMPLE_RATE)
         language = script.source.language or "en"
-        measured = prosody.measure_segments(audio, SAMPLE_RATE, script.segments, language)
+        measured = prosody_measure.measure_segments(audio, SAMPLE_RATE, script.segments, language)
         for seg, p in zip(script.segments, measured, strict=True):
             seg.prosody = p
         for spk in casting.speakers_of(script):
@@ -97,23 +83,23 @@ def cast(
             script.speaker_info, [(p, c) for p, c, _ in enrolled], settings.voice_match_min_cosine, named
         )
         run.step(1, 1)
-        carried = {k: v for k, v in diarized.items() if k not in ("stage", "label", "key", "elapsed_s", "cached")}
-        return {
-            **carried,
-            "script_uri": save_script(run, script),
-            "people": notes,
-            "speaker_info": [
-                {
-                    "speaker": si.id,
-                    "seconds": si.seconds,
-                    "f0_median_hz": si.f0_median_hz,
-                    "presentation": si.presentation,
-                    "person": si.person_id,
-                    "match_cosine": si.match_cosine,
-                    "confirmed": si.confirmed,
-                }
-                for si in script.speaker_info.values()
-            ],
-        }
+        return diarized.model_copy(
+            update={
+                "script_uri": save_script(run, script),
+                "people": notes,
+                "speaker_info": [
+                    SpeakerSummary(
+                        speaker=si.id,
+                        seconds=si.seconds,
+                        f0_median_hz=si.f0_median_hz,
+                        presentation=si.presentation,
+                        person=si.person_id,
+                        match_cosine=si.match_cosine,
+                        confirmed=si.confirmed,
+                    )
+                    for si in script.speaker_info.values()
+                ],
+            }
+        )
 
-    return run_stage(settings, "cast", material, work)
+    return run_stage(settings, "cast", material, work, Transcribed)

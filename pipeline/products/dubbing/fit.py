@@ -15,6 +15,7 @@ from pipeline.audio import media
 from pipeline.core.config import Settings
 from pipeline.core.script import FitReport
 from pipeline.core.stagerun import StageRun, run_stage
+from pipeline.products.dubbing.contracts import Fitted, Synthesized
 from pipeline.stages.common import load_script, save_script
 from pipeline.stages.ingest import MIX_RATE
 from pipeline.text import timing
@@ -59,18 +60,18 @@ def render_clips(sources: list[Path], tempos: list[float], scratch: Path) -> lis
     return [rendered[unique[(str(src), round(tempo, 4))]] for src, tempo in zip(sources, tempos, strict=True)]
 
 
-def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dict[str, Any]:
-    lang = synthesized["language"]
+def fit(settings: Settings, synthesized: Synthesized, duration: float) -> Fitted:
+    lang = synthesized.language
     params = {
         "gap": settings.fit_min_gap_s,
         "stretch_min": settings.stretch_min,
         "stretch_max": settings.stretch_max,
         "max_jump": settings.fit_max_jump,
     }
-    material = {"script": synthesized["script_uri"], "duration": duration, **params}
+    material = {"script": synthesized.script_uri, "duration": duration, **params}
 
-    def work(run: StageRun) -> dict[str, Any]:
-        script = load_script(run.store, synthesized["script_uri"]).revised(f"fit:{lang}")
+    def work(run: StageRun) -> Fitted:
+        script = load_script(run.store, synthesized.script_uri).revised(f"fit:{lang}")
         segs = [s for s in script.segments if lang in s.clips]
         slots = timing.slots([(s.start, s.end) for s in segs], duration, settings.fit_min_gap_s)
         lines = []
@@ -146,16 +147,16 @@ def fit(settings: Settings, synthesized: dict[str, Any], duration: float) -> dic
         )
         reports = [(s.id, s.clips[lang].fit) for s in segs]
         per_line = [{"id": sid, **fr.model_dump()} for sid, fr in reports if fr is not None]
-        return {
-            "language": lang,
-            "script_uri": save_script(run, script),
-            "dub_speech_uri": run.put("dub_speech.wav", out),
-            "spans": [[p.start, p.start + f] for p, f in zip(plans, finals, strict=True)],
-            "summary": summary,
-            "timing_report_uri": run.put_bytes("timing.json", _json({"summary": summary, "lines": per_line})),
-        }
+        return Fitted(
+            language=lang,
+            script_uri=save_script(run, script),
+            dub_speech_uri=run.put("dub_speech.wav", out),
+            spans=[(p.start, p.start + f) for p, f in zip(plans, finals, strict=True)],
+            summary=summary,
+            timing_report_uri=run.put_bytes("timing.json", _json({"summary": summary, "lines": per_line})),
+        )
 
-    return run_stage(settings, "fit", material, work, label=lang)
+    return run_stage(settings, "fit", material, work, Fitted, label=lang)
 
 
 def _json(doc: Any) -> bytes:

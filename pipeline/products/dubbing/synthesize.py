@@ -20,24 +20,26 @@ Clips are content-addressed (text, engine, voice, prosody), so a re-run re-synth
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from models.base import TTS, Prosody, Voice
 from pipeline.audio.media import wav_duration
 from pipeline.core.config import Settings
-from pipeline.core.engines import choose_translator, get_tts_engines
-from pipeline.core.errors import ConfigError, DublineError, StageError
-from pipeline.core.script import Clip, LineQA, Script, Segment, VoiceChoice
+from pipeline.core.errors import DublineError, StageError
+from pipeline.core.script import Clip, LineQA, Segment, Translation
 from pipeline.core.stagerun import StageRun, digest, open_settings_store, run_stage
 from pipeline.core.storage import ObjectStore
+from pipeline.products.dubbing.contracts import Synthesized, Translated
+from pipeline.products.dubbing.voicing import Cast, main_speaker, prepare_cast, stock_tts
 from pipeline.stages.common import load_script, save_script
 from pipeline.text import timing
+from pipeline.text.translation.engines import choose_translator
 from pipeline.voice.consent import record_voice_output, require_consent
+
+if TYPE_CHECKING:
+    from pipeline.speech.casting import Casting
 
 
 def synth_clip(
@@ -67,78 +69,115 @@ def synth_clip(
     return store.put_file(wav_key, out), wav_duration(out), out
 
 
-@dataclasses.dataclass
-class _Cast:
-    """One speaker's voice, ready to speak."""
-
-    choice: VoiceChoice
-    tts: TTS
-    voice: Voice
-    consent_id: int | None
-    voice_base: dict[str, Any]
-    speaker_base: dict[str, Any]
-    reference: np.ndarray | None = None
-
-
-def _profile_tts(settings: Settings, choice: VoiceChoice) -> TTS:
-    """The TTS of a person's cloned voice: the profile folder (its profile.json checked against the sha256 the
-    ledger recorded), loaded by the backend that built it."""
-    assert choice.profile_uri and choice.profile_sha256 and choice.person_id
-    from pipeline.voice.enroll import make_cloner, profile_folder
-
-    folder = profile_folder(settings, choice.profile_uri, choice.profile_sha256)
-    backend = str(json.loads((folder / "profile.json").read_text()).get("backend") or choice.engine.split(":", 1)[-1])
-    return make_cloner(settings, backend).load(folder, choice.person_id)
-
-
-def _stock_tts(settings: Settings, name: str) -> TTS:
-    for e in get_tts_engines(settings):
-        if e.name == name:
-            return e
-    raise ConfigError(f"the voice engine {name!r} is not installed here", "run `make setup` or change the casting")
-
-
-def _person_reference(settings: Settings, person_id: str) -> np.ndarray | None:
-    from pipeline.ledger import db
-    from pipeline.ledger import voices as ledger
-
-    with db.session(settings) as s:
-        for e in ledger.enrolled_people(s):
-            if e.person_id == person_id:
-                return np.asarray(e.centroid, dtype=np.float64)
-    return None
-
-
 def synthesize(
     settings: Settings,
-    translated: dict[str, Any],
+    translated: Translated,
     duration: float | None = None,
     use: str = "dubbing",
     today: str | None = None,
     series: str | None = None,
     style: str | None = None,
-) -> dict[str, Any]:
+) -> Synthesized:
     """Speak every line. A line too long for its slot is re-translated shorter when it would need more
     than the largest overall speed-up (rung d), then spoken faster by the engine within its bound (rung b);
     the fit stage stretches what remains (rung c)."""
-    from pipeline.speech.casting import cast_language, summary
+    from pipeline.speech.casting import summary
 
-    lang = translated["language"]
+    lang = translated.language
     day = date.fromisoformat(today) if today else date.today()
     style = (style or "").strip() or None
     if style:
         from pipeline.speech.prosody import get_style
 
         get_style(style)  # an unknown style is refused before anything is spoken
-    store = open_settings_store(settings)
-    script0 = load_script(store, translated["script_uri"])
+    casting, consents = _cast_and_gate(settings, translated, use, day, series)
+    material = _material(settings, translated, casting, consents, use, duration, style)
+
+    def work(run: StageRun) -> Synthesized:
+        from pipeline.speech import hearing, qa
+
+        script = load_script(run.store, translated.script_uri).revised(f"synthesize:{lang}")
+        script.voices[lang] = casting.voices
+        end = duration if duration is not None else script.source.duration
+        spans = [(s.start, s.end) for s in script.segments]
+        slot_of = dict(
+            zip((s.id for s in script.segments), timing.slots(spans, end, settings.fit_min_gap_s), strict=True)
+        )
+        cast = prepare_cast(settings, script, casting.voices, consents, lang, bool(style))
+        checker = hearing.LineChecker.from_settings(settings) if settings.qa else None
+        total = len(script.segments)
+        spoken = 0.0
+        counts = {"rate": 0, "shorten": 0}
+        qas: list[LineQA] = []
+        pending: list[tuple[Segment, Cast, str, Prosody, Path]] = []
+        line = _Speaker(settings, run, lang, use, day, style, script.source.language or "", counts)
+        for i, seg in enumerate(script.segments):
+            tr = seg.translations.get(lang)
+            if tr is None or not tr.text.strip():
+                continue
+            c = cast.get(seg.speaker) or next(iter(cast.values()))
+            text, base, local, dur = line.speak(seg, tr, c, slot_of[seg.id])
+            spoken += dur
+            record_voice_output(settings, c.voice, c.consent_id, seg.clips[lang].uri, c.tts.info.as_dict(), use, lang)
+            pending.append((seg, c, text, base, local))
+            run.step(i + 1, total, seg.id)
+        if checker is not None and pending:
+            spoken += _check_lines(run, checker, pending, lang, use, day, settings, qas)
+        main = main_speaker(script, cast)
+        return Synthesized(
+            language=lang,
+            script_uri=save_script(run, script),
+            engine=cast[main].tts.info.as_dict(),
+            voice=cast[main].voice.id,
+            voices=summary(casting.voices),
+            casting_warnings=casting.warnings,
+            consents=sorted({c for c in consents.values() if c is not None}),
+            lines=total,
+            speech_s=round(spoken, 3),
+            rate_changed=counts["rate"],
+            shortened=counts["shorten"],
+            delivery={"transfer": settings.prosody_transfer, "style": style},
+            qa={
+                **qa.summarize(qas),
+                "asr_s": round(checker.seconds, 2),
+                "audio_s": round(checker.audio_s, 2),
+            }
+            if checker is not None
+            else None,
+        )
+
+    return run_stage(settings, "synthesize", material, work, Synthesized, label=lang)
+
+
+def _cast_and_gate(
+    settings: Settings, translated: Translated, use: str, day: date, series: str | None
+) -> tuple[Casting, dict[str, int | None]]:
+    """Each speaker's voice in this language (pipeline.speech.casting), then the consent gate before the
+    first line: every person whose voice this job would use (their consent ids)."""
+    from pipeline.speech.casting import cast_language
+
+    lang = translated.language
+    script0 = load_script(open_settings_store(settings), translated.script_uri)
     casting = cast_language(settings, script0, lang, series)
-    # the consent gate, before the first line: every person whose voice this job would use
     consents: dict[str, int | None] = {}
     for choice in casting.voices.values():
         if choice.person_id and choice.person_id not in consents:
             probe = Voice(choice.engine, choice.voice_id, lang, person_id=choice.person_id)
             consents[choice.person_id] = require_consent(probe, use, lang, day, settings)
+    return casting, consents
+
+
+def _material(
+    settings: Settings,
+    translated: Translated,
+    casting: Casting,
+    consents: dict[str, int | None],
+    use: str,
+    duration: float | None,
+    style: str | None,
+) -> dict[str, Any]:
+    """What the stage's content key covers: the Script, the voices and engines, the use, the persons, the
+    delivery, QA and the fitting ladder's settings."""
     ladder = {
         "gap": settings.fit_min_gap_s,
         "max_rate": settings.fit_max_rate,
@@ -152,11 +191,11 @@ def synthesize(
     }
     qa_cfg = {"on": settings.qa, "max_wer": settings.qa_max_wer, "retries": settings.qa_retries}
     engines_info = {
-        spk: (_stock_tts(settings, c.engine).info.as_dict() if c.profile_uri is None else {"profile": c.profile_uri})
+        spk: (stock_tts(settings, c.engine).info.as_dict() if c.profile_uri is None else {"profile": c.profile_uri})
         for spk, c in casting.voices.items()
     }
-    material = {
-        "script": translated["script_uri"],
+    return {
+        "script": translated.script_uri,
         "voices": {spk: c.model_dump() for spk, c in sorted(casting.voices.items())},
         "engines": engines_info,
         "use": use,
@@ -167,124 +206,98 @@ def synthesize(
         **ladder,
     }
 
-    def work(run: StageRun) -> dict[str, Any]:
+
+@dataclasses.dataclass
+class _Speaker:
+    """Speaks one line after another of a language (synthesis with the ladder's rungs d and b)."""
+
+    settings: Settings
+    run: StageRun
+    lang: str
+    use: str
+    day: date
+    style: str | None
+    source: str
+    counts: dict[str, int]
+
+    def speak(self, seg: Segment, tr: Translation, c: Cast, slot: timing.Slot) -> tuple[str, Prosody, Path, float]:
+        """Speak `seg` in c's voice and put its Clip in the Script. Returns (the text spoken, the delivery,
+        the clip's local path, its seconds)."""
         from pipeline.speech import prosody as pros
-        from pipeline.speech import qa
 
-        script = load_script(run.store, translated["script_uri"]).revised(f"synthesize:{lang}")
-        script.voices[lang] = casting.voices
-        source = script.source.language or ""
-        end = duration if duration is not None else script.source.duration
-        spans = [(s.start, s.end) for s in script.segments]
-        slot_of = dict(
-            zip((s.id for s in script.segments), timing.slots(spans, end, settings.fit_min_gap_s), strict=True)
+        settings, run, lang, use, day, style, counts = (
+            self.settings,
+            self.run,
+            self.lang,
+            self.use,
+            self.day,
+            self.style,
+            self.counts,
         )
-        cast = _prepare_cast(settings, run, script, casting.voices, consents, lang, bool(style))
-        checker = qa.LineChecker.from_settings(settings) if settings.qa else None
-        total = len(script.segments)
-        spoken = 0.0
-        counts = {"rate": 0, "shorten": 0}
-        qas: list[LineQA] = []
-        pending: list[tuple[Segment, _Cast, str, Prosody, Path]] = []
-        for i, seg in enumerate(script.segments):
-            tr = seg.translations.get(lang)
-            if tr is None or not tr.text.strip():
-                continue
-            c = cast.get(seg.speaker) or next(iter(cast.values()))
-            tts, voice = c.tts, c.voice
+        tts, voice = c.tts, c.voice
 
-            def gate(c: _Cast = c) -> None:  # a revocation mid-run stops the lines not yet spoken
-                require_consent(c.voice, use, lang, day)
+        def gate() -> None:  # a revocation mid-run stops the lines not yet spoken
+            require_consent(c.voice, use, lang, day)
 
-            if settings.prosody_transfer or style:
-                base = pros.transfer(seg.prosody, c.speaker_base, c.voice_base, style, settings)
-            else:
-                base = Prosody()
-            base = dataclasses.replace(base, pitch=round(base.pitch * c.choice.pitch, 4))
-            gate()
-            uri, natural, local = synth_clip(run.store, tts, voice, tr.text, base, run.scratch)
-            slot = slot_of[seg.id]
-            available = max(slot.end - slot.start, 0.01)
-            rate, dur, steps = base.rate, natural, []
-            text = tr.text
-            # rung d before b: a line that would need more than the largest overall speed-up is first
-            # re-translated shorter (stretching it that far is what makes dubs sound like chipmunks)
-            budget = timing.char_budget(text, natural, available, settings.stretch_max)
-            if budget is not None and settings.fit_shorten and source:
-                shorter = _shorter(settings, seg.text, source, lang, budget)
-                if shorter and len(shorter) < len(text):
-                    gate()
-                    s_uri, s_dur, s_local = synth_clip(run.store, tts, voice, shorter, base, run.scratch)
-                    if s_dur < dur:
-                        local = s_local
-                        seg.translations[lang] = tr.model_copy(
-                            update={"text": shorter, "full_text": tr.text, "budget_chars": budget}
-                        )
-                        text, uri, dur = shorter, s_uri, s_dur
-                        natural = s_dur  # speed-ups are measured against the line actually spoken
-                        steps.append("shorten")
-                        counts["shorten"] += 1
-            if dur > available:  # rung b: the engine's own faster rate (never past fit_max_rate in all)
-                factor = timing.plan_rate(dur, available, settings.fit_max_rate).rate
-                faster = min(base.rate * factor, max(base.rate, settings.fit_max_rate))
-                if faster > base.rate + 1e-3:
-                    rate = faster
-                    gate()
-                    uri, dur, local = synth_clip(
-                        run.store, tts, voice, text, dataclasses.replace(base, rate=rate), run.scratch
+        if settings.prosody_transfer or style:
+            base = pros.transfer(seg.prosody, c.speaker_base, c.voice_base, style, settings)
+        else:
+            base = Prosody()
+        base = dataclasses.replace(base, pitch=round(base.pitch * c.choice.pitch, 4))
+        gate()
+        uri, natural, local = synth_clip(run.store, tts, voice, tr.text, base, run.scratch)
+        available = max(slot.end - slot.start, 0.01)
+        rate, dur, steps = base.rate, natural, list[str]()
+        text = tr.text
+        # rung d before b: a line that would need more than the largest overall speed-up is first
+        # re-translated shorter (stretching it that far is what makes dubs sound like chipmunks)
+        budget = timing.char_budget(text, natural, available, settings.stretch_max)
+        if budget is not None and settings.fit_shorten and self.source:
+            shorter = _shorter(settings, seg.text, self.source, lang, budget)
+            if shorter and len(shorter) < len(text):
+                gate()
+                s_uri, s_dur, s_local = synth_clip(run.store, tts, voice, shorter, base, run.scratch)
+                if s_dur < dur:
+                    local = s_local
+                    seg.translations[lang] = tr.model_copy(
+                        update={"text": shorter, "full_text": tr.text, "budget_chars": budget}
                     )
-                    steps.append("rate")
-                    counts["rate"] += 1
-            seg.clips[lang] = Clip(
-                uri=uri,
-                duration=round(dur, 4),
-                engine=tts.name,
-                voice=voice.id,
-                rate=round(rate, 3),
-                natural_duration=round(natural, 4),
-                steps=steps,
-                speaker=seg.speaker,
-                person_id=voice.person_id,
-                pitch=base.pitch,
-                volume=base.volume,
-                style=style,
-            )
-            spoken += dur
-            record_voice_output(settings, voice, c.consent_id, seg.clips[lang].uri, tts.info.as_dict(), use, lang)
-            pending.append((seg, c, text, base, local))
-            run.step(i + 1, total, seg.id)
-        if checker is not None and pending:
-            spoken += _check_lines(run, checker, pending, lang, use, day, settings, qas)
-        main = _main_speaker(script, cast)
-        return {
-            "language": lang,
-            "script_uri": save_script(run, script),
-            "engine": cast[main].tts.info.as_dict(),
-            "voice": cast[main].voice.id,
-            "voices": summary(casting.voices),
-            "casting_warnings": casting.warnings,
-            "consents": sorted({c for c in consents.values() if c is not None}),
-            "lines": total,
-            "speech_s": round(spoken, 3),
-            "rate_changed": counts["rate"],
-            "shortened": counts["shorten"],
-            "delivery": {"transfer": settings.prosody_transfer, "style": style},
-            "qa": {
-                **qa.summarize(qas),
-                "asr_s": round(checker.seconds, 2) if checker else 0.0,
-                "audio_s": round(checker.audio_s, 2) if checker else 0.0,
-            }
-            if checker is not None
-            else None,
-        }
-
-    return run_stage(settings, "synthesize", material, work, label=lang)
+                    text, uri, dur = shorter, s_uri, s_dur
+                    natural = s_dur  # speed-ups are measured against the line actually spoken
+                    steps.append("shorten")
+                    counts["shorten"] += 1
+        if dur > available:  # rung b: the engine's own faster rate (never past fit_max_rate in all)
+            factor = timing.plan_rate(dur, available, settings.fit_max_rate).rate
+            faster = min(base.rate * factor, max(base.rate, settings.fit_max_rate))
+            if faster > base.rate + 1e-3:
+                rate = faster
+                gate()
+                uri, dur, local = synth_clip(
+                    run.store, tts, voice, text, dataclasses.replace(base, rate=rate), run.scratch
+                )
+                steps.append("rate")
+                counts["rate"] += 1
+        seg.clips[lang] = Clip(
+            uri=uri,
+            duration=round(dur, 4),
+            engine=tts.name,
+            voice=voice.id,
+            rate=round(rate, 3),
+            natural_duration=round(natural, 4),
+            steps=steps,
+            speaker=seg.speaker,
+            person_id=voice.person_id,
+            pitch=base.pitch,
+            volume=base.volume,
+            style=style,
+        )
+        return text, base, local, dur
 
 
 def _check_lines(
     run: StageRun,
     checker: Any,
-    pending: list[tuple[Segment, _Cast, str, Prosody, Path]],
+    pending: list[tuple[Segment, Cast, str, Prosody, Path]],
     lang: str,
     use: str,
     day: date,
@@ -294,6 +307,7 @@ def _check_lines(
     """QA of every spoken line: all heard together in Whisper windows (check_many), then each line heard
     wrong synthesized again with varied settings (qa.VARIANTS) and the best attempt kept. Returns the change
     in spoken seconds."""
+    from models.text import normalise_for_speech
     from pipeline.speech import qa
 
     verdicts = checker.check_many([(local, text, c.reference) for _, c, text, _, local in pending], lang)
@@ -306,14 +320,14 @@ def _check_lines(
 
             def make(
                 attempt: int,
-                c: _Cast = c,
+                c: Cast = c,
                 text: str = text,
                 base: Prosody = base,
                 rate: float = clip.rate,
                 made: dict[Path, tuple[str, float, float]] = made,
             ) -> tuple[Path, str]:
                 v = qa.variant(attempt)
-                said = qa.normalise_for_speech(text, lang) if v["normalise"] else text
+                said = normalise_for_speech(text, lang) if v["normalise"] else text
                 r = round(rate * float(v["rate"]), 4)
                 require_consent(c.voice, use, lang, day)  # a revocation mid-run stops the retries too
                 a_uri, a_dur, a_local = synth_clip(
@@ -336,54 +350,6 @@ def _check_lines(
         qas.append(line_qa)
         run.step(n + 1, len(pending), f"qa {seg.id}")
     return delta
-
-
-def _main_speaker(script: Script, cast: dict[str, _Cast]) -> str:
-    talk: dict[str, float] = {}
-    for s in script.segments:
-        if s.speaker in cast:
-            talk[s.speaker] = talk.get(s.speaker, 0.0) + (s.end - s.start)
-    return max(talk, key=lambda k: talk[k]) if talk else next(iter(cast))
-
-
-def _prepare_cast(
-    settings: Settings,
-    run: StageRun,
-    script: Script,
-    voices: dict[str, VoiceChoice],
-    consents: dict[str, int | None],
-    lang: str,
-    styled: bool,
-) -> dict[str, _Cast]:
-    from pipeline.speech import prosody as pros
-    from pipeline.speech.casting import voice_cache, voice_embedding
-
-    out: dict[str, _Cast] = {}
-    for spk, choice in voices.items():
-        if choice.profile_uri:
-            tts = _profile_tts(settings, choice)
-            voice = tts.voice_for(lang)
-        else:
-            tts = _stock_tts(settings, choice.engine)
-            voice = Voice(choice.engine, choice.voice_id, lang, person_id=choice.person_id)
-        measured = [s.prosody for s in script.segments if s.speaker == spk and s.prosody is not None]
-        speaker_base: dict[str, Any] = pros.speaker_baseline(measured) if measured else {}
-        voice_base: dict[str, Any] = {}
-        if settings.prosody_transfer or styled:
-            try:
-                voice_base = pros.voice_baseline(tts, voice, lang, voice_cache(settings))
-            except DublineError:
-                raise
-            except Exception:  # the voice's own delivery is a refinement: without it, rates stay relative
-                voice_base = {}
-        reference = None
-        if settings.qa:
-            if choice.person_id:
-                reference = _person_reference(settings, choice.person_id)
-            else:
-                reference = voice_embedding(settings, tts, voice, lang)
-        out[spk] = _Cast(choice, tts, voice, consents.get(choice.person_id or ""), voice_base, speaker_base, reference)
-    return out
 
 
 def _shorter(settings: Settings, source_text: str, source: str, target: str, budget: int) -> str | None:

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
-from models.base import LineContext
-from models.glossary import Glossary, GlossaryError, load, parse
-from models.mt import translate_lines
-from models.mt_check import measure
 from pipeline.core.config import Settings
-from pipeline.core.engines import choose_translator, translator_provenance
 from pipeline.core.errors import ConfigError, InputError
+from pipeline.core.inputs import resolve_input
+from pipeline.core.langs import normalize_language
 from pipeline.core.script import Translation
 from pipeline.core.stagerun import StageRun, run_stage
-from pipeline.stages.common import load_script, resolve_input, save_script
+from pipeline.products.dubbing.contracts import Translated
+from pipeline.stages.common import load_script, save_script
+from pipeline.stages.contracts import Transcribed
+from pipeline.text.translation.base import LineContext
+from pipeline.text.translation.checks import measure
+from pipeline.text.translation.choose import translate_lines
+from pipeline.text.translation.engines import choose_translator, translator_provenance
+from pipeline.text.translation.glossary import Glossary, GlossaryError, load, parse
 
 
 def load_glossary(settings: Settings, spec: str | None = None, scratch: Path | None = None) -> Glossary | None:
@@ -52,11 +55,9 @@ def neighbours(texts: list[str], n: int) -> list[LineContext]:
     ]
 
 
-def translate(
-    settings: Settings, transcribed: dict[str, Any], target: str, glossary: str | None = None
-) -> dict[str, Any]:
-    source = transcribed["language"]
-    target = target.strip().lower()
+def translate(settings: Settings, transcribed: Transcribed, target: str, glossary: str | None = None) -> Translated:
+    source = transcribed.language
+    target = normalize_language(target)
     if target == source:
         raise ConfigError(f"target language {target} is the source language", "pick another --to language")
     engine = choose_translator(settings, source, target)
@@ -64,8 +65,8 @@ def translate(
     ratio, unit = settings.mt_budget_ratio, settings.mt_budget_unit
     provenance = translator_provenance(engine)
     material = {
-        "script": transcribed["script_uri"],
-        "key": transcribed.get("key"),
+        "script": transcribed.script_uri,
+        "key": transcribed.key,
         "target": target,
         "engine": provenance,
         "context_lines": settings.mt_context_lines,
@@ -73,8 +74,8 @@ def translate(
         "budget": [ratio, unit] if ratio else None,
     }
 
-    def work(run: StageRun) -> dict[str, Any]:
-        script = load_script(run.store, transcribed["script_uri"]).revised(f"translate:{target}")
+    def work(run: StageRun) -> Translated:
+        script = load_script(run.store, transcribed.script_uri).revised(f"translate:{target}")
         texts = [s.text for s in script.segments]
         run.step(0, len(texts))
         budgets: list[int | None] = [
@@ -114,17 +115,17 @@ def translate(
         run.step(len(texts), len(texts))
         script.languages = sorted({*script.languages, target})
         budgeted = sum(1 for b, t in zip(budgets, texts, strict=True) if b is not None and t.strip())
-        return {
-            "language": target,
-            "script_uri": save_script(run, script),
-            "engine": provenance,
-            "lines": len(texts),
-            "lines_by_engine": counts,
-            "fallbacks": fallbacks,
-            "unvalidated": flagged,
-            "cached_lines": (stats.cached - cached_before) if stats is not None else 0,
-            "glossary_entries": (len(gloss.keep) + len(gloss.terms)) if gloss else 0,
-            "budget": {"ratio": ratio, "unit": unit, "lines": budgeted, "met": budgeted - over} if ratio else None,
-        }
+        return Translated(
+            language=target,
+            script_uri=save_script(run, script),
+            engine=provenance,
+            lines=len(texts),
+            lines_by_engine=counts,
+            fallbacks=fallbacks,
+            unvalidated=flagged,
+            cached_lines=(stats.cached - cached_before) if stats is not None else 0,
+            glossary_entries=(len(gloss.keep) + len(gloss.terms)) if gloss else 0,
+            budget={"ratio": ratio, "unit": unit, "lines": budgeted, "met": budgeted - over} if ratio else None,
+        )
 
-    return run_stage(settings, "translate", material, work, label=target)
+    return run_stage(settings, "translate", material, work, Translated, label=target)

@@ -1,0 +1,175 @@
+"""Dubbing's typed contracts: the run configuration (`DubRequest`, validated once where a job enters:
+the CLI or the DAG's `configure` task) and what its own stages hand on (translate, synthesize, fit, mux,
+publish). The shared stages' results are in `pipeline.stages.contracts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from pipeline.core.errors import ConfigError
+from pipeline.core.langs import language_list, normalize_language
+from pipeline.core.stagerun import Contract, StageResult
+from pipeline.stages.contracts import JsonDoc, SpeechTrack
+
+Container = Literal["mp4", "mkv", "m4a"]
+LoudnessProfile = Literal["ebu_r128", "atsc_a85", "streaming", "acx", "none"]
+SubtitleProfile = Literal["broadcast", "children"]
+Style = Literal["", "neutral", "warm", "excited", "calm", "serious"]
+
+
+def parse_speaker_people(spec: Mapping[str, Any] | str | None) -> dict[str, str]:
+    """{"S1": "joe"} from a mapping or from "S1=joe,S2=ann" (speakers upper-cased, empty people dropped)."""
+    if not spec:
+        return {}
+    if isinstance(spec, str):
+        out: dict[str, str] = {}
+        for part in spec.replace(";", ",").split(","):
+            if not part.strip():
+                continue
+            spk, sep, person = part.partition("=")
+            if not sep or not spk.strip() or not person.strip():
+                raise ValueError(f"speaker mapping {part!r} is not SPEAKER=PERSON (write e.g. S1=joe)")
+            out[spk.strip().upper()] = person.strip()
+        return out
+    return {str(k).strip().upper(): str(v).strip() for k, v in spec.items() if str(v).strip()}
+
+
+class DubRequest(Contract):
+    """One dub job as asked for: the `dub_video` DAG's params, normalised and checked in one place."""
+
+    input: str = Field(min_length=1, description="video or audio: a path, file:// or s3:// URI")
+    source_language: str | None = Field(None, description="ISO 639-1 code; None = detect")
+    target_languages: list[str] = Field(min_length=1, description="ISO 639-1 codes of the dub languages")
+    output: str = Field("", description="folder, file:// or s3:// location; empty = the store")
+    containers: list[Container] = Field(default_factory=lambda: list[Container](["mp4"]), min_length=1)
+    loudness_profile: LoudnessProfile = "ebu_r128"
+    stems: bool = False
+    glossary: str = Field("", description="a JSON or TSV file (path or URI) or inline JSON; empty = none")
+    speakers: int = Field(0, ge=0, description="number of speakers; 0 = find out")
+    speaker_people: dict[str, str] = Field(default_factory=dict, description='e.g. {"S1": "joe"}')
+    series: str = ""
+    style: Style = ""
+    subtitle_profile: SubtitleProfile = "broadcast"
+
+    @field_validator("source_language", mode="before")
+    @classmethod
+    def _source(cls, v: object) -> str | None:
+        return normalize_language(str(v) if v is not None else None) or None
+
+    @field_validator("target_languages", mode="before")
+    @classmethod
+    def _targets(cls, v: object) -> list[str]:
+        return language_list([v] if isinstance(v, str) else list(v or []))  # type: ignore[call-overload]
+
+    @field_validator("containers", mode="before")
+    @classmethod
+    def _containers(cls, v: object) -> list[str]:
+        items = [v] if isinstance(v, str) else list(v or ["mp4"])  # type: ignore[call-overload]
+        return list(dict.fromkeys(str(c).strip().lower().lstrip(".") for c in items if str(c).strip()))
+
+    @field_validator("speaker_people", mode="before")
+    @classmethod
+    def _people(cls, v: object) -> dict[str, str]:
+        if v is None or isinstance(v, str | Mapping):
+            return parse_speaker_people(v)
+        raise ValueError("give a mapping such as {\"S1\": \"joe\"} or S1=joe")
+
+    @field_validator("series", "glossary", "output", "input", mode="before")
+    @classmethod
+    def _strip(cls, v: object) -> str:
+        return str(v or "").strip()
+
+    @field_validator("style", mode="before")
+    @classmethod
+    def _style(cls, v: object) -> str:
+        return str(v or "").strip().lower()
+
+    @model_validator(mode="after")
+    def _not_into_itself(self) -> DubRequest:
+        if self.source_language and self.source_language in self.target_languages:
+            raise ValueError(f"target language {self.source_language} is the source language")
+        return self
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DubRequest:
+        """Validate a DAG run's params (or the CLI's options); a bad one is a ConfigError naming it."""
+        try:
+            return cls.model_validate(dict(params))
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "the job"
+            why = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+            raise ConfigError(f"dub parameter {where}: {why}", "fix it (see `dubline dub --help`)") from None
+
+
+class Translated(StageResult):
+    """One target language's translations, in a new revision of the Script."""
+
+    language: str
+    script_uri: str
+    engine: JsonDoc
+    lines: int
+    lines_by_engine: dict[str, int]
+    fallbacks: int
+    unvalidated: int
+    cached_lines: int
+    glossary_entries: int
+    budget: JsonDoc | None = None
+
+
+class Synthesized(StageResult):
+    """One language's spoken lines (clips in the store, listed in the Script), their voices and QA."""
+
+    language: str
+    script_uri: str
+    engine: JsonDoc
+    voice: str
+    voices: list[JsonDoc]
+    casting_warnings: list[str] = []
+    consents: list[int] = []
+    lines: int
+    speech_s: float
+    rate_changed: int
+    shortened: int
+    delivery: JsonDoc
+    qa: JsonDoc | None = None
+
+
+class Fitted(SpeechTrack):
+    """One language's lines placed on the picture's timeline (the timing ladder's report beside it)."""
+
+    script_uri: str
+    summary: dict[str, int | float]
+    timing_report_uri: str
+
+
+class Muxed(StageResult):
+    """The delivered media and subtitles, built in the store; `c2pa` is filled in by publish's signing."""
+
+    media_uri: str
+    media_ext: str
+    media: dict[str, str]
+    subtitles: dict[str, dict[str, str]]
+    subtitle_profile: str
+    subtitle_checks: dict[str, dict[str, int]]
+    loudness: dict[str, JsonDoc]
+    script_uri: str
+    languages: list[str]
+    source_language: str
+    c2pa: JsonDoc | None = None
+
+
+class Published(Contract):
+    """Where the job's files went: the location, each file, the report, presigned links (S3 only), the
+    provenance manifests and the job manifest."""
+
+    location: str
+    files: dict[str, str]
+    report: str
+    links: dict[str, str] | None = None
+    provenance: dict[str, str] = {}
+    manifest: str = ""
