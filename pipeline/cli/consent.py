@@ -1,50 +1,23 @@
-"""`dubline db`, `dubline consent`, `dubline audit`, `dubline provenance`: the ledger's commands."""
+"""`dubline consent`: request, grant, revoke and inspect consent to use a person's voice."""
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipeline.cli.marking import init_signer
+from pipeline.cli.console import console, errors
 from pipeline.core.config import get_settings
-from pipeline.core.errors import DublineError, InputError
+from pipeline.core.errors import InputError
 
-_width = None if sys.stdout.isatty() else 160
-console = Console(highlight=False, soft_wrap=True, width=_width)
-err_console = Console(highlight=False, stderr=True, soft_wrap=True, width=_width)
-
-db_app = typer.Typer(help="The project's database: migrations.", no_args_is_help=True)
 consent_app = typer.Typer(
     help="Consent to use a person's voice: request, grant, revoke, inspect.", no_args_is_help=True
 )
-audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
-provenance_app = typer.Typer(help="Provenance manifests of published outputs.", no_args_is_help=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _errors(fn: F) -> F:
-    """Print a DublineError as one line, without a traceback, and exit with its code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DublineError as e:
-            err_console.print(f"[bold red]error:[/] {escape(e.one_line())}")
-            raise typer.Exit(e.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _date(text: str | None, option: str) -> date | None:
@@ -56,40 +29,8 @@ def _date(text: str | None, option: str) -> date | None:
         raise InputError(f"{option} {text!r} is not a date", "write it as YYYY-MM-DD") from None
 
 
-# --- db --------------------------------------------------------------------------------------------
-
-
-@db_app.command("upgrade")
-@_errors
-def db_upgrade(revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
-    """Create or migrate the project's database to the latest schema (Alembic)."""
-    from pipeline.ledger import db
-
-    url = get_settings().resolved_db_url
-    before, after = db.upgrade(url, revision)
-    if before == after:
-        console.print(f"{db.safe_url(url)}: already at revision {after}")
-    else:
-        console.print(f"{db.safe_url(url)}: migrated from {before or '(empty)'} to revision {after}")
-
-
-@db_app.command("current")
-@_errors
-def db_current() -> None:
-    """The revision the database is at, and the one this dubline needs."""
-    from pipeline.ledger import db
-
-    url = get_settings().resolved_db_url
-    current, head = db.current_revision(url), db.head_revision()
-    state = "up to date" if current == head else "needs `dubline db upgrade`"
-    console.print(f"{db.safe_url(url)}: revision {current or '(none)'}; latest {head}: {state}")
-
-
-# --- consent ---------------------------------------------------------------------------------------
-
-
 @consent_app.command("request")
-@_errors
+@errors
 def consent_request(
     person: Annotated[str, typer.Option(help="the person's handle, e.g. joe")],
     uses: Annotated[str, typer.Option(help="comma list of dubbing, audio_description, audiobook")],
@@ -118,7 +59,7 @@ def consent_request(
 
 
 @consent_app.command("grant")
-@_errors
+@errors
 def consent_grant(
     person: Annotated[str, typer.Option(help="the person's handle")],
     recording: Annotated[Path, typer.Option(help="the person reading the statement")],
@@ -139,7 +80,7 @@ def consent_grant(
 
 
 @consent_app.command("revoke")
-@_errors
+@errors
 def consent_revoke(
     person: Annotated[str, typer.Option(help="the person's handle")],
     reason: Annotated[str, typer.Option(help="why (recorded)")],
@@ -153,7 +94,7 @@ def consent_revoke(
 
 
 @consent_app.command("list")
-@_errors
+@errors
 def consent_list(person: Annotated[str | None, typer.Option(help="only this person")] = None) -> None:
     """Every consent record: person, uses, languages, projects, validity, status."""
     from sqlalchemy import select
@@ -187,7 +128,7 @@ def consent_list(person: Annotated[str | None, typer.Option(help="only this pers
 
 
 @consent_app.command("show")
-@_errors
+@errors
 def consent_show(consent_id: Annotated[int, typer.Argument(help="consent id")]) -> None:
     """One consent: scope, statement, evidence, verification figures, events."""
     from pipeline.ledger import consents as ledger
@@ -221,7 +162,7 @@ def consent_show(consent_id: Annotated[int, typer.Argument(help="consent id")]) 
 
 
 @consent_app.command("impact")
-@_errors
+@errors
 def consent_impact(person: Annotated[str, typer.Option(help="the person's handle")]) -> None:
     """Every artifact made with this person's voice, and whether its consent was revoked."""
     from pipeline.ledger import consents as ledger
@@ -248,63 +189,3 @@ def consent_impact(person: Annotated[str, typer.Option(help="the person's handle
     console.print(
         f"{len(rows)} artifact(s) made with the voice of {escape(person)}; {flagged} flagged (consent revoked)"
     )
-
-
-# --- audit -----------------------------------------------------------------------------------------
-
-
-@audit_app.command("verify")
-@_errors
-def audit_verify(
-    expect_head: Annotated[str | None, typer.Option(help="the head hash recorded elsewhere earlier")] = None,
-) -> None:
-    """Recompute the audit chain; report every edited, inserted or deleted row."""
-    from pipeline.ledger import audit, db
-
-    with db.session(get_settings()) as s:
-        result = audit.verify(s, expect_head)
-    if result.ok:
-        console.print(
-            f"[green]ok[/]: {result.rows} rows, chain intact ({result.seconds:.2f} s); head {result.head_hash}"
-        )
-        return
-    for p in result.problems:
-        err_console.print(f"[red]tampered:[/] {escape(p)}")
-    err_console.print(f"{len(result.problems)} problem(s) in {result.rows} rows ({result.seconds:.2f} s)")
-    raise typer.Exit(7)
-
-
-# --- provenance ------------------------------------------------------------------------------------
-
-
-@provenance_app.command("show")
-@_errors
-def provenance_show(uri: Annotated[str, typer.Argument(help="a published output: path, file:// or s3:// URI")]) -> None:
-    """Print the output's provenance manifest."""
-    from pipeline.ledger import provenance
-
-    console.print_json(json.dumps(provenance.show(get_settings(), uri), default=str))
-
-
-@provenance_app.command("verify")
-@_errors
-def provenance_verify(
-    uri: Annotated[str, typer.Argument(help="a published output: path, file:// or s3:// URI")],
-) -> None:
-    """Recompute the hashes of the output and of its whole chain of inputs, check the C2PA manifest of a
-    signed mp4/m4a (signature, hash binding, certificate); report each mismatch or sign of tampering."""
-    from pipeline.ledger import provenance
-
-    checked, bad = provenance.verify(get_settings(), uri)
-    for line in checked:
-        console.print(f"  [green]ok[/]       {escape(line.removesuffix(': ok'))}")
-    for line in bad:
-        err_console.print(f"  [red]mismatch[/] {escape(line)}")
-    if bad:
-        raise typer.Exit(7)
-    credentials = [line for line in checked if line.startswith("C2PA manifest")]
-    note = "; C2PA manifest intact (signature, hash binding, this project's CA)" if credentials else ""
-    console.print(f"[green]verified[/]: {len(checked) - len(credentials)} hashes match{note}")
-
-
-provenance_app.command("init-signer")(init_signer)

@@ -1,29 +1,19 @@
-"""`dubline detect` (the inaudible mark of every audio stream of a file, looked up in the ledger) and
-`dubline provenance init-signer` (the project-local C2PA signing certificate)."""
+"""`dubline detect`: read the inaudible mark of every audio stream of a file and look it up in the ledger."""
 
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from pipeline.cli.console import console, errors
 from pipeline.core.config import get_settings
 from pipeline.core.errors import DublineError
 
-_width = None if sys.stdout.isatty() else 160
-console = Console(highlight=False, soft_wrap=True, width=_width)
-err_console = Console(highlight=False, stderr=True, soft_wrap=True, width=_width)
 
-
-def _fail(e: DublineError) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(e.one_line())}")
-    raise typer.Exit(e.exit_code)
-
-
+@errors
 def detect(
     file: Annotated[str, typer.Argument(help="an audio or video file (path or file:// URI)")],
     as_json: Annotated[bool, typer.Option("--json", help="print the readings as JSON")] = False,
@@ -33,11 +23,7 @@ def detect(
     from pipeline.ledger import marking
 
     settings = get_settings()
-    try:
-        readings = marking.detect_file(settings, file)
-    except DublineError as e:
-        _fail(e)
-        return
+    readings = marking.detect_file(settings, file)
     ledger_error = ""
     for r in readings:
         if r.detection.payload is None or ledger_error:
@@ -116,21 +102,3 @@ def _print_record(rec: dict[str, Any]) -> None:
         console.print(f"    published in {escape(uri)}")
     if rec.get("flag"):
         console.print(f"    [red]flagged[/]: {escape(str(rec.get('flag_reason') or rec['flag']))}")
-
-
-def init_signer(
-    force: Annotated[bool, typer.Option(help="make a new certificate and key even if the present ones work")] = False,
-) -> None:
-    """Make the project-local C2PA signing certificate (a small CA and an ES256 signer) if it is missing,
-    unusable or about to expire; otherwise only check it. DUBLINE_C2PA_CERT_DIR says where."""
-    from pipeline.ledger.signing import init_signer as make
-
-    try:
-        files, made = make(get_settings(), force=force)
-    except DublineError as e:
-        _fail(e)
-        return
-    state = "made" if made else "present and usable"
-    console.print(
-        f"C2PA signing certificate {state}: {files.chain} (CA {files.ca_cert}), fingerprint {files.fingerprint()}"
-    )

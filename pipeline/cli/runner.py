@@ -1,5 +1,9 @@
 """Runs a DAG of dags/ in-process with `dag.test()` on the embedded defaults: no Airflow server, no
 database server. Airflow's metadata lives in SQLite under the data folder; the first run migrates it.
+
+The one place `pipeline` touches Airflow, and it imports none of it: the DAG file is loaded by path, as
+Airflow's own DAG processor loads it (with the DAGs folder on sys.path, so that it finds dubline_tasks),
+and Airflow's database is migrated by its own command in a subprocess.
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ def prepare_airflow(settings: Settings) -> None:
         os.environ.setdefault(k, v) if k == "AIRFLOW__LOGGING__LOGGING_LEVEL" else os.environ.__setitem__(k, v)
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    import airflow
+    from importlib.metadata import version
 
-    stamp = home / f".migrated-{airflow.__version__}"
+    stamp = home / f".migrated-{version('apache-airflow')}"
     if stamp.exists():
         return
     proc = subprocess.run(
@@ -59,6 +63,9 @@ def load_dag(settings: Settings, dag_id: str) -> Any:
     path = settings.resolved_dags_dir / f"{dag_id}.py"
     if not path.is_file():
         raise SetupError(f"DAG file {path} not found", "set DUBLINE_DAGS_DIR to the dags/ folder of dubline")
+    folder = str(path.parent)
+    if folder not in sys.path:  # as Airflow does: DAG files import their helper module (dubline_tasks)
+        sys.path.append(folder)
     spec = importlib.util.spec_from_file_location(f"dubline_dag_{dag_id}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -90,14 +97,17 @@ def redirect_output(log_path: Path | None) -> Iterator[None]:
             os.close(saved[1])
 
 
-def run_dag(settings: Settings, dag_id: str, conf: dict[str, Any], log_path: Path | None = None) -> dict[str, Any]:
+def run_dag(
+    settings: Settings, dag_id: str, conf: dict[str, Any], log_path: Path | None = None, label: str | None = None
+) -> dict[str, Any]:
     """Run one DAG run in-process. Returns {'state', 'run_id', 'wall_s', 'published', 'errors'}; raises
-    the first user-facing error when the run failed because of one."""
+    the first user-facing error when the run failed because of one. `label` is the job's input as
+    `dubline jobs` lists it (default: conf's "input")."""
     from pipeline.ledger import db
 
     # The project's database first: one that is down or not migrated stops the job before anything runs,
     # and leaves no job record behind. (The embedded default migrates itself here on first use.)
-    job_id = db.start_job(settings, dag_id, str(conf.get("input", "")), conf)
+    job_id = db.start_job(settings, dag_id, label if label is not None else str(conf.get("input", "")), conf)
     try:
         prepare_airflow(settings)
         result = _run_dag(settings, dag_id, conf, log_path)

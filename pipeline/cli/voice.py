@@ -1,25 +1,20 @@
-"""`dubline voice`: enrol a person's consented voice (the enroll_voice DAG), list, show and retire voice
-profiles, and show a series' voice map."""
+"""`dubline voice`: enrol a consented voice (the enroll_voice DAG), list, show, retire profiles; series voice maps."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipeline.cli.ledger import _errors
-from pipeline.core.config import get_settings
+from pipeline.cli.console import console, stage_progress
+from pipeline.cli.console import errors as _errors
+from pipeline.core.config import Settings, get_settings
 from pipeline.core.errors import InputError
-
-_width = None if sys.stdout.isatty() else 160
-console = Console(highlight=False, soft_wrap=True, width=_width)
+from pipeline.voice.contracts import EnrollRequest
 
 voice_app = typer.Typer(
     help="Voice profiles: enrol a person's consented voice (cloning), list, show, retire; series voice maps.",
@@ -53,21 +48,20 @@ def voice_enroll(
     with console.status("checking consent and references..."):
         checked = check(settings, person, list(references), language, use, backend or None)
     console.print(
-        f"[bold]dubline voice[/] {escape(person)}: consent {checked['consent_id']} covers {escape(use)} in "
-        f"{escape(checked['language'])}; {len(checked['references'])} reference(s), {checked['speech_s']:.1f} s "
+        f"[bold]dubline voice[/] {escape(person)}: consent {checked.consent_id} covers {escape(use)} in "
+        f"{escape(checked.language)}; {len(checked.references)} reference(s), {checked.speech_s:.1f} s "
         f"of speech (cosine to the consented voice "
-        f"{min(r['cosine'] for r in checked['references']):.2f} or more); backend {escape(checked['backend'])}"
+        f"{min(r.cosine for r in checked.references):.2f} or more); backend {escape(checked.backend)}"
     )
-    conf = {
-        "input": " ".join(references),  # what `dubline jobs` shows (not a DAG param)
-        "person": person,
-        "references": list(references),
-        "language": checked["language"],
-        "use": use,
-        "backend": checked["backend"],
-        "budget_s": budget,
-    }
-    result = _run(settings, conf, verbose)
+    request = EnrollRequest(
+        person=person,
+        references=list(references),
+        language=checked.language,
+        use=checked.use,  # type: ignore[arg-type]
+        backend=checked.backend,
+        budget_s=budget,
+    )
+    result = _run(settings, request, verbose)
     figs = result.get("figures", {})
     what = "recorded" if result.get("created") else "already recorded"
     console.print(
@@ -79,42 +73,14 @@ def voice_enroll(
     console.print(f"  {escape(str(result.get('uri')))}")
 
 
-def _run(settings: Any, conf: dict[str, Any], verbose: bool) -> dict[str, Any]:
+def _run(settings: Settings, request: EnrollRequest, verbose: bool) -> dict[str, Any]:
     """Run enroll_voice in-process (dag.test), showing each task and the search's progress."""
     from pipeline.cli.runner import run_dag
-    from pipeline.core import progress
-
-    # Progress goes to a duplicate of stdout: Airflow's task logs (fd 1 and 2) go to a log file meanwhile.
-    live = Console(file=os.fdopen(os.dup(1), "w", buffering=1), highlight=False, width=_width)
-    status = live.status("starting Airflow (dag.test)...")
-    started: dict[str, float] = {}
-
-    def show(stage: str, event: str, data: dict[str, Any]) -> None:
-        if stage == "publish":
-            return
-        if event == "start":
-            started[stage] = time.perf_counter()
-            status.update(f"{escape(stage)}...")
-        elif event == "step":
-            label = f" {escape(str(data.get('label')))}" if data.get("label") else ""
-            status.update(f"{escape(stage)} {data.get('done')}/{data.get('total')}{label}")
-        elif event == "done":
-            secs = data.get("elapsed_s") or time.perf_counter() - started.get(stage, time.perf_counter())
-            live.print(f"  [green]done[/]   {escape(stage):<24} {float(secs):6.1f} s")
-        elif event == "cached":
-            live.print(f"  [cyan]reused[/] {escape(stage):<24}   (done before)")
-        elif event == "failed":
-            live.print(f"  [red]failed[/] {escape(stage)}")
 
     log_path = None if verbose else settings.data_dir / "logs" / f"enroll-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    status.start()
-    unsubscribe = progress.subscribe(show)
-    try:
-        return dict(run_dag(settings, "enroll_voice", conf, log_path=log_path)["published"])
-    finally:
-        status.stop()
-        unsubscribe()
-        live.file.close()
+    label = " ".join(request.references)  # what `dubline jobs` shows
+    with stage_progress(hide=("publish",)):
+        return dict(run_dag(settings, "enroll_voice", request.to_xcom(), log_path=log_path, label=label)["published"])
 
 
 @voice_app.command("list")

@@ -1,0 +1,81 @@
+"""What every command group shares: the consoles, one-line errors, and the progress printer of a DAG run."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from pipeline.core.errors import DublineError
+
+WIDTH = None if sys.stdout.isatty() else 160
+console = Console(highlight=False, soft_wrap=True, width=WIDTH)
+err_console = Console(highlight=False, stderr=True, soft_wrap=True, width=WIDTH)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(e: DublineError) -> NoReturn:
+    """Print a DublineError as one line, without a traceback, and exit with its code."""
+    err_console.print(f"[bold red]error:[/] {escape(e.one_line())}")
+    raise typer.Exit(e.exit_code)
+
+
+def errors(fn: F) -> F:
+    """A command that ends on a DublineError with one line and the error's exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DublineError as e:
+            fail(e)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def stage_progress(hide: tuple[str, ...] = ()) -> Iterator[Console]:
+    """Show a DAG run's stages as they start, step, finish, are reused or fail (the `pipeline.core.progress`
+    events), on a console writing to a duplicate of stdout: while the run lasts, Airflow's task logs (fd 1
+    and 2) go to a log file, and the progress must still reach the terminal. Stages in `hide` are not shown.
+    Yields that console."""
+    from pipeline.core import progress
+
+    live = Console(file=os.fdopen(os.dup(1), "w", buffering=1), highlight=False, soft_wrap=True, width=WIDTH)
+    status = live.status("starting Airflow (dag.test)...")
+    started: dict[str, float] = {}
+
+    def show(stage: str, event: str, data: dict[str, Any]) -> None:
+        if stage in hide:
+            return
+        if event == "start":
+            started[stage] = time.perf_counter()
+            status.update(f"{escape(stage)}...")
+        elif event == "step":
+            label = f" {escape(str(data.get('label')))}" if data.get("label") else ""
+            status.update(f"{escape(stage)} {data.get('done')}/{data.get('total')}{label}")
+        elif event == "done":
+            secs = data.get("elapsed_s") or time.perf_counter() - started.get(stage, time.perf_counter())
+            live.print(f"  [green]done[/]   {escape(stage):<24} {float(secs):6.1f} s")
+        elif event == "cached":
+            live.print(f"  [cyan]reused[/] {escape(stage):<24}   (done before)")
+        elif event == "failed":
+            live.print(f"  [red]failed[/] {escape(stage)}")
+
+    status.start()
+    unsubscribe = progress.subscribe(show)
+    try:
+        yield live
+    finally:
+        status.stop()
+        unsubscribe()
+        live.file.close()

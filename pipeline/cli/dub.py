@@ -1,0 +1,184 @@
+"""`dubline dub`, `dubline sample`, `dubline jobs`: dub through the dub_video DAG, the demo sample, recent jobs."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from pipeline.cli.console import console, errors, stage_progress
+from pipeline.core.config import get_settings
+
+if TYPE_CHECKING:
+    from pipeline.products.dubbing.contracts import DubRequest
+
+
+@errors
+def dub(
+    input: Annotated[str, typer.Argument(help="video or audio file (path, file:// or s3:// URI)")],
+    to: Annotated[list[str], typer.Option("--to", help="target language (ISO 639-1); repeat for more")],
+    source: Annotated[str, typer.Option("--from", help="source language; default: detect")] = "",
+    out: Annotated[Path, typer.Option("--out", help="folder for the outputs")] = Path("dubbed"),
+    mkv: Annotated[bool, typer.Option("--mkv", help="deliver an mkv beside the mp4")] = False,
+    m4a: Annotated[bool, typer.Option("--m4a", help="deliver an audio-only m4a beside the video")] = False,
+    stems: Annotated[bool, typer.Option("--stems", help="deliver the dialogue, bed and dub stems as WAV")] = False,
+    loudness: Annotated[str, typer.Option(help="ebu_r128 | atsc_a85 | streaming | acx | none")] = "",
+    subtitles: Annotated[str, typer.Option(help="subtitle profile: broadcast (17 chars/s) or children (13)")] = "",
+    glossary: Annotated[str, typer.Option(help="translation glossary, a JSON or TSV file (README: Glossary)")] = "",
+    speakers: Annotated[int, typer.Option(help="number of speakers; 0 = find out", min=0)] = 0,
+    speaker: Annotated[
+        list[str] | None,
+        typer.Option("--speaker", help="SPEAKER=PERSON: that speaker is an enrolled person (their cloned voice)"),
+    ] = None,
+    series: Annotated[str, typer.Option(help="series name: speakers keep their voices across episodes")] = "",
+    style: Annotated[str, typer.Option(help="delivery style for every line: neutral|warm|excited|calm|serious")] = "",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
+) -> None:
+    """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
+    from pipeline.products.dubbing.contracts import DubRequest
+
+    settings = get_settings()
+    request = DubRequest.from_params(
+        {
+            "input": input,
+            "source_language": source,
+            "target_languages": to,
+            "output": str(out.resolve()),
+            "containers": ["mp4"] + (["mkv"] if mkv else []) + (["m4a"] if m4a else []),
+            "loudness_profile": loudness or settings.loudness_profile,
+            "stems": stems,
+            "glossary": str(Path(glossary).expanduser().resolve()) if glossary.strip() else "",
+            "speakers": speakers,
+            "speaker_people": ",".join(speaker or []),
+            "series": series,
+            "style": style,
+            "subtitle_profile": subtitles or settings.subtitle_profile,
+        }
+    )
+    _dub(request, verbose)
+
+
+def _preflight(request: DubRequest) -> Any:
+    """Fail fast, before Airflow starts, on what can be checked up front: the glossary, the input (its
+    probe is returned), the ASR weights and, when the source language is given, every language pair."""
+    from pipeline.core.engines import get_asr
+    from pipeline.stages.ingest import check_input
+    from pipeline.text.translation.engines import choose_translator
+
+    settings = get_settings()
+    if request.glossary:
+        from pipeline.products.dubbing.translate import load_glossary
+
+        load_glossary(settings, request.glossary)
+    info = check_input(request.input, str(settings.data_dir / "work"))
+    get_asr(settings)  # weights present and verified
+    if request.source_language:
+        for t in request.target_languages:
+            choose_translator(settings, request.source_language, t)
+    return info
+
+
+def _dub(request: DubRequest, verbose: bool) -> None:
+    from pipeline.cli.runner import run_dag
+
+    settings = get_settings()
+    info = _preflight(request)
+    kind = "video" if info.has_video else "audio"
+    targets = ", ".join(request.target_languages)
+    console.print(f"[bold]dubline[/] {Path(request.input).name}: {kind}, {info.duration:.1f} s -> {targets}")
+    t0 = time.perf_counter()
+    log_path = None if verbose else settings.data_dir / "logs" / f"dub-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    with stage_progress():
+        result = run_dag(settings, "dub_video", request.to_xcom(), log_path=log_path)
+    pub = result["published"]
+    console.print(f"[bold green]finished[/] in {time.perf_counter() - t0:.1f} s. Outputs in {pub.get('location')}:")
+    for name in sorted(pub.get("files", {})):
+        console.print(f"  {name}")
+    console.print(f"  {Path(pub.get('report', '')).name}")
+    report_path = Path(str(pub.get("report", "")))
+    if report_path.is_file():
+        report = json.loads(report_path.read_text())
+        _print_voices(report)
+        _print_timing(report)
+
+
+def _print_voices(report: dict[str, Any]) -> None:
+    """Who spoke, with which voice, and how the lines' check went: one row per language and speaker."""
+    voices = report.get("voices") or {}
+    if not voices:
+        return
+    table = Table(title="voices", title_justify="left")
+    for col in ("lang", "speaker", "voice", "person", "why", "QA passed", "mean WER", "similarity"):
+        table.add_column(col)
+    for lang, rows in voices.items():
+        qa = (report.get("qa") or {}).get(lang) or {}
+        for i, v in enumerate(rows):
+            table.add_row(
+                lang,
+                str(v["speaker"]),
+                f"{v['engine']}:{v['voice']}" + (f" @{v['pitch']:.2f}" if v.get("pitch", 1.0) != 1.0 else ""),
+                str(v.get("person") or "-"),
+                str(v.get("reason", "")),
+                f"{qa.get('passed')}/{qa.get('lines')}" if qa and i == 0 else "",
+                f"{qa['mean_wer']:.2f}" if qa and i == 0 and qa.get("mean_wer") is not None else "",
+                f"{qa['mean_similarity']:.2f}" if qa and i == 0 and qa.get("mean_similarity") is not None else "",
+            )
+    console.print(table)
+
+
+def _print_timing(report: dict[str, Any]) -> None:
+    """The readable timing summary of a job report: one row per dub language."""
+    table = Table(title="timing", title_justify="left")
+    for col in ("lang", "lines", "> 1.15", "> 1.25", "largest", "shortened", "overruns", "isochrony", "end drift"):
+        table.add_column(col, justify="right")
+    for lang, t in report.get("timing", {}).items():
+        s = t.get("summary", t)
+        table.add_row(
+            lang,
+            str(s["lines"]),
+            f"{s['share_above_1_15']:.0%}",
+            f"{s['share_above_1_25']:.0%}",
+            f"{s['largest_factor']:.2f}x",
+            str(s.get("shortened", 0)),
+            str(s["overruns"]),
+            f"{s['isochrony']:.2f}",
+            f"{s['end_drift_s']:.3f} s",
+        )
+    console.print(table)
+
+
+@errors
+def sample(
+    out: Annotated[Path, typer.Argument(help="file to write (.mp4 for video, .wav for audio)")],
+    seconds: Annotated[float, typer.Option(help="approximate length")] = 30.0,
+) -> None:
+    """Make the demo sample: an English narration (Piper voice) over a quiet music bed, with a picture."""
+    from pipeline.audio.sample import make_sample
+
+    path = make_sample(out, get_settings(), seconds)
+    console.print(f"sample written: {path}")
+
+
+@errors
+def jobs(limit: Annotated[int, typer.Option(help="how many")] = 20) -> None:
+    """The most recent `dubline dub` jobs recorded in the project's database."""
+    from pipeline.ledger import db
+
+    table = Table()
+    for col in ("id", "started", "status", "wall s", "input", "languages", "error"):
+        table.add_column(col, overflow="fold")
+    for j in db.recent_jobs(get_settings().resolved_db_url, limit):
+        table.add_row(
+            str(j.id),
+            j.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            j.status,
+            f"{j.wall_s:.1f}" if j.wall_s else "-",
+            j.input,
+            ",".join(j.params.get("target_languages", [])),
+            j.error or "",
+        )
+    console.print(table)
