@@ -12,8 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 PROBE = r"""
 import json, sys
-from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder=sys.argv[1])
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+# as Airflow's DAG processor parses a bundle: its folder on sys.path (DAG files import dubline_tasks from it)
+bag = BundleDagBag(dag_folder=sys.argv[1], bundle_path=Path(sys.argv[1]), bundle_name="dags-folder")
 dag = bag.dags.get("enroll_voice")
 print(json.dumps({
     "errors": {k: str(v) for k, v in bag.import_errors.items()},

@@ -141,3 +141,98 @@ def _granted(
         if status == "expired":
             c.status = "expired"
         return c.id
+
+
+@pytest.fixture
+def dub_job():  # type: ignore[no-untyped-def]
+    """dub_job(ingested, muxed, model=..., consents=..., mix_uri=..., watermark=...) -> DubOutcome: the stage
+    results of a one-language (es) dub of an English input, as the DAG's publish task gathers them. What the
+    ledger reads (the models, the consents, the mix and its mark, the muxed outputs) comes from the test;
+    the rest are stand-ins."""
+    return _dub_job
+
+
+def _dub_job(  # type: ignore[no-untyped-def]
+    ingested,
+    muxed,
+    *,
+    model: dict[str, str],
+    consents: list[int],
+    mix_uri: str,
+    watermark: dict[str, object] | None = None,
+):
+    from pipeline.products.dubbing.contracts import Synthesized, Translated
+    from pipeline.products.dubbing.publish import DubOutcome
+    from pipeline.stages.contracts import Mixed, Separated, Transcribed
+
+    heard = Transcribed(
+        stage="transcribe",
+        key="k-asr",
+        script_uri=muxed.script_uri,
+        language="en",
+        language_probability=1.0,
+        segments=1,
+        words=1,
+        model=model,
+    )
+    diarized = heard.model_copy(update={"stage": "diarize", "key": "k-diarize"})
+    transcribed = heard.model_copy(update={"stage": "cast", "key": "k-cast"})
+    translated = Translated(
+        stage="translate",
+        key="k-mt",
+        label="es",
+        language="es",
+        script_uri=muxed.script_uri,
+        engine=model,
+        lines=1,
+        lines_by_engine={model["id"]: 1},
+        fallbacks=0,
+        unvalidated=0,
+        cached_lines=0,
+        glossary_entries=0,
+    )
+    synthesized = Synthesized(
+        stage="synthesize",
+        key="k-tts",
+        label="es",
+        language="es",
+        script_uri=muxed.script_uri,
+        engine=model,
+        voice="es-ES",
+        voices=[],
+        consents=consents,
+        lines=1,
+        speech_s=1.0,
+        rate_changed=0,
+        shortened=0,
+        delivery={},
+    )
+    mixed = Mixed(
+        stage="mix",
+        key="k-mix",
+        label="es",
+        language="es",
+        mix_uri=mix_uri,
+        peak_scale=1.0,
+        loudness={},
+        watermark=watermark,
+        mode="replace",
+        base="original",
+        duck_db=-12.0,
+        attack=0.1,
+        release=0.3,
+        dub_gain_db=0.0,
+        loudness_profile="ebu_r128",
+    )
+    return DubOutcome(
+        ingested=ingested,
+        heard=heard,
+        diarized=diarized,
+        transcribed=transcribed,
+        separated=Separated(stage="separate", method="none"),
+        translated=[translated],
+        synthesized=[synthesized],
+        fits=[],
+        mixes=[mixed],
+        muxed=muxed,
+    )

@@ -20,6 +20,7 @@ from pipeline.core.errors import ConsentError
 from pipeline.core.script import Script, Segment, SourceInfo, SpeakerInfo, Translation
 from pipeline.core.stagerun import open_settings_store
 from pipeline.ledger import db
+from pipeline.products.dubbing.contracts import Translated
 from pipeline.voice.consent import revoke_consent
 
 TODAY = date(2026, 6, 15)
@@ -31,7 +32,7 @@ class _FakeCloneTTS:
     info = ModelInfo("clone-fake", "1")
 
     def __init__(self, person_id: str) -> None:
-        from models.tts import EspeakTTS
+        from models.espeak import EspeakTTS
 
         self.person_id = person_id
         self._espeak = EspeakTTS()
@@ -75,7 +76,22 @@ def cloned(settings: Settings, grant: Any, monkeypatch: pytest.MonkeyPatch) -> t
     return settings.model_copy(update={"qa": False, "tts_preference": {"*": ["espeak"]}}), cid
 
 
-def _translated(settings: Settings) -> dict[str, Any]:
+def _as_translated(language: str, script_uri: str) -> Translated:
+    """The translate stage's result for a Script (the figures synthesis does not read are stand-ins)."""
+    return Translated(
+        language=language,
+        script_uri=script_uri,
+        engine={"id": "x"},
+        lines=len(LINES),
+        lines_by_engine={"x": len(LINES)},
+        fallbacks=0,
+        unvalidated=0,
+        cached_lines=0,
+        glossary_entries=0,
+    )
+
+
+def _translated(settings: Settings) -> Translated:
     store = open_settings_store(settings)
     segs = [
         Segment(
@@ -91,7 +107,7 @@ def _translated(settings: Settings) -> dict[str, Any]:
     src = SourceInfo(uri="file:///in.wav", sha256="0" * 64, filename="in.wav", duration=8.0, has_video=False)
     info = {"S1": SpeakerInfo(id="S1", seconds=6.0, person_id="joe", confirmed=True)}
     script = Script(source=src, segments=segs, languages=["en"], speaker_info=info)
-    return {"language": "en", "script_uri": store.put_bytes("test/script.json", script.to_json())}
+    return _as_translated("en", store.put_bytes("test/script.json", script.to_json()))
 
 
 def _clips(settings: Settings) -> list[str]:
@@ -103,8 +119,8 @@ def test_matched_person_speaks_with_their_profile_under_consent(cloned: tuple[Se
 
     settings, cid = cloned
     result = synthesize(settings, _translated(settings), today=TODAY.isoformat())
-    assert result["consents"] == [cid]
-    assert result["voices"][0]["person"] == "joe" and result["voices"][0]["engine"] == "clone:fake"
+    assert result.consents == [cid]
+    assert result.voices[0]["person"] == "joe" and result.voices[0]["engine"] == "clone:fake"
     assert len(_clips(settings)) == len(LINES)
 
 
@@ -129,13 +145,13 @@ def test_cloned_voice_refused_for_another_language(cloned: tuple[Settings, int])
     store = open_settings_store(settings)
     from pipeline.stages.common import load_script
 
-    script = load_script(store, tr["script_uri"])
+    script = load_script(store, tr.script_uri)
     for seg in script.segments:
         seg.translations = {"es": Translation(text="Hola a todos.", engine="x")}
     uri = store.put_bytes("test/script-es.json", script.to_json())
-    result = synthesize(settings, {"language": "es", "script_uri": uri}, today=TODAY.isoformat())
-    assert result["consents"] == [] and result["voices"][0]["person"] is None
-    assert any("joe" in w for w in result["casting_warnings"])
+    result = synthesize(settings, _as_translated("es", uri), today=TODAY.isoformat())
+    assert result.consents == [] and result.voices[0]["person"] is None
+    assert any("joe" in w for w in result.casting_warnings)
 
 
 def test_revocation_during_a_run_stops_the_cloned_voice(cloned: tuple[Settings, int]) -> None:

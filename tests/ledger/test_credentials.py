@@ -21,8 +21,9 @@ from pipeline.audio import media
 from pipeline.cli.app import app
 from pipeline.core.config import Settings
 from pipeline.core.stagerun import open_settings_store
-from pipeline.ledger import signing
+from pipeline.ledger import certificates, signing
 from pipeline.ledger import watermark as wm
+from pipeline.ledger import watermark_embed as wme
 
 MODEL = {"id": "m", "version": "1", "sha256": "f" * 64}
 PAYLOAD = 0x5EED1234
@@ -53,7 +54,7 @@ def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Real media as mux makes them: a picture, the original track and a marked dub track."""
     d = tmp_path_factory.mktemp("credentials-media")
     sf.write(str(d / "original.wav"), _tone_speech(10, 1).astype(np.float32), RATE)
-    dub = wm.embed(_tone_speech(10, 2).astype(np.float32), RATE, PAYLOAD, Settings().watermark_key.get_secret_value())
+    dub = wme.embed(_tone_speech(10, 2).astype(np.float32), RATE, PAYLOAD, Settings().watermark_key.get_secret_value())
     sf.write(str(d / "dub.wav"), dub, RATE)
     picture = d / "picture.mp4"
     subprocess.run(
@@ -72,53 +73,56 @@ def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def published(
-    settings: Settings, grant: Any, media_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    grant: Any,
+    dub_job: Any,
+    media_files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, Any]:
-    from pipeline.products.dubbing.deliver import publish
+    from pipeline.products.dubbing.contracts import DubRequest, Muxed
+    from pipeline.products.dubbing.publish import publish
+    from pipeline.stages.contracts import Ingested
 
     monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "dub_video")
     monkeypatch.setenv("AIRFLOW_CTX_DAG_RUN_ID", "manual__2026-06-15")
     store = open_settings_store(settings)
     cid = grant(settings, languages=("es",))
     src = store.put_bytes("sources/talk.mp4", b"the source video")
-    ingested = {
-        "stage": "ingest",
-        "key": "k-ingest",
-        "source_uri": src,
-        "source_sha256": hashlib.sha256(b"the source video").hexdigest(),
-        "filename": "talk.mp4",
-        "stem": "talk",
-        "duration": 10.0,
-        "has_video": True,
-        "full_audio_uri": src,
-    }
-    transcribed = {"stage": "transcribe", "key": "k-asr", "language": "en", "model": MODEL, "segments": 1}
+    ingested = Ingested(
+        stage="ingest",
+        key="k-ingest",
+        source_uri=src,
+        source_sha256=hashlib.sha256(b"the source video").hexdigest(),
+        filename="talk.mp4",
+        stem="talk",
+        duration=10.0,
+        has_video=True,
+        asr_audio_uri=src,
+        full_audio_uri=src,
+        script_uri=src,
+    )
     mark = {"scheme": wm.SCHEME, "key_id": wm.key_id(settings.watermark_key.get_secret_value()), "payload": PAYLOAD}
-    results = [
-        ingested,
-        transcribed,
-        {"stage": "translate", "key": "k-mt", "label": "es", "language": "es", "engine": MODEL},
-        {"stage": "synthesize", "key": "k-tts", "label": "es", "language": "es", "engine": MODEL, "voice": "es-ES",
-         "consents": [cid]},
-        {"stage": "mix", "key": "k-mix", "label": "es", "language": "es",
-         "mix_uri": store.put_file("stages/mix/k/mix_es.wav", media_files["dub"]), "watermark": mark},
-    ]  # fmt: skip
-    muxed = {
-        "stage": "mux",
-        "key": "k-mux",
-        "media_ext": "mp4",
-        "media_uri": "",
-        "media": {ext: store.put_file(f"stages/mux/k/dub.{ext}", media_files[ext]) for ext in ("mp4", "mkv", "m4a")},
-        "subtitles": {"es": {"srt": store.put_bytes("stages/mux/k/es.srt", b"1\n")}},
-        "script_uri": store.put_bytes("stages/mux/k/script.json", b"{}"),
-        "languages": ["es"],
-        "source_language": "en",
-    }
+    mix_uri = store.put_file("stages/mix/k/mix_es.wav", media_files["dub"])
+    muxed = Muxed(
+        stage="mux",
+        key="k-mux",
+        media_ext="mp4",
+        media_uri="",
+        media={ext: store.put_file(f"stages/mux/k/dub.{ext}", media_files[ext]) for ext in ("mp4", "mkv", "m4a")},
+        subtitles={"es": {"srt": store.put_bytes("stages/mux/k/es.srt", b"1\n")}},
+        subtitle_profile="broadcast",
+        subtitle_checks={},
+        loudness={},
+        script_uri=store.put_bytes("stages/mux/k/script.json", b"{}"),
+        languages=["es"],
+        source_language="en",
+    )
+    job = dub_job(ingested, muxed, model=MODEL, consents=[cid], mix_uri=mix_uri, watermark=mark)
     out = tmp_path / "out"
-    params = {"target_languages": ["es"], "containers": ["mp4", "mkv", "m4a"]}
-    result = publish(settings, ingested, transcribed, results, muxed, str(out), params)
-    args = (ingested, transcribed, results, muxed, str(out), params)
-    return {"out": out, "result": result, "consent": cid, "args": args}
+    request = DubRequest(input=src, target_languages=["es"], output=str(out), containers=["mp4", "mkv", "m4a"])
+    result = publish(settings, job, request)
+    return {"out": out, "result": result, "consent": cid, "args": (job, request)}
 
 
 def test_mp4_and_m4a_are_signed_with_the_job_and_consents(settings: Settings, published: dict[str, Any]) -> None:
@@ -141,7 +145,7 @@ def test_mp4_and_m4a_are_signed_with_the_job_and_consents(settings: Settings, pu
 
 def test_mkv_is_delivered_unsigned_and_the_report_says_so(settings: Settings, published: dict[str, Any]) -> None:
     assert not signing.check_file(settings, published["out"] / "talk.dub.mkv").supported
-    report = json.loads(Path(published["result"]["report"]).read_text())
+    report = json.loads(Path(published["result"].report).read_text())
     assert any(w.startswith("mkv: C2PA cannot embed") for w in report["warnings"]), report["warnings"]
     assert set(report["content_credentials"]["signed"]) == {"mp4", "m4a"}
     doc = json.loads((published["out"] / "talk.dub.mkv.provenance.json").read_text())
@@ -183,7 +187,7 @@ def test_a_manifest_from_another_signer_is_untrusted(
     settings: Settings, media_files: dict[str, Path], tmp_path: Path
 ) -> None:
     other = settings.model_copy(update={"c2pa_cert_dir": tmp_path / "other-ca"})
-    files, made = signing.init_signer(other)
+    files, made = certificates.init_signer(other)
     assert made
     signed = tmp_path / "foreign.mp4"
     signing.sign_file(files, media_files["mp4"], signed, signing.manifest_definition("x", {}, [], []))
@@ -195,7 +199,7 @@ def test_a_manifest_from_another_signer_is_untrusted(
 
 
 def test_signing_again_reuses_the_signed_files(settings: Settings, published: dict[str, Any]) -> None:
-    from pipeline.products.dubbing.deliver import publish
+    from pipeline.products.dubbing.publish import publish
 
     first = (published["out"] / "talk.dub.mp4").read_bytes()
     publish(settings, *published["args"])
@@ -203,18 +207,18 @@ def test_signing_again_reuses_the_signed_files(settings: Settings, published: di
 
 
 def test_init_signer_is_idempotent_and_keeps_keys_private(settings: Settings) -> None:
-    files, _ = signing.init_signer(settings)
-    again, made = signing.init_signer(settings)
+    files, _ = certificates.init_signer(settings)
+    again, made = certificates.init_signer(settings)
     assert not made and again.fingerprint() == files.fingerprint()
     for key in (files.key, files.ca_key):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     r = CliRunner().invoke(app, ["provenance", "init-signer"])
     assert r.exit_code == 0 and "present and usable" in r.output, r.output
     files.chain.write_text("damaged")
-    remade, made = signing.init_signer(settings)
+    remade, made = certificates.init_signer(settings)
     assert made and remade.problem() is None
     ca = files.ca_cert.read_bytes()
-    assert signing.init_signer(settings, force=True)[1] and files.ca_cert.read_bytes() == ca  # the CA is kept
+    assert certificates.init_signer(settings, force=True)[1] and files.ca_cert.read_bytes() == ca  # the CA is kept
 
 
 def test_detect_finds_the_dub_track_in_the_ledger(settings: Settings, published: dict[str, Any]) -> None:

@@ -91,7 +91,7 @@ def test_jobs_are_recorded_with_audit_rows(db_url: str) -> None:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_database_down_when_a_job_starts(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A clear error before anything runs, and no half-written job (nor Airflow started)."""
-    from pipeline.cli.app import runner
+    from pipeline.cli import runner
 
     if kind == "sqlite":
         blocker = tmp_path / "file"
@@ -114,7 +114,7 @@ def test_database_down_when_a_job_starts(kind: str, tmp_path: Path, monkeypatch:
 
 def test_pg_down_then_up_leaves_no_job(pg_base_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The job that could not start is not in the database once it is back."""
-    from pipeline.cli.app import runner
+    from pipeline.cli import runner
 
     db.upgrade(pg_base_url)
     with db.get_engine(pg_base_url).begin() as conn:

@@ -16,6 +16,7 @@ from pipeline.core.errors import ConsentError
 from pipeline.core.script import Script, Segment, SourceInfo, Translation
 from pipeline.core.stagerun import open_settings_store
 from pipeline.ledger import db
+from pipeline.products.dubbing.contracts import Translated
 from pipeline.voice.consent import require_consent, revoke_consent
 
 TODAY = date(2026, 6, 15)
@@ -50,7 +51,7 @@ def person_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
     )
 
 
-def _translated(settings: Settings) -> dict[str, Any]:
+def _translated(settings: Settings) -> Translated:
     store = open_settings_store(settings)
     segs = [
         Segment(
@@ -61,7 +62,17 @@ def _translated(settings: Settings) -> dict[str, Any]:
     src = SourceInfo(uri="file:///in.wav", sha256="0" * 64, filename="in.wav", duration=8.0, has_video=False)
     script = Script(source=src, segments=segs, languages=["en"])
     uri = store.put_bytes("test/script.json", script.to_json())
-    return {"language": "en", "script_uri": uri}
+    return Translated(
+        language="en",
+        script_uri=uri,
+        engine={"id": "x"},
+        lines=len(LINES),
+        lines_by_engine={"x": len(LINES)},
+        fallbacks=0,
+        unvalidated=0,
+        cached_lines=0,
+        glossary_entries=0,
+    )
 
 
 def _clips(settings: Settings) -> list[str]:
@@ -80,9 +91,10 @@ def _via_stage(settings: Settings, use: str) -> None:
 
 def _via_dag_entry(settings: Settings, use: str) -> None:
     """What the DAG's task calls."""
-    from pipeline.core.stagerun import invoke_stage
+    from pipeline.products.dubbing.synthesize import synthesize
+    from pipeline.stages.common import call_stage
 
-    invoke_stage("synthesize.synthesize", settings, _translated(settings), use=use, today=TODAY.isoformat())
+    call_stage(synthesize, settings, _translated(settings), use=use, today=TODAY.isoformat())
 
 
 PATHS = {"gate": _via_gate, "stage": _via_stage, "dag entry": _via_dag_entry}
@@ -117,7 +129,7 @@ def test_valid_consent_lets_the_stage_speak_and_is_recorded(person_settings: Set
     cid = grant(person_settings, languages=("en",), until=date(2026, 12, 31))
     assert require_consent(Voice("espeak", "en", "en", person_id="joe"), "dubbing", "en", TODAY, person_settings) == cid
     result = synthesize(person_settings, _translated(person_settings), today=TODAY.isoformat())
-    assert result["consents"] == [cid]
+    assert result.consents == [cid]
     with db.session(person_settings) as s:
         from pipeline.ledger.consents import impact
 

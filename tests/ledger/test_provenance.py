@@ -13,15 +13,19 @@ from typer.testing import CliRunner
 from pipeline.cli.app import app
 from pipeline.core.config import Settings
 from pipeline.core.stagerun import open_settings_store
-from pipeline.ledger import db, provenance
+from pipeline.ledger import db, provenance, verification
 
 MODEL = {"id": "m", "version": "1", "sha256": "f" * 64}
 
 
 @pytest.fixture
-def published(settings: Settings, grant: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def published(
+    settings: Settings, grant: Any, dub_job: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """A job's stage results (small files in the store) published to a folder, as the DAG's publish task does."""
-    from pipeline.products.dubbing.deliver import publish
+    from pipeline.products.dubbing.contracts import DubRequest, Muxed
+    from pipeline.products.dubbing.publish import publish
+    from pipeline.stages.contracts import Ingested
 
     settings = settings.model_copy(update={"c2pa_sign": False})  # stand-in bytes for media: nothing to sign
     monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "dub_video")
@@ -32,44 +36,44 @@ def published(settings: Settings, grant: Any, tmp_path: Path, monkeypatch: pytes
     src = store.put_bytes("sources/talk.wav", b"RIFF source audio")
     import hashlib
 
-    ingested = {
-        "stage": "ingest",
-        "key": "k-ingest",
-        "source_uri": src,
-        "source_sha256": hashlib.sha256(b"RIFF source audio").hexdigest(),
-        "filename": "talk.wav",
-        "stem": "talk",
-        "duration": 3.0,
-        "has_video": False,
-        "full_audio_uri": src,
-    }
-    transcribed = {"stage": "transcribe", "key": "k-asr", "language": "en", "model": MODEL, "segments": 1}
+    ingested = Ingested(
+        stage="ingest",
+        key="k-ingest",
+        source_uri=src,
+        source_sha256=hashlib.sha256(b"RIFF source audio").hexdigest(),
+        filename="talk.wav",
+        stem="talk",
+        duration=3.0,
+        has_video=False,
+        asr_audio_uri=src,
+        full_audio_uri=src,
+        script_uri=src,
+    )
     mix_uri = store.put_bytes("stages/mix/k/mix.wav", b"mixed es")
-    results = [
-        ingested,
-        transcribed,
-        {"stage": "translate", "key": "k-mt", "label": "es", "language": "es", "engine": MODEL},
-        {"stage": "synthesize", "key": "k-tts", "label": "es", "language": "es", "engine": MODEL, "voice": "es-ES",
-         "consents": [cid]},
-        {"stage": "mix", "key": "k-mix", "label": "es", "language": "es", "mix_uri": mix_uri},
-    ]  # fmt: skip
-    muxed = {
-        "stage": "mux",
-        "key": "k-mux",
-        "media_ext": "m4a",
-        "media_uri": store.put_bytes("stages/mux/k/dub.m4a", b"muxed media"),
-        "subtitles": {
+    media_uri = store.put_bytes("stages/mux/k/dub.m4a", b"muxed media")
+    muxed = Muxed(
+        stage="mux",
+        key="k-mux",
+        media_ext="m4a",
+        media_uri=media_uri,
+        media={"m4a": media_uri},
+        subtitles={
             lang: {
                 ext: store.put_bytes(f"stages/mux/k/{lang}.{ext}", f"{lang} {ext}".encode()) for ext in ("srt", "vtt")
             }
             for lang in ("en", "es")
         },
-        "script_uri": store.put_bytes("stages/mux/k/script.json", b"{}"),
-        "languages": ["es"],
-        "source_language": "en",
-    }
+        subtitle_profile="broadcast",
+        subtitle_checks={},
+        loudness={},
+        script_uri=store.put_bytes("stages/mux/k/script.json", b"{}"),
+        languages=["es"],
+        source_language="en",
+    )
+    job = dub_job(ingested, muxed, model=MODEL, consents=[cid], mix_uri=mix_uri)
     out = tmp_path / "out"
-    result = publish(settings, ingested, transcribed, results, muxed, str(out), {"target_languages": ["es"]})
+    request = DubRequest(input=src, target_languages=["es"], output=str(out))
+    result = publish(settings, job, request)
     return {"out": out, "result": result, "consent": cid, "mix": mix_uri, "store": store}
 
 
@@ -90,7 +94,7 @@ def test_every_output_has_a_manifest_beside_it_and_a_record(settings: Settings, 
         assert {m["role"] for m in manifest["models"]} == {"asr", "mt", "tts"}
         assert manifest["inputs"][0]["role"] == "source"
         with db.session(settings) as s:
-            art = provenance.find(s, str(p))
+            art = verification.find(s, str(p))
             assert art is not None and art.manifest == manifest and art.stage == "publish"
     media = json.loads((out / "talk.dub.m4a.provenance.json").read_text())
     assert {i["role"] for i in media["inputs"]} == {"source", "stage_output", "mix:es"}
@@ -120,10 +124,10 @@ def test_edited_output_is_reported(settings: Settings, published: dict[str, Any]
 def test_changed_input_in_the_chain_is_reported(settings: Settings, published: dict[str, Any]) -> None:
     store = published["store"]
     store.put_bytes("stages/mix/k/mix.wav", b"a different mix")
-    checked, bad = provenance.verify(settings, str(published["out"] / "talk.dub.m4a"))
+    checked, bad = verification.verify(settings, str(published["out"] / "talk.dub.m4a"))
     assert len(bad) == 1 and bad[0].startswith("input (mix:es)") and "does not match" in bad[0], bad
     store.put_bytes("sources/talk.wav", b"")  # the source too
-    _, bad = provenance.verify(settings, str(published["out"] / "talk.dub.m4a"))
+    _, bad = verification.verify(settings, str(published["out"] / "talk.dub.m4a"))
     assert any(b.startswith("input (source)") for b in bad), bad
 
 
@@ -134,7 +138,7 @@ def test_missing_input_and_edited_manifest_are_reported(settings: Settings, publ
     doc = json.loads(m.read_text())
     doc["consents"] = []
     m.write_text(json.dumps(doc))
-    _, bad = provenance.verify(settings, str(out / "talk.es.vtt"))
+    _, bad = verification.verify(settings, str(out / "talk.es.vtt"))
     assert any("missing" in b and "es.vtt" in b for b in bad), bad
     assert any("differs from the record in the database" in b for b in bad), bad
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import inspect
 
 from models.base import EngineError, ModelInfo
+from models.speaker import cosine
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConsentError, InputError, SetupError, StageError
 from pipeline.ledger import db, voices
@@ -192,8 +193,8 @@ def test_enrolled_people_carry_the_centroid_of_their_references(settings: Settin
         found = voices.enrolled_people(s)
         assert [e.person_id for e in found] == ["ann", "joe"]
         joe = found[1]
-        assert voices.cosine(joe.centroid, VOICES["joe2"]) == pytest.approx(1.0)  # the profile's own references
-        assert voices.cosine(found[0].centroid, VOICES["ann"]) == pytest.approx(1.0)  # no ids: all of ann's
+        assert cosine(joe.centroid, VOICES["joe2"]) == pytest.approx(1.0)  # the profile's own references
+        assert cosine(found[0].centroid, VOICES["ann"]) == pytest.approx(1.0)  # no ids: all of ann's
         assert [e.person_id for e in voices.enrolled_people(s, "es")] == ["joe"]
         assert sum(x * x for x in joe.centroid) == pytest.approx(1.0)
         person, centroid, profile = joe  # a plain tuple too
@@ -263,29 +264,29 @@ def test_enrol_with_consent_builds_once_and_records_the_profile(
     cid = consent_with_references(settings, grant, languages=("es",))
     refs = [str(recording(tmp_path / "in", f"joe{i}.wav", "joe2", 5.5)) for i in range(2)]
     out = enroll(settings, "joe", refs, "es", budget_s=60)
-    assert (out["created"], out["searched"], out["consent_id"], out["backend"]) == (True, True, cid, "fake-search")
-    assert out["figures"] == {"held_out_similarity": 0.81, "wer": 0.05, "seconds": 12.5}
+    assert (out.created, out.searched, out.consent_id, out.backend) == (True, True, cid, "fake-search")
+    assert out.figures == {"held_out_similarity": 0.81, "wer": 0.05, "seconds": 12.5}
     assert len(cloner.searches) == 1 and cloner.searches[0][1:] == ("es", 60.0)
-    profile_dir = Path(out["uri"].removeprefix("file://"))
+    profile_dir = Path(out.uri.removeprefix("file://"))
     assert sorted(p.name for p in profile_dir.iterdir()) == ["profile.json", "style.json"]
     import hashlib
 
-    assert hashlib.sha256((profile_dir / "profile.json").read_bytes()).hexdigest() == out["sha256"]
-    assert profile_folder(settings, out["uri"], out["sha256"]) == profile_dir
+    assert hashlib.sha256((profile_dir / "profile.json").read_bytes()).hexdigest() == out.sha256
+    assert profile_folder(settings, out.uri, out.sha256) == profile_dir
     again = enroll(settings, "joe", refs, "es", budget_s=60)  # same references, backend, budget: no search
-    assert len(cloner.searches) == 1 and not again["created"] and not again["searched"]
-    assert again["profile_id"] == out["profile_id"]
+    assert len(cloner.searches) == 1 and not again.created and not again.searched
+    assert again.profile_id == out.profile_id
     enroll(settings, "joe", refs, "es", budget_s=90)  # another budget: searched again
     assert len(cloner.searches) == 2
     with db.session(settings) as s:
         p = voices.active_profile(s, "joe", "es")
         assert p is not None and p.consent_id == cid and len(p.reference_ids) == 2
         [enrolled] = voices.enrolled_people(s, "es")
-        assert voices.cosine(enrolled.centroid, VOICES["joe2"]) == pytest.approx(1.0)
+        assert cosine(enrolled.centroid, VOICES["joe2"]) == pytest.approx(1.0)
     _audit_ok(settings)
     (profile_dir / "profile.json").write_text("{}")
     with pytest.raises(StageError, match="was changed: its profile.json has sha256"):
-        profile_folder(settings, out["uri"], out["sha256"])
+        profile_folder(settings, out.uri, out.sha256)
 
 
 @pytest.mark.parametrize(
@@ -407,7 +408,7 @@ def test_enroll_real_voices(
         ref = ledger.add_reference(s, who, first.as_uri(), "f".ljust(64, "0"), emb, {"id": "resemblyzer"}, "t")
         s.add(ConsentReference(consent_id=cid, reference_id=ref.id))
     out = stage.enroll(settings, "jfk", [str(jfk)], "es")
-    assert out["created"] and out["speech_s"] >= 10
+    assert out.created and out.speech_s >= 10
     with pytest.raises(ConsentError, match=r"lecture_en_60s\.wav does not sound like the consented voice"):
         stage.enroll(settings, "jfk", [str(lecture)], "es")
     with pytest.raises(InputError, match=r"enrolling a voice needs at least 10 s"):

@@ -13,8 +13,14 @@ import pytest
 
 from pipeline.core.errors import ConfigError, StageError
 from pipeline.core.s3store import S3Options, S3Store, make_client
-from pipeline.core.stagerun import StageRun, run_stage
+from pipeline.core.stagerun import StageResult, StageRun, run_stage
 from tools import seaweed
+
+
+class Out(StageResult):
+    """A stage result naming one stored object (or none)."""
+
+    out_uri: str = ""
 
 
 def test_wrong_secret_is_refused_with_a_clear_error(s3_store: Any, calls: Any, tmp_path: Path) -> None:
@@ -165,16 +171,16 @@ def test_server_dying_mid_upload_fails_the_stage_and_publishes_nothing(
     _shared_client(opts).meta.events.register("after-call.s3.UploadPart", kill_server, unique_id="kill")
     parts: list[int] = []
 
-    def work(run: StageRun) -> dict[str, Any]:
+    def work(run: StageRun) -> Out:
         src = run.scratch / "out.wav"
         src.write_bytes(b"\0" * (16 << 20))
         parts.append(1)
-        return {"out_uri": run.put("out.wav", src)}
+        return Out(out_uri=run.put("out.wav", src))
 
     t0 = time.monotonic()
     try:
         with pytest.raises(StageError, match="could not reach the S3 server") as err:
-            run_stage(settings, "mix", {"x": 1}, work)
+            run_stage(settings, "mix", {"x": 1}, work, Out)
     finally:
         _shared_client(opts).meta.events.unregister("after-call.s3.UploadPart", unique_id="kill")
     assert parts == [1] and time.monotonic() - t0 < 30
@@ -198,10 +204,10 @@ def test_wrong_credentials_fail_a_stage_before_it_works(s3_settings: Any, s3_url
     settings = s3_settings(store_url=s3_url, s3_secret_key="wrong")
     ran: list[bool] = []
 
-    def work(run: StageRun) -> dict[str, Any]:
+    def work(run: StageRun) -> Out:
         ran.append(True)
-        return {}
+        return Out()
 
     with pytest.raises(ConfigError, match="refused the credentials"):
-        run_stage(settings, "mix", {"x": 2}, work)
+        run_stage(settings, "mix", {"x": 2}, work, Out)
     assert ran == []

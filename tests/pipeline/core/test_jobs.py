@@ -9,7 +9,7 @@ import pytest
 from pipeline.core import progress
 from pipeline.core.config import Settings
 from pipeline.core.errors import InputError, StageError
-from pipeline.core.stagerun import StageRun, digest, run_stage
+from pipeline.core.stagerun import StageResult, StageRun, digest, run_stage
 from pipeline.core.storage import open_store
 
 
@@ -18,16 +18,22 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path)
 
 
+class Out(StageResult):
+    uri: str = ""
+    calls: int = 0
+    ok: bool = False
+
+
 class Counter:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, run: StageRun) -> dict:
+    def __call__(self, run: StageRun) -> Out:
         self.calls += 1
         assert run.scratch.is_dir()
         (run.scratch / "tmp.txt").write_text("scratch")
         uri = run.put_bytes("out.txt", f"call {self.calls}".encode())
-        return {"uri": uri, "calls": self.calls}
+        return Out(uri=uri, calls=self.calls)
 
 
 def _result_keys(settings: Settings) -> list[str]:
@@ -37,59 +43,59 @@ def _result_keys(settings: Settings) -> list[str]:
 
 def test_same_material_returns_the_recorded_result(settings: Settings):
     fn = Counter()
-    first = run_stage(settings, "mix", {"input": "abc", "gain": 1.0}, fn, label="es")
+    first = run_stage(settings, "mix", {"input": "abc", "gain": 1.0}, fn, Out, label="es")
     assert fn.calls == 1
-    assert first["cached"] is False
-    assert first["calls"] == 1
-    assert first["stage"] == "mix" and first["label"] == "es"
-    assert len(first["key"]) == 32
-    assert first["uri"].endswith(f"stages/mix/{first['key']}/out.txt")
+    assert first.cached is False
+    assert first.calls == 1
+    assert first.stage == "mix" and first.label == "es"
+    assert len(first.key) == 32
+    assert first.uri.endswith(f"stages/mix/{first.key}/out.txt")
 
-    second = run_stage(settings, "mix", {"gain": 1.0, "input": "abc"}, fn, label="es")
+    second = run_stage(settings, "mix", {"gain": 1.0, "input": "abc"}, fn, Out, label="es")
     assert fn.calls == 1  # not run again
-    assert second["cached"] is True
-    assert {k: v for k, v in second.items() if k != "cached"} == {k: v for k, v in first.items() if k != "cached"}
-    assert _result_keys(settings) == [f"stages/mix/{first['key']}/result.json"]
+    assert second.cached is True
+    assert second.model_dump(exclude={"cached"}) == first.model_dump(exclude={"cached"})
+    assert _result_keys(settings) == [f"stages/mix/{first.key}/result.json"]
     assert not any((settings.data_dir / "work").iterdir())  # scratch folders are removed
 
 
 def test_different_material_or_stage_runs_again(settings: Settings):
     fn = Counter()
-    a = run_stage(settings, "mix", {"input": "abc"}, fn)
-    b = run_stage(settings, "mix", {"input": "abd"}, fn)
-    c = run_stage(settings, "mux", {"input": "abc"}, fn)
+    a = run_stage(settings, "mix", {"input": "abc"}, fn, Out)
+    b = run_stage(settings, "mix", {"input": "abd"}, fn, Out)
+    c = run_stage(settings, "mux", {"input": "abc"}, fn, Out)
     assert fn.calls == 3
-    assert len({a["key"], b["key"], c["key"]}) == 3
-    assert (b["cached"], c["cached"]) == (False, False)
+    assert len({a.key, b.key, c.key}) == 3
+    assert (b.cached, c.cached) == (False, False)
 
 
 def test_failure_leaves_no_result_and_the_next_run_reruns(settings: Settings):
     attempts = []
 
-    def flaky(run: StageRun) -> dict:
+    def flaky(run: StageRun) -> Out:
         attempts.append(1)
         run.put_bytes("partial.bin", b"x")
         if len(attempts) == 1:
             raise RuntimeError("engine crashed")
-        return {"ok": True}
+        return Out(ok=True)
 
     with pytest.raises(StageError, match="stage mix failed: RuntimeError: engine crashed") as info:
-        run_stage(settings, "mix", {"input": 1}, flaky)
+        run_stage(settings, "mix", {"input": 1}, flaky, Out)
     assert isinstance(info.value.__cause__, RuntimeError)
     assert _result_keys(settings) == []
 
-    again = run_stage(settings, "mix", {"input": 1}, flaky)
+    again = run_stage(settings, "mix", {"input": 1}, flaky, Out)
     assert len(attempts) == 2
-    assert again["ok"] is True and again["cached"] is False
+    assert again.ok is True and again.cached is False
     assert len(_result_keys(settings)) == 1
 
 
 def test_dubline_errors_pass_through_unchanged(settings: Settings):
-    def bad_input(run: StageRun) -> dict:
+    def bad_input(run: StageRun) -> Out:
         raise InputError("input x.mp4 has no audio stream", "give a file with sound")
 
     with pytest.raises(InputError, match="no audio stream"):
-        run_stage(settings, "mix", {"input": 2}, bad_input)
+        run_stage(settings, "mix", {"input": 2}, bad_input, Out)
     assert _result_keys(settings) == []
 
 
@@ -97,8 +103,8 @@ def test_progress_events(settings: Settings):
     events: list[tuple[str, str]] = []
     unsubscribe = progress.subscribe(lambda stage, event, info: events.append((stage, event)))
     try:
-        run_stage(settings, "fit", {"x": 1}, lambda run: {}, label="fr")
-        run_stage(settings, "fit", {"x": 1}, lambda run: {}, label="fr")
+        run_stage(settings, "fit", {"x": 1}, lambda run: Out(), Out, label="fr")
+        run_stage(settings, "fit", {"x": 1}, lambda run: Out(), Out, label="fr")
     finally:
         unsubscribe()
     assert events == [("fit[fr]", "start"), ("fit[fr]", "done"), ("fit[fr]", "cached")]
@@ -106,7 +112,7 @@ def test_progress_events(settings: Settings):
 
 def test_unknown_stage_name_is_refused(settings: Settings):
     with pytest.raises(KeyError):
-        run_stage(settings, "no-such-stage", {}, lambda run: {})
+        run_stage(settings, "no-such-stage", {}, lambda run: Out(), Out)
 
 
 def test_digest_is_stable_across_key_order():

@@ -17,6 +17,9 @@ from pipeline.core.errors import InputError
 from pipeline.core.stagerun import open_settings_store
 from pipeline.ledger import marking
 from pipeline.ledger import watermark as wm
+from pipeline.ledger import watermark_detect as wmd
+from pipeline.ledger import watermark_embed as wme
+from pipeline.stages.contracts import Ingested, Separated, SpeechTrack
 
 RATE = 48000
 
@@ -54,15 +57,27 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
 
 
-def _stage_inputs(settings: Settings, tmp_path: Path, seconds: float = 14.0) -> tuple[dict[str, Any], ...]:
+def _stage_inputs(
+    settings: Settings, tmp_path: Path, seconds: float = 14.0
+) -> tuple[Ingested, Separated, SpeechTrack]:
     store = open_settings_store(settings)
     sf.write(str(tmp_path / "bed.wav"), bed(seconds), RATE)
     sf.write(str(tmp_path / "dub.wav"), speechlike(seconds, 3), RATE)
     bed_uri = store.put_file("stages/separate/k/bed.wav", tmp_path / "bed.wav")
     dub_uri = store.put_file("stages/fit/k/dub.wav", tmp_path / "dub.wav")
-    ingested = {"full_audio_uri": bed_uri, "source_sha256": "a" * 64}
-    separated = {"bed_uri": bed_uri}
-    fitted = {"language": "es", "key": "fitkey", "dub_speech_uri": dub_uri, "spans": [[0.3, seconds - 0.5]]}
+    ingested = Ingested(
+        source_uri=bed_uri,
+        source_sha256="a" * 64,
+        filename="x.wav",
+        stem="x",
+        duration=seconds,
+        has_video=False,
+        asr_audio_uri=bed_uri,
+        full_audio_uri=bed_uri,
+        script_uri=bed_uri,
+    )
+    separated = Separated(method="test", bed_uri=bed_uri)
+    fitted = SpeechTrack(language="es", key="fitkey", dub_speech_uri=dub_uri, spans=[(0.3, seconds - 0.5)])
     return ingested, separated, fitted
 
 
@@ -70,18 +85,20 @@ def test_mix_marks_the_dub_track_and_keeps_the_loudness_profile(settings: Settin
     from pipeline.stages.mix import mix
 
     r = mix(settings, *_stage_inputs(settings, tmp_path), "ebu_r128")
-    mark = r["watermark"]
-    assert mark["payload"] == marking.payload_for(r["key"]) and mark["scheme"] == wm.SCHEME
+    mark = r.watermark
+    assert mark is not None
+    assert mark["payload"] == marking.payload_for(r.key) and mark["scheme"] == wm.SCHEME
     assert mark["snr_db"] >= 25.0
-    assert r["loudness"]["meets"], r["loudness"]
-    path = open_settings_store(settings).local_path(r["mix_uri"].split("/store/", 1)[1], tmp_path / "dl")
+    assert r.loudness["meets"], r.loudness
+    path = open_settings_store(settings).local_path(r.mix_uri.split("/store/", 1)[1], tmp_path / "dl")
     audio, rate = sf.read(str(path), dtype="float32")
-    assert wm.decode(audio, rate, settings.watermark_key.get_secret_value()).payload == mark["payload"]
+    assert wmd.decode(audio, rate, settings.watermark_key.get_secret_value()).payload == mark["payload"]
     m = loudness.measure(path)
     assert m.true_peak_dbtp <= loudness.profile("ebu_r128").true_peak + 0.05
-    stem = open_settings_store(settings).local_path(r["dub_stem_uri"].split("/store/", 1)[1], tmp_path / "dl")
+    assert r.dub_stem_uri is not None
+    stem = open_settings_store(settings).local_path(r.dub_stem_uri.split("/store/", 1)[1], tmp_path / "dl")
     audio, rate = sf.read(str(stem), dtype="float32")  # the dub speech delivered as a stem is marked too
-    assert wm.decode(audio, rate, settings.watermark_key.get_secret_value()).payload == mark["payload"]
+    assert wmd.decode(audio, rate, settings.watermark_key.get_secret_value()).payload == mark["payload"]
 
 
 def test_watermark_off_leaves_the_track_unmarked(settings: Settings, tmp_path: Path) -> None:
@@ -89,10 +106,10 @@ def test_watermark_off_leaves_the_track_unmarked(settings: Settings, tmp_path: P
 
     off = settings.model_copy(update={"watermark": False})
     r = mix(off, *_stage_inputs(off, tmp_path), "ebu_r128")
-    assert r["watermark"] is None and r["dub_stem_uri"] is None
-    path = open_settings_store(off).local_path(r["mix_uri"].split("/store/", 1)[1], tmp_path / "dl")
+    assert r.watermark is None and r.dub_stem_uri is None
+    path = open_settings_store(off).local_path(r.mix_uri.split("/store/", 1)[1], tmp_path / "dl")
     audio, rate = sf.read(str(path), dtype="float32")
-    assert not wm.decode(audio, rate, off.watermark_key.get_secret_value()).present
+    assert not wmd.decode(audio, rate, off.watermark_key.get_secret_value()).present
 
 
 def test_peak_trim() -> None:
@@ -110,7 +127,7 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     original = (bed(12) * 10 + speechlike(12, 8)[:, None] * 0.5).astype(np.float32)
     dub = (bed(12) * 5 + speechlike(12, 9)[:, None] * 0.6).astype(np.float32)
     sf.write(str(d / "original.wav"), original, RATE)
-    sf.write(str(d / "dub.wav"), wm.embed(dub, RATE, 0x1234ABCD, key), RATE)
+    sf.write(str(d / "dub.wav"), wme.embed(dub, RATE, 0x1234ABCD, key), RATE)
     picture = d / "picture.mp4"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=blue:s=160x120:r=10:d=12"]

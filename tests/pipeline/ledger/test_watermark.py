@@ -13,6 +13,8 @@ import pytest
 import soundfile as sf
 
 from pipeline.ledger import watermark as wm
+from pipeline.ledger import watermark_detect as wmd
+from pipeline.ledger import watermark_embed as wme
 
 RATE = 48000
 KEY = "test-key"
@@ -88,24 +90,24 @@ def host() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def marked(host: np.ndarray) -> np.ndarray:
-    return wm.embed(host, RATE, PAYLOAD, KEY)
+    return wme.embed(host, RATE, PAYLOAD, KEY)
 
 
 def test_round_trip(host: np.ndarray, marked: np.ndarray) -> None:
     assert marked.shape == host.shape and marked.dtype == np.float32
-    d = wm.decode(marked, RATE, KEY)
+    d = wmd.decode(marked, RATE, KEY)
     assert d.present and d.payload == PAYLOAD and d.crc_ok
     assert d.confidence > wm.Z_PRESENT
-    assert wm.detect(marked, RATE, KEY) == (True, PAYLOAD, d.confidence)
+    assert wmd.detect(marked, RATE, KEY) == (True, PAYLOAD, d.confidence)
 
 
 def test_inaudible_by_snr(host: np.ndarray, marked: np.ndarray) -> None:
-    assert wm.mark_snr_db(host, marked) >= 25.0
+    assert wme.mark_snr_db(host, marked) >= 25.0
 
 
 def test_mono_input_gives_mono_output() -> None:
     x = dub_track(8.0, seed=5)[:, 0]
-    y = wm.embed(x, RATE, 7, KEY)
+    y = wme.embed(x, RATE, 7, KEY)
     assert y.shape == x.shape
 
 
@@ -114,7 +116,7 @@ def test_mono_input_gives_mono_output() -> None:
     [("aac 128k", ["-c:a", "aac", "-b:a", "128k"], "m4a"), ("mp3 128k", ["-c:a", "libmp3lame", "-b:a", "128k"], "mp3")],
 )
 def test_survives_lossy_encoding(marked: np.ndarray, name: str, args: list[str], ext: str) -> None:
-    d = wm.decode(codec(marked, args, ext), RATE, KEY)
+    d = wmd.decode(codec(marked, args, ext), RATE, KEY)
     assert d.payload == PAYLOAD, (name, d)
 
 
@@ -123,28 +125,28 @@ def test_survives_resampling_to_44k1_then_16k(marked: np.ndarray) -> None:
 
     a = resample_poly(marked, 147, 160, axis=0)
     b = resample_poly(a, 160, 441, axis=0)
-    assert wm.decode(a, 44100, KEY).payload == PAYLOAD
-    assert wm.decode(b, 16000, KEY).payload == PAYLOAD
+    assert wmd.decode(a, 44100, KEY).payload == PAYLOAD
+    assert wmd.decode(b, 16000, KEY).payload == PAYLOAD
 
 
 @pytest.mark.parametrize("gain_db", [6.0, -6.0, -20.0])
 def test_survives_gain(marked: np.ndarray, gain_db: float) -> None:
     a = np.clip(marked * 10 ** (gain_db / 20), -1, 1)
-    assert wm.decode(a, RATE, KEY).payload == PAYLOAD
+    assert wmd.decode(a, RATE, KEY).payload == PAYLOAD
 
 
 @pytest.mark.parametrize("cut_s", [0.0107, 1.234, 5.5])
 def test_survives_a_cut_start(marked: np.ndarray, cut_s: float) -> None:
-    assert wm.decode(marked[int(cut_s * RATE) :], RATE, KEY).payload == PAYLOAD
+    assert wmd.decode(marked[int(cut_s * RATE) :], RATE, KEY).payload == PAYLOAD
 
 
 def test_other_key_reads_nothing(marked: np.ndarray) -> None:
-    d = wm.decode(marked, RATE, "another key")
+    d = wmd.decode(marked, RATE, "another key")
     assert not d.present and d.payload is None
 
 
 def test_unmarked_host_reads_nothing(host: np.ndarray) -> None:
-    d = wm.decode(host, RATE, KEY)
+    d = wmd.decode(host, RATE, KEY)
     assert not d.present and d.payload is None and d.confidence < wm.Z_PAYLOAD
 
 
@@ -163,7 +165,7 @@ def _unmarked() -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("name", list(_unmarked()))
 def test_no_false_detection_on_synthetic_material(name: str) -> None:
-    d = wm.decode(_unmarked()[name], RATE, KEY)
+    d = wmd.decode(_unmarked()[name], RATE, KEY)
     assert not d.present and d.payload is None, (name, d)
 
 
@@ -178,7 +180,7 @@ def test_no_false_detection_on_real_recordings(fixtures_dir: Path) -> None:
             check=True,
         ).stdout
         audio = np.frombuffer(raw, dtype=np.float32).reshape(-1, 2)
-        d = wm.decode(audio, RATE, KEY)
+        d = wmd.decode(audio, RATE, KEY)
         assert not d.present and d.payload is None, (f.name, d)
 
 
@@ -196,9 +198,9 @@ def test_real_speech_over_a_song_round_trip_through_aac(fixtures_dir: Path) -> N
     speech = load("lecture_en_60s.wav", 16)
     song = np.tile(load("song_with_vocals.mp3", 11), (2, 1))[: len(speech)]
     track = (0.8 * speech + 0.2 * song).astype(np.float32)
-    m = wm.embed(track, RATE, 12345, KEY)
-    assert wm.mark_snr_db(track, m) >= 25.0
-    assert wm.decode(codec(m, ["-c:a", "aac", "-b:a", "128k"], "m4a"), RATE, KEY).payload == 12345
+    m = wme.embed(track, RATE, 12345, KEY)
+    assert wme.mark_snr_db(track, m) >= 25.0
+    assert wmd.decode(codec(m, ["-c:a", "aac", "-b:a", "128k"], "m4a"), RATE, KEY).payload == 12345
 
 
 def test_p_null_bounds_gaussian_scatter() -> None:
@@ -218,7 +220,7 @@ def test_payload_and_crc() -> None:
     assert len(bits) == wm.CODED_BITS and set(bits) <= {-1.0, 1.0}
     soft = bits * 0.8
     soft[[3, 17, 40]] *= -0.1  # three weak, wrong bits: Chase decoding puts them right
-    _, payload, ok = wm._read_payload(soft)
+    _, payload, ok = wmd._read_payload(soft)
     assert ok and payload == 0xDEADBEEF
     with pytest.raises(wm.WatermarkError):
         wm.coded_bits(2**32)
@@ -226,9 +228,9 @@ def test_payload_and_crc() -> None:
 
 def test_refuses_what_it_cannot_mark() -> None:
     with pytest.raises(wm.WatermarkError, match="16000 Hz"):
-        wm.embed(np.zeros(8000, dtype=np.float32), 8000, 1, KEY)
+        wme.embed(np.zeros(8000, dtype=np.float32), 8000, 1, KEY)
     with pytest.raises(wm.WatermarkError, match="too short"):
-        wm.embed(np.zeros(1000, dtype=np.float32), RATE, 1, KEY)
+        wme.embed(np.zeros(1000, dtype=np.float32), RATE, 1, KEY)
 
 
 def test_key_id_is_stable_and_not_the_key() -> None:

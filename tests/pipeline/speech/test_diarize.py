@@ -14,13 +14,15 @@ from benchmarks.eval.diarization import der
 from pipeline.core.config import Settings
 from pipeline.core.script import Script, Segment, SourceInfo, WordTiming
 from pipeline.speech import diarize as dz
+from pipeline.speech import speaker_turns as tl
+from pipeline.stages.contracts import Ingested, Transcribed
 
-RATE = dz.SAMPLE_RATE
+RATE = tl.SAMPLE_RATE
 DIM = 64
 
 
 def _voices(n: int, seed: int = 0) -> np.ndarray:
-    return dz._unit(np.random.default_rng(seed).normal(size=(n, DIM)))
+    return tl._unit(np.random.default_rng(seed).normal(size=(n, DIM)))
 
 
 class FakeVoices:
@@ -39,7 +41,7 @@ class FakeVoices:
         rows = []
         for ws, we in windows:
             mix = sum(max(0.0, min(we, e) - max(ws, s)) * self.v[k] for s, e, k in self.timeline)
-            rows.append(dz._unit(mix) + self.noise * self.rng.normal(size=DIM) / np.sqrt(DIM))
+            rows.append(tl._unit(mix) + self.noise * self.rng.normal(size=DIM) / np.sqrt(DIM))
         return np.stack(rows)
 
 
@@ -65,7 +67,7 @@ def _seg(i: int, words: list[tuple[str, float, float]]) -> Segment:
 
 
 def test_windows_cover_each_region_and_skip_scraps() -> None:
-    w = dz.make_windows([(0.0, 5.0), (6.0, 6.3), (7.0, 8.0)], 1.5, 0.75)
+    w = tl.make_windows([(0.0, 5.0), (6.0, 6.3), (7.0, 8.0)], 1.5, 0.75)
     assert w[0] == (0.0, 1.5) and w[-2][1] == pytest.approx(5.0)  # the last one ends at the region's end
     assert all(b[0] - a[0] <= 0.75 + 1e-9 for a, b in zip(w[:-2], w[1:-1], strict=False))
     assert (7.0, 8.0) in w  # a region shorter than a window is one window
@@ -82,7 +84,7 @@ def _blobs(sizes: Sequence[int], spread: float, seed: int = 3) -> tuple[np.ndarr
 
 def test_clustering_finds_the_number_of_voices() -> None:
     x, truth = _blobs([30, 20, 25], spread=0.6)
-    labels = dz.cluster_embeddings(x, threshold=0.35)
+    labels = tl.cluster_embeddings(x, threshold=0.35)
     assert len(set(labels)) == 3
     for k in range(3):  # every true voice falls in one cluster
         assert len(set(labels[truth == k])) == 1
@@ -91,22 +93,22 @@ def test_clustering_finds_the_number_of_voices() -> None:
 
 def test_one_voice_is_one_cluster_and_a_given_count_is_kept() -> None:
     x, _ = _blobs([40], spread=0.6)
-    assert set(dz.cluster_embeddings(x, threshold=0.35)) == {0}
+    assert set(tl.cluster_embeddings(x, threshold=0.35)) == {0}
     x3, _ = _blobs([20, 20, 20], spread=0.6)
-    assert len(set(dz.cluster_embeddings(x3, threshold=0.35, speakers=2))) == 2
-    assert len(set(dz.cluster_embeddings(x3, threshold=0.35, max_speakers=2))) == 2
+    assert len(set(tl.cluster_embeddings(x3, threshold=0.35, speakers=2))) == 2
+    assert len(set(tl.cluster_embeddings(x3, threshold=0.35, max_speakers=2))) == 2
 
 
 def test_a_few_stray_windows_are_not_a_speaker() -> None:
     x, _ = _blobs([40, 30], spread=0.5)
     stray = _voices(3, seed=99)[:2]  # two windows unlike anyone (a cough, a door)
-    labels = dz.cluster_embeddings(np.vstack([x, stray]), threshold=0.35)
+    labels = tl.cluster_embeddings(np.vstack([x, stray]), threshold=0.35)
     assert len(set(labels)) == 2
 
 
 def test_degenerate_inputs() -> None:
-    assert len(dz.cluster_embeddings(np.zeros((0, DIM)), threshold=0.35)) == 0
-    assert list(dz.cluster_embeddings(np.ones((1, DIM)), threshold=0.35)) == [0]
+    assert len(tl.cluster_embeddings(np.zeros((0, DIM)), threshold=0.35)) == 0
+    assert list(tl.cluster_embeddings(np.ones((1, DIM)), threshold=0.35)) == [0]
 
 
 # --- turns ---------------------------------------------------------------------------------------------------------
@@ -114,7 +116,7 @@ def test_degenerate_inputs() -> None:
 
 def test_turns_follow_the_speakers() -> None:
     fake = FakeVoices([(0.2, 9.8, 0), (10.3, 19.6, 1), (20.0, 29.5, 0)])
-    dia = dz.diarize_audio(_audio(30), _settings(), vad=fake.vad, embed=fake.embed)
+    dia = tl.diarize_audio(_audio(30), _settings(), vad=fake.vad, embed=fake.embed)
     assert dia.clusters == 2
     assert [lab for *_, lab in dia.turns] == [0, 1, 0]
     for (s, e, _), (ts, te, _) in zip(dia.turns, fake.timeline, strict=True):
@@ -124,36 +126,36 @@ def test_turns_follow_the_speakers() -> None:
 def test_a_change_inside_continuous_speech_is_found_within_half_a_second() -> None:
     fake = FakeVoices([(0.0, 12.0, 0), (12.0, 22.0, 1)], noise=0.3)
     fake_vad = lambda samples: [(0.0, 22.0)]  # noqa: E731  (no pause at the change)
-    dia = dz.diarize_audio(_audio(22), _settings(), vad=fake_vad, embed=fake.embed)
+    dia = tl.diarize_audio(_audio(22), _settings(), vad=fake_vad, embed=fake.embed)
     assert len(dia.turns) == 2
     assert abs(dia.turns[1][0] - 12.0) <= 0.5
 
 
 def test_short_blips_are_absorbed() -> None:
     labels = np.array([0] * 40 + [1] * 5 + [0] * 40 + [-1] * 10 + [1] * 40)
-    out = dz.smooth_labels(labels, lambda a, b: np.array([1.0, 0.0]), min_frames=20)
+    out = tl.smooth_labels(labels, lambda a, b: np.array([1.0, 0.0]), min_frames=20)
     assert list(out) == [0] * 85 + [-1] * 10 + [1] * 40
 
 
 def test_no_speech_and_too_little_speech() -> None:
-    none = dz.diarize_audio(_audio(5), _settings(), vad=lambda s: [], embed=None)
+    none = tl.diarize_audio(_audio(5), _settings(), vad=lambda s: [], embed=None)
     assert none.turns == [] and none.clusters == 0
-    short = dz.diarize_audio(_audio(1), _settings(), vad=lambda s: [(0.1, 0.4)], embed=None)
+    short = tl.diarize_audio(_audio(1), _settings(), vad=lambda s: [(0.1, 0.4)], embed=None)
     assert short.clusters == 1 and [lab for *_, lab in short.turns] == [0]
 
 
 def test_a_given_count_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeVoices([(0.0, 10.0, 0), (10.5, 20.0, 1), (20.5, 30.0, 2)])
-    dia = dz.diarize_audio(_audio(30), _settings(diarize_speakers=2), vad=fake.vad, embed=fake.embed)
+    dia = tl.diarize_audio(_audio(30), _settings(diarize_speakers=2), vad=fake.vad, embed=fake.embed)
     assert dia.clusters == 2
 
 
 # --- the Script ----------------------------------------------------------------------------------------------------
 
 
-def _two_speaker_script() -> tuple[Script, dz.Diarization]:
+def _two_speaker_script() -> tuple[Script, tl.Diarization]:
     fake = FakeVoices([(0.0, 6.0, 1), (6.6, 14.0, 0), (14.5, 20.0, 1)])  # voice 1 speaks first
-    dia = dz.diarize_audio(_audio(20), _settings(), vad=fake.vad, embed=fake.embed)
+    dia = tl.diarize_audio(_audio(20), _settings(), vad=fake.vad, embed=fake.embed)
     segs = [
         _seg(1, [("Hello", 0.1, 0.6), ("there,", 0.7, 1.2), ("friends.", 1.3, 5.8)]),
         # one ASR segment across the change at 6.0-6.6: words of both voices
@@ -205,7 +207,7 @@ def test_the_split_goes_to_the_pause_nearest_the_change() -> None:
 
 def test_one_speaker_splits_nothing() -> None:
     fake = FakeVoices([(0.0, 6.0, 0), (6.6, 14.0, 0)])
-    dia = dz.diarize_audio(_audio(15), _settings(), vad=fake.vad, embed=fake.embed)
+    dia = tl.diarize_audio(_audio(15), _settings(), vad=fake.vad, embed=fake.embed)
     script = _script([_seg(1, [("One", 0.1, 3.0), ("two", 3.1, 6.0)]), _seg(2, [("Three", 6.7, 13.9)])])
     new, report = dz.apply_diarization(script, dia)
     assert [s.model_dump() for s in new.segments] == [s.model_dump() for s in script.segments]
@@ -213,7 +215,7 @@ def test_one_speaker_splits_nothing() -> None:
 
 
 def test_no_speech_found_keeps_one_speaker() -> None:
-    dia = dz.diarize_audio(_audio(5), _settings(), vad=lambda s: [], embed=None)
+    dia = tl.diarize_audio(_audio(5), _settings(), vad=lambda s: [], embed=None)
     script = _script([_seg(1, [("Hm", 1.0, 1.5)])])
     new, report = dz.apply_diarization(script, dia)
     assert [s.speaker for s in new.segments] == ["S1"] and new.speakers == ["S1"]
@@ -262,18 +264,31 @@ def test_the_collar_forgives_boundaries() -> None:
 # --- the stage -----------------------------------------------------------------------------------------------------
 
 
-def _stage_inputs(settings: Settings, script: Script) -> tuple[dict, dict]:
+def _stage_inputs(settings: Settings, script: Script) -> tuple[Ingested, Transcribed]:
     from pipeline.core.storage import open_store
 
     store = open_store(settings.resolved_store_url)
-    ingested = {"asr_audio_uri": store.put_bytes("t/asr.wav", b"RIFF"), "source_sha256": "a" * 64}
-    transcribed = {
-        "script_uri": store.put_bytes("t/script.json", script.to_json()),
-        "language": "en",
-        "segments": len(script.segments),
-        "key": "k" * 32,
-        "stage": "transcribe",
-    }
+    ingested = Ingested(
+        source_uri="file:///x.wav",
+        source_sha256="a" * 64,
+        filename="x.wav",
+        stem="x",
+        duration=20.0,
+        has_video=False,
+        asr_audio_uri=store.put_bytes("t/asr.wav", b"RIFF"),
+        full_audio_uri="file:///x.wav",
+        script_uri="file:///x.json",
+    )
+    transcribed = Transcribed(
+        script_uri=store.put_bytes("t/script.json", script.to_json()),
+        language="en",
+        language_probability=0.9,
+        segments=len(script.segments),
+        words=sum(len(s.words) for s in script.segments),
+        model={"name": "fake-asr"},
+        key="k" * 32,
+        stage="transcribe",
+    )
     return ingested, transcribed
 
 
@@ -283,7 +298,7 @@ def test_stage_off_returns_the_transcription(tmp_path: Path) -> None:
     ingested, transcribed = _stage_inputs(settings, script)
     from pipeline.stages.diarize import diarize
 
-    assert diarize(settings, ingested, transcribed) == {**transcribed, "speakers": 1}
+    assert diarize(settings, ingested, transcribed).model_dump() == {**transcribed.model_dump(), "speakers": 1}
 
 
 def test_stage_writes_the_revised_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,13 +318,13 @@ def test_stage_writes_the_revised_script(tmp_path: Path, monkeypatch: pytest.Mon
 
     result = diarize(settings, ingested, transcribed, speakers=2)
     assert seen["speakers"] == 2
-    assert result["speakers"] == 2 and result["segments"] == 4 and result["language"] == "en"
-    assert result["stage"] == "diarize" and result["key"] != transcribed["key"]
-    assert result["diarization"]["split_segments"] == 1
-    revised = load_script(open_store(settings.resolved_store_url), result["script_uri"])
+    assert result.speakers == 2 and result.segments == 4 and result.language == "en"
+    assert result.stage == "diarize" and result.key != transcribed.key
+    assert result.diarization is not None and result.diarization["split_segments"] == 1
+    revised = load_script(open_store(settings.resolved_store_url), result.script_uri)
     assert [s.speaker for s in revised.segments] == ["S1", "S2", "S2", "S1"]
     again = diarize(settings, ingested, transcribed, speakers=2)
-    assert again["cached"] and again["script_uri"] == result["script_uri"]
+    assert again.cached and again.script_uri == result.script_uri
 
 
 # --- real voices ---------------------------------------------------------------------------------------------------
@@ -326,7 +341,7 @@ def test_two_real_voices_are_two_speakers(fixtures_dir: Path) -> None:
     pause = np.zeros(RATE // 2, dtype=np.float32)
     samples = np.concatenate([jfk, pause, lecture])
     change = (len(jfk) + len(pause)) / RATE
-    dia = dz.diarize_audio(samples, Settings())
+    dia = tl.diarize_audio(samples, Settings())
     assert dia.clusters == 2, dia.turns
     changes = [b[0] for a, b in zip(dia.turns, dia.turns[1:], strict=False) if a[2] != b[2]]
     assert len(changes) == 1 and abs(changes[0] - change) <= 0.5, dia.turns

@@ -18,17 +18,14 @@ from pipeline.speech.prosody import (
     PITCH_MAX_ST,
     STYLES,
     VOLUME_MAX_DB,
-    ProsodyError,
-    find_pauses,
     get_style,
-    measure_clip,
-    measure_segments,
     soft_limit,
     speaker_baseline,
     style_prosody,
     transfer,
     voice_baseline,
 )
+from pipeline.speech.prosody_measure import ProsodyError, find_pauses, measure_clip, measure_segments
 
 SR = 16000
 

@@ -12,6 +12,7 @@ from pipeline.core.errors import InputError
 from pipeline.core.script import Script, SourceInfo
 from pipeline.core.storage import open_store
 from pipeline.stages import transcribe as stage
+from pipeline.stages.contracts import Ingested
 
 
 class FakeASR:
@@ -24,17 +25,22 @@ class FakeASR:
         return Transcription(language="en", language_probability=0.9, segments=self.segments, duration=30.0)
 
 
-def _ingested(settings: Settings) -> dict:
+def _ingested(settings: Settings) -> Ingested:
     store = open_store(settings.resolved_store_url)
     script = Script(
         source=SourceInfo(uri="file:///x.wav", sha256="a" * 64, filename="x.wav", duration=30.0, has_video=False)
     )
-    return {
-        "source_sha256": "a" * 64,
-        "duration": 30.0,
-        "script_uri": store.put_bytes("t/script.json", script.to_json()),
-        "asr_audio_uri": store.put_bytes("t/asr.wav", b"RIFF"),
-    }
+    return Ingested(
+        source_uri="file:///x.wav",
+        source_sha256="a" * 64,
+        filename="x.wav",
+        stem="x",
+        duration=30.0,
+        has_video=False,
+        script_uri=store.put_bytes("t/script.json", script.to_json()),
+        asr_audio_uri=store.put_bytes("t/asr.wav", b"RIFF"),
+        full_audio_uri="file:///x.wav",
+    )
 
 
 def test_segments_past_the_end_are_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,7 +53,7 @@ def test_segments_past_the_end_are_dropped(tmp_path: Path, monkeypatch: pytest.M
     store = open_store(settings.resolved_store_url)
     from pipeline.stages.common import load_script
 
-    script = load_script(store, result["script_uri"])
+    script = load_script(store, result.script_uri)
     assert [s.text for s in script.segments] == ["Thank you.", "Bye."]
     assert script.segments[-1].end == 30.0  # clamped to the end of the audio
 

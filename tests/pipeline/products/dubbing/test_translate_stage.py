@@ -10,15 +10,17 @@ from typing import Any
 import pytest
 
 from models.base import ModelInfo
-from models.llm_mt import LlamaTranslator
-from models.llm_prompt import PROMPT_VERSION
+from models.llama import LlamaChat
 from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
 from pipeline.core.script import Script, Segment, SourceInfo
 from pipeline.core.storage import open_store
 from pipeline.products.dubbing import translate as stage
 from pipeline.stages.common import load_script
+from pipeline.stages.contracts import Transcribed
 from pipeline.text.mt_cache import StoreCache
+from pipeline.text.translation.llm import LLMTranslator
+from pipeline.text.translation.prompt import PROMPT_VERSION
 
 LINES = ["Good morning, Anna.", "I have 3 tickets for the show.", "Dr. Okafor finished the dubbing."]
 SPANISH = {
@@ -52,21 +54,29 @@ class FakeApertium:
         return ["Tengo 3 entradas para el espectáculo." for _ in texts]
 
 
-def _transcribed(settings: Settings) -> dict[str, Any]:
+def _transcribed(settings: Settings) -> Transcribed:
     store = open_store(settings.resolved_store_url)
     segs = [Segment(id=f"s{i}", start=2.0 * i, end=2.0 * i + 1.5, text=t) for i, t in enumerate(LINES)]
     script = Script(
         source=SourceInfo(uri="file:///x.wav", sha256="a" * 64, filename="x.wav", duration=9.0, has_video=False),
         segments=segs,
     )
-    return {"language": "en", "key": "k", "script_uri": store.put_bytes("t/script.json", script.to_json())}
+    return Transcribed(
+        language="en",
+        key="k",
+        script_uri=store.put_bytes("t/script.json", script.to_json()),
+        language_probability=0.9,
+        segments=len(segs),
+        words=0,
+        model={"id": "fake-asr"},
+    )
 
 
 @pytest.fixture
 def llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FakeLlama, Settings]:
     settings = Settings(data_dir=tmp_path / "data", mt_context_lines=1)
     fake = FakeLlama()
-    tr = LlamaTranslator(tmp_path / "m.gguf", "test-llm", "1", "cd" * 32, llama=fake)
+    tr = LLMTranslator(LlamaChat(tmp_path / "m.gguf", "test-llm", "1", "cd" * 32, llama=fake))
     cache = StoreCache(open_store(settings.resolved_store_url))
     monkeypatch.setattr(stage, "choose_translator", lambda s, a, b: tr.with_fallback(FakeApertium(), cache=cache))
     return fake, settings
@@ -78,14 +88,14 @@ GLOSSARY = json.dumps({"keep": ["Dr. Okafor"], "terms": [{"en": "dubbing", "es":
 def test_lines_context_glossary_and_provenance(llm: tuple[FakeLlama, Settings]) -> None:
     fake, settings = llm
     result = stage.translate(settings, _transcribed(settings), "es", GLOSSARY)
-    script = load_script(open_store(settings.resolved_store_url), result["script_uri"])
+    script = load_script(open_store(settings.resolved_store_url), result.script_uri)
     tr = [s.translations["es"] for s in script.segments]
     assert [t.text for t in tr] == ["Buenos días, Anna.", "Tengo 3 entradas para el espectáculo.", SPANISH[LINES[2]]]
     assert tr[0].engine == "test-llm" and tr[0].model_sha256 == "cd" * 32 and tr[0].prompt_version == PROMPT_VERSION
     assert tr[1].engine == "apertium" and tr[1].prompt_version is None and "fallback" in tr[1].flags
-    assert result["engine"]["prompt_version"] == PROMPT_VERSION and result["engine"]["sha256"] == "cd" * 32
-    assert result["engine"]["fallback"]["id"] == "apertium"
-    assert result["lines_by_engine"] == {"test-llm": 2, "apertium": 1} and result["fallbacks"] == 1
+    assert result.engine["prompt_version"] == PROMPT_VERSION and result.engine["sha256"] == "cd" * 32
+    assert result.engine["fallback"]["id"] == "apertium"
+    assert result.lines_by_engine == {"test-llm": 2, "apertium": 1} and result.fallbacks == 1
     middle = next(p for p in fake.prompts if p.endswith(LINES[1]))
     assert f"Previous line (context only): {LINES[0]}" in middle and f"Next line (context only): {LINES[2]}" in middle
     last = next(p for p in fake.prompts if p.endswith(LINES[2]))
@@ -99,8 +109,8 @@ def test_a_rerun_is_answered_from_the_store(llm: tuple[FakeLlama, Settings]) -> 
     calls = len(fake.prompts)
     # another stage key (new context setting), same lines and requests: no model call at all
     settings2 = settings.model_copy(update={"mt_context_lines": 1, "mt_budget_unit": "chars"})
-    again = stage.translate(settings2, {**transcribed, "key": "other"}, "es", GLOSSARY)
-    assert len(fake.prompts) == calls and again["cached_lines"] == 3
+    again = stage.translate(settings2, transcribed.model_copy(update={"key": "other"}), "es", GLOSSARY)
+    assert len(fake.prompts) == calls and again.cached_lines == 3
     assert open_store(settings.resolved_store_url).list("mt-cache")
 
 
@@ -109,9 +119,10 @@ def test_up_front_budget(llm: tuple[FakeLlama, Settings]) -> None:
     budgeted = settings.model_copy(update={"mt_budget_ratio": 1.1})
     result = stage.translate(budgeted, _transcribed(settings), "es")
     assert any("at most 21 characters" in p for p in fake.prompts)  # ceil(1.1 * 19)
-    script = load_script(open_store(settings.resolved_store_url), result["script_uri"])
+    script = load_script(open_store(settings.resolved_store_url), result.script_uri)
     assert script.segments[0].translations["es"].budget_chars == 21
-    assert result["budget"]["ratio"] == 1.1 and result["budget"]["lines"] == 3
+    assert result.budget is not None
+    assert result.budget["ratio"] == 1.1 and result.budget["lines"] == 3
 
 
 def test_glossary_files_and_errors(tmp_path: Path) -> None:
