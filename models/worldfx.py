@@ -44,7 +44,7 @@ NATIVE_CONTROLS: dict[str, frozenset[str]] = {
     "espeak": frozenset({"rate", "pitch", "pitch_range", "volume"}),
     "piper": frozenset({"rate", "volume"}),
     "kokoro": frozenset({"rate", "pitch", "pitch_range", "volume"}),
-    # a cloned voice (models/cloning.py ProfileTTS) shapes F0 in its own WORLD conversion
+    # a cloned voice (models/cloning/profiles.py ProfileTTS) shapes F0 in its own WORLD conversion
     "clone-kokoro": frozenset({"rate", "pitch", "pitch_range", "volume"}),
     "clone-kokoro+world": frozenset({"rate", "pitch", "pitch_range", "volume"}),
 }

@@ -2,7 +2,8 @@
 
 Real source speech (lecture_en_60s.wav and jfk.flac in ../shared/fixtures, two speakers) is transcribed by
 Whisper (base, word timestamps; cached on disk) and cut into phrases at punctuation and at pauses between
-words, so each line is about one breath group. Every phrase's delivery is measured (pipeline.speech.prosody), then
+words, so each line is about one breath group. Every phrase's delivery is measured
+(pipeline.speech.prosody_measure), then
 it is spoken again by each engine, in English (re-voicing: the same words) and in Spanish (Apertium's
 translation), twice: with transfer OFF (the voice's own delivery) and ON (pipeline.speech.prosody.transfer, then
 the WORLD post-processing the engine needs). Printed per engine: Spearman correlation between source and

@@ -22,8 +22,9 @@ def _default_data_dir() -> Path:
 
 
 def _default_model_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dubline" / "models"
+    from models.registry import default_model_dir
+
+    return default_model_dir()
 
 
 # Translation engines per language pair, from `make eval` (benchmarks/eval/translation.py, README): the LLM

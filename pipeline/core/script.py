@@ -47,7 +47,7 @@ class FitReport(BaseModel):
 
 
 class SegmentProsody(BaseModel):
-    """The source line's delivery, measured on the source audio (pipeline.speech.prosody)."""
+    """The source line's delivery, measured on the source audio (pipeline.speech.prosody_measure)."""
 
     rate_sps: float | None = None  # syllables per second over the speech (pauses excluded)
     f0_median_hz: float | None = None

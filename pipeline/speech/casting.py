@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from models.base import TTS, EngineUnavailable, Prosody, Voice
+from models.files import atomic_path
 from models.speaker import cosine
 from pipeline.core.config import Settings
 from pipeline.core.script import Script, SpeakerInfo, VoiceChoice
@@ -93,9 +94,8 @@ def voice_embedding(settings: Settings, tts: TTS, voice: Voice, language: str) -
         return None
     finally:
         wav.unlink(missing_ok=True)
-    tmp = cache / f"embedding-{key}.{id(voice)}.tmp.npy"
-    np.save(tmp, emb)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, emb)
     return emb
 
 

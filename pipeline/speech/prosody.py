@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.base import Prosody
+from models.files import atomic_write_bytes
 from pipeline.core.script import SegmentProsody
 from pipeline.speech.prosody_measure import MEASURE_VERSION, ProsodyError, measure_clip
 
@@ -234,9 +235,7 @@ def voice_baseline(tts: TTS, voice: Voice, language: str, scratch: Path) -> dict
         "language": lang,
         **measured.model_dump(include={"rate_sps", "f0_median_hz", "f0_range_st", "energy_db"}),
     }
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, sort_keys=True), encoding="utf-8")
-    tmp.replace(cached)
+    atomic_write_bytes(cached, json.dumps(doc, sort_keys=True).encode("utf-8"))
     return doc
 
 

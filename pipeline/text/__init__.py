@@ -1,3 +1,4 @@
-"""Words and time: the timing ladder (pure functions), broadcast subtitles and the translation cache.
-May import `pipeline.core` and `models`; never a product.
+"""Words and time: the timing ladder (timing, pure functions), broadcast subtitles (subtitles), translation
+(translation/: glossary, checks, prompt, the LLM line translator, Apertium's rung, the choice of engine) and
+its line cache in the object store (mt_cache). May import `pipeline.core` and `models` only.
 """

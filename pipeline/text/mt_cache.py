@@ -1,7 +1,8 @@
 """The LLM translator's cache, kept in the object store so that it outlives worker processes and machines.
 
-`models` knows only the TranslationCache get/put interface; this backs it with the job's object store
-(`mt-cache/<2 hex>/<sha256>.json`, one small JSON document per line rendering). Reading a damaged or
+The LLM line translator knows only the TranslationCache get/put interface (pipeline.text.translation.base);
+this backs it with the job's object store (`mt-cache/<2 hex>/<sha256>.json`, one small JSON document per
+line rendering). Reading a damaged or
 unreachable entry is a miss, never a failure: the line is translated again.
 """
 

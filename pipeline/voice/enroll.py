@@ -8,7 +8,7 @@ Three steps, each a task of the `enroll_voice` DAG and together `enroll()`:
    voice (Resemblyzer cosine to the centroid of the references the consent recorded, at least
    `consent_min_cosine`), so that nobody enrols someone else's voice under a consent. The references are
    stored, content-addressed, beside the consent evidence.
-2. `build`: the cloning backend (`clone_backend`, pluggable: models.cloning.make_cloner) searches for the
+2. `build`: the cloning backend (`clone_backend`, pluggable: models.cloning.backends.make_cloner) searches for the
    voice within `clone_budget_s` seconds, as a content-addressed stage: the same references, backend,
    budget and language reuse the recorded profile with no second search. The profile folder is published
    into the store with profile.json last, then the stage's result.json.
