@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 import time
 import wave
@@ -32,6 +31,7 @@ from models.cloning.embedding import (
 )
 from models.cloning.profiles import PROFILE_VERSION, ProfileTTS, profile_digest, write_json
 from models.cloning.search import bank_candidates, search_styles, stock_vectors
+from models.files import atomic_path
 from models.text import heard_wer
 
 BANK_VERSION = 1
@@ -160,9 +160,8 @@ class KokoroCloner:
                 progress(f"style bank: {i + 1}/{len(styles)} (once per machine)", 0.0)
         emb_arr = np.asarray(embs)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".bank-{key}.{os.getpid()}.npz"
-        np.savez(tmp, embeddings=emb_arr, styles=styles)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, embeddings=emb_arr, styles=styles)
         return labels, styles, emb_arr, time.monotonic() - t0
 
     def check(self, style: np.ndarray, target: np.ndarray, with_wer: bool) -> dict[str, float]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from models.base import EngineError, ModelInfo, Prosody, Voice
+from models.files import atomic_write_bytes
 
 PROFILE_VERSION = 1
 
@@ -45,9 +45,7 @@ def read_profile(profile_dir: Path) -> dict[str, Any]:
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, json.dumps(doc, indent=1, sort_keys=True).encode())
 
 
 class ProfileTTS:

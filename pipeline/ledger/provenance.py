@@ -179,11 +179,13 @@ def record_publication(
     consent_ids = sorted(
         {int(c) for r in stage_results if r.get("stage") == "synthesize" for c in r.get("consents", [])}
     )
-    stages = [
-        {k: r.get(k) for k in ("stage", "label", "key", "elapsed_s", "cached")}
-        for r in [*stage_results, muxed]
-        if r.get("key")
-    ]
+    seen: set[tuple[object, object, object]] = set()
+    stages = []
+    for r in [*stage_results, muxed]:  # each stage once: the results may hold the muxed one already
+        ident = (r.get("stage"), r.get("label"), r.get("key"))
+        if r.get("key") and ident not in seen:
+            seen.add(ident)
+            stages.append({k: r.get(k) for k in ("stage", "label", "key", "elapsed_s", "cached")})
     source = {"role": "source", "uri": ingested["source_uri"], "sha256": ingested["source_sha256"]}
     location = str(published.get("location", ""))
     local = urlparse(location).scheme in ("", "file")

@@ -268,20 +268,3 @@ def remember_series_voice(
     }
     audit.append(s, "series_voice.add", "series_voice", row.id, data)
     return row, True
-
-
-def match_series_speaker(
-    entries: Sequence[SeriesVoice], embedding: Sequence[float], min_cosine: float
-) -> tuple[SeriesVoice | None, float]:
-    """The stored speaker whose embedding is closest to `embedding` (cosine ≥ min_cosine), with its cosine;
-    (None, best cosine) when none is close enough. Entries without an embedding are skipped."""
-    from models.speaker import cosine
-
-    best, best_cos = None, -1.0
-    for e in entries:
-        if not e.embedding:
-            continue
-        c = cosine(e.embedding, embedding)
-        if c > best_cos:
-            best, best_cos = e, c
-    return (best, best_cos) if best is not None and best_cos >= min_cosine else (None, best_cos)

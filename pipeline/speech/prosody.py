@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -237,8 +237,3 @@ def voice_baseline(tts: TTS, voice: Voice, language: str, scratch: Path) -> dict
     }
     atomic_write_bytes(cached, json.dumps(doc, sort_keys=True).encode("utf-8"))
     return doc
-
-
-def style_table() -> list[dict[str, Any]]:
-    """The styles as plain rows (name + multipliers), for the CLI and reports."""
-    return [{"name": name, **asdict(s)} for name, s in STYLES.items()]

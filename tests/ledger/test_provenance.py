@@ -93,6 +93,8 @@ def test_every_output_has_a_manifest_beside_it_and_a_record(settings: Settings, 
         assert [c["id"] for c in manifest["consents"]] == [published["consent"]]
         assert {m["role"] for m in manifest["models"]} == {"asr", "mt", "tts"}
         assert manifest["inputs"][0]["role"] == "source"
+        stages = [(st["stage"], st["label"], st["key"]) for st in manifest["stages"]]
+        assert len(stages) == len(set(stages)) and ("mux", "", "k-mux") in stages, stages
         with db.session(settings) as s:
             art = verification.find(s, str(p))
             assert art is not None and art.manifest == manifest and art.stage == "publish"

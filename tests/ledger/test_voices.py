@@ -220,9 +220,6 @@ def test_series_map_keeps_the_first_voice_of_each_speaker(settings: Settings, gr
             ("S2", "kokoro", "ef_dora", 1.0, "joe"),
         ]
         assert len(voices.series_map(s, "show")) == 3 and voices.series_map(s, "none", "es") == []
-        match, cos = voices.match_series_speaker(rows, [0.1, 0.99], 0.8)
-        assert match is not None and match.speaker_key == "S2" and cos > 0.99
-        assert voices.match_series_speaker(rows, [1, -1], 0.8)[0] is None
         replaced, _ = voices.remember_series_voice(s, "show", "S1", "es", "pico", "es-ES", 1.1, replace=True)
         assert (replaced.engine, replaced.pitch, replaced.embedding) == ("pico", 1.1, [1.0, 0.0])
         with pytest.raises(InputError, match="needs a series"):
