@@ -46,7 +46,9 @@ def mix(
         "dub_gain_db": settings.dub_gain_db,
         "loudness_profile": prof.name,
     }
-    material = {"base": base_uri, "source": ingested.source_sha256, "dub": fitted.key, **params}
+    # the base's URI (the bed or the original) after the params: params' "base" (its kind) must not hide it,
+    # or a mix made on one bed would be reused for another (Spleeter installed after a DSP run, say)
+    material = {**params, "base": base_uri, "source": ingested.source_sha256, "dub": fitted.key}
     material["watermark"] = marking.material(settings)
 
     def work(run: StageRun) -> Mixed:

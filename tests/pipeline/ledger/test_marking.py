@@ -163,3 +163,18 @@ def test_detect_errors_are_one_clear_line(settings: Settings, delivered: dict[st
         marking.detect_file(settings, str(delivered["picture"]))
     with pytest.raises(InputError, match="is not a file"):
         marking.detect_file(settings, str(delivered["dir"]))
+
+
+def test_a_mix_on_another_bed_is_not_reused(settings: Settings, tmp_path: Path) -> None:
+    """The mix's content key covers the bed it was made on: separating again (e.g. Spleeter instead of the
+    DSP fallback) makes a new mix instead of reusing the one on the old bed."""
+    from pipeline.stages.mix import mix
+
+    ingested, separated, fitted = _stage_inputs(settings, tmp_path)
+    first = mix(settings, ingested, separated, fitted, "ebu_r128")
+    store = open_settings_store(settings)
+    other_bed = store.put_file("stages/separate/k2/bed.wav", tmp_path / "bed.wav")
+    second = mix(settings, ingested, separated.model_copy(update={"bed_uri": other_bed}), fitted, "ebu_r128")
+    assert not second.cached and second.key != first.key
+    again = mix(settings, ingested, separated, fitted, "ebu_r128")
+    assert again.cached and again.key == first.key
