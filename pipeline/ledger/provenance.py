@@ -154,13 +154,7 @@ def record_publication(
     from pipeline.core.storage import open_store
     from pipeline.ledger import db
 
-    stem = ingested["stem"]
-    origin: dict[str, str] = {}
-    for ext, uri in (muxed.get("media") or {muxed["media_ext"]: muxed["media_uri"]}).items():
-        origin[f"{stem}.dub.{ext}"] = uri
-    for lang, by_ext in muxed["subtitles"].items():
-        for ext, uri in by_ext.items():
-            origin[f"{stem}.{lang}.{ext}"] = uri
+    origin = _origins(str(ingested["stem"]), muxed)
     files: dict[str, str] = dict(published.get("files", {}))
     if published.get("report"):
         files[Path(urlparse(str(published["report"])).path).name] = str(published["report"])
@@ -179,13 +173,7 @@ def record_publication(
     consent_ids = sorted(
         {int(c) for r in stage_results if r.get("stage") == "synthesize" for c in r.get("consents", [])}
     )
-    seen: set[tuple[object, object, object]] = set()
-    stages = []
-    for r in [*stage_results, muxed]:  # each stage once: the results may hold the muxed one already
-        ident = (r.get("stage"), r.get("label"), r.get("key"))
-        if r.get("key") and ident not in seen:
-            seen.add(ident)
-            stages.append({k: r.get(k) for k in ("stage", "label", "key", "elapsed_s", "cached")})
+    stages = _stages_once([*stage_results, muxed])  # the results may hold the muxed one already
     source = {"role": "source", "uri": ingested["source_uri"], "sha256": ingested["source_sha256"]}
     location = str(published.get("location", ""))
     local = urlparse(location).scheme in ("", "file")
@@ -228,12 +216,8 @@ def record_publication(
         }
         if kind == "media":
             doc["watermarks"] = [_mark_of(m) for m in marked]
-            ext = Path(name).suffix.lstrip(".")
-            credentials = muxed.get("c2pa") or {}
-            if name in origin and ext in credentials.get("signed", {}):
-                doc["c2pa"] = {"signed": True, **credentials["signed"][ext]}
-            elif name in origin and ext in credentials.get("skipped", {}):
-                doc["c2pa"] = {"signed": False, "reason": credentials["skipped"][ext]}
+            if name in origin:
+                doc.update(_credentials_of(name, muxed))
         body = json.dumps(doc, indent=1, sort_keys=True).encode()
         mname = name + MANIFEST_SUFFIX
         if local:
@@ -252,6 +236,40 @@ def record_publication(
         for doc in docs:
             _add(s, doc, consent_ids, tracks)
     return written
+
+
+def _origins(stem: str, muxed: dict[str, Any]) -> dict[str, str]:
+    """Each delivered media and subtitle file's name and the stage output it was copied from."""
+    origin: dict[str, str] = {}
+    for ext, uri in (muxed.get("media") or {muxed["media_ext"]: muxed["media_uri"]}).items():
+        origin[f"{stem}.dub.{ext}"] = uri
+    for lang, by_ext in muxed["subtitles"].items():
+        for ext, uri in by_ext.items():
+            origin[f"{stem}.{lang}.{ext}"] = uri
+    return origin
+
+
+def _stages_once(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stages of a job, each once, as a manifest lists them."""
+    seen: set[tuple[object, object, object]] = set()
+    stages = []
+    for r in results:
+        ident = (r.get("stage"), r.get("label"), r.get("key"))
+        if r.get("key") and ident not in seen:
+            seen.add(ident)
+            stages.append({k: r.get(k) for k in ("stage", "label", "key", "elapsed_s", "cached")})
+    return stages
+
+
+def _credentials_of(name: str, muxed: dict[str, Any]) -> dict[str, Any]:
+    """A delivered media file's content credentials: signed (with the label) or why not; {} when neither."""
+    ext = Path(name).suffix.lstrip(".")
+    credentials = muxed.get("c2pa") or {}
+    if ext in credentials.get("signed", {}):
+        return {"c2pa": {"signed": True, **credentials["signed"][ext]}}
+    if ext in credentials.get("skipped", {}):
+        return {"c2pa": {"signed": False, "reason": credentials["skipped"][ext]}}
+    return {}
 
 
 def _mark_of(mix: dict[str, Any]) -> dict[str, Any]:
