@@ -27,6 +27,8 @@ print(json.dumps({
                                 "numpy", "soundfile", "ffmpeg") if m in sys.modules),
     "tasks": sorted(dag.task_ids) if dag else [],
     "params": sorted(dag.params.keys()) if dag else [],
+    "schema": {k: dag.params.get_param(k).schema for k in dag.params.keys()} if dag else {},
+    "defaults": {k: dag.params.get_param(k).value for k in dag.params.keys()} if dag else {},
 }))
 """
 
@@ -62,3 +64,24 @@ def test_dub_video_tasks_and_params(tmp_path: Path) -> None:
     assert info["params"] == [
         "containers", "glossary", "input", "loudness_profile", "output", "series", "source_language", "speaker_people",
         "speakers", "stems", "style", "subtitle_profile", "target_languages"]
+
+
+def test_dub_video_params_are_the_dub_request(tmp_path: Path) -> None:
+    """The DAG's params (what Airflow's trigger form offers) and DubRequest (what the configure task
+    validates) name the same fields and the same choices, and the params' defaults validate."""
+    import typing
+
+    from pipeline.products.dubbing.contracts import DubRequest
+
+    info = _probe(tmp_path)
+    schema = info["schema"]
+    assert sorted(schema) == sorted(DubRequest.model_fields)
+    for name, field in DubRequest.model_fields.items():
+        annotation = field.annotation
+        if typing.get_origin(annotation) is list:
+            annotation = typing.get_args(annotation)[0]
+        if typing.get_origin(annotation) is typing.Literal:
+            enum = schema[name].get("enum") or schema[name].get("items", {}).get("enum")
+            assert sorted(enum) == sorted(typing.get_args(annotation)), name
+    defaults = {**info["defaults"], "input": "talk.mp4"}
+    assert DubRequest.from_params(defaults).target_languages == ["es"]
