@@ -24,49 +24,21 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from models.base import TTS, Prosody, Voice
-from pipeline.audio.media import wav_duration
+from models.base import Prosody, Voice
 from pipeline.core.config import Settings
-from pipeline.core.errors import DublineError, StageError
+from pipeline.core.errors import DublineError
 from pipeline.core.script import Clip, LineQA, Segment, Translation
-from pipeline.core.stagerun import StageRun, digest, open_settings_store, run_stage
-from pipeline.core.storage import ObjectStore
+from pipeline.core.stagerun import StageRun, open_settings_store, run_stage
 from pipeline.products.dubbing.contracts import Synthesized, Translated
-from pipeline.products.dubbing.voicing import Cast, main_speaker, prepare_cast, stock_tts
+from pipeline.products.dubbing.voicing import Cast, main_speaker, prepare_cast
 from pipeline.stages.common import load_script, save_script
 from pipeline.text import timing
 from pipeline.text.translation.engines import choose_translator
 from pipeline.voice.consent import record_voice_output, require_consent
+from pipeline.voice.speak import stock_tts, synth_clip
 
 if TYPE_CHECKING:
     from pipeline.speech.casting import Casting
-
-
-def synth_clip(
-    store: ObjectStore, tts: TTS, voice: Voice, text: str, prosody: Prosody | float, scratch: Path
-) -> tuple[str, float, Path]:
-    """Synthesize one line (or reuse the identical clip from an earlier run). Returns (uri, seconds, local path).
-
-    `prosody` may be a bare rate (the engine's other controls at 1)."""
-    p = prosody if isinstance(prosody, Prosody) else Prosody(rate=prosody)
-    controls = {k: round(v, 3) for k, v in dataclasses.asdict(p).items()}
-    doc: dict[str, Any] = {"text": text, "engine": tts.info.as_dict(), "voice": voice.id, "rate": controls["rate"]}
-    if any(controls[k] != 1.0 for k in ("pitch", "volume", "pitch_range")):
-        doc["prosody"] = controls
-    key = "clips/" + digest(doc)[:32]
-    wav_key = f"{key}.wav"
-    if store.exists(wav_key):
-        local = store.local_path(wav_key, scratch / "clips")
-        return store.uri(wav_key), wav_duration(local), local
-    out = scratch / f"{Path(key).name}.wav"
-    try:
-        tts.synthesize(text, voice, out, p)
-        from models.worldfx import apply_prosody_post
-
-        apply_prosody_post(tts.name, out, p)
-    except Exception as e:  # engine errors carry their own message
-        raise StageError(f"{tts.name} could not speak {text[:60]!r}: {e}") from e
-    return store.put_file(wav_key, out), wav_duration(out), out
 
 
 def synthesize(
@@ -361,4 +333,4 @@ def _shorter(settings: Settings, source_text: str, source: str, target: str, bud
         return None
 
 
-__all__ = ["synthesize", "synth_clip"]
+__all__ = ["synthesize"]

@@ -5,16 +5,15 @@ reference embedding line QA compares with."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import numpy as np
 
 from models.base import TTS, Voice
 from pipeline.core.config import Settings
-from pipeline.core.engines import get_tts_engines
-from pipeline.core.errors import ConfigError, DublineError
+from pipeline.core.errors import DublineError
 from pipeline.core.script import Script, VoiceChoice
+from pipeline.voice.speak import profile_tts, stock_tts
 
 
 @dataclasses.dataclass
@@ -28,24 +27,6 @@ class Cast:
     voice_base: dict[str, Any]
     speaker_base: dict[str, Any]
     reference: np.ndarray | None = None
-
-
-def profile_tts(settings: Settings, choice: VoiceChoice) -> TTS:
-    """The TTS of a person's cloned voice: the profile folder (its profile.json checked against the sha256 the
-    ledger recorded), loaded by the backend that built it."""
-    assert choice.profile_uri and choice.profile_sha256 and choice.person_id
-    from pipeline.voice.enroll import make_cloner, profile_folder
-
-    folder = profile_folder(settings, choice.profile_uri, choice.profile_sha256)
-    backend = str(json.loads((folder / "profile.json").read_text()).get("backend") or choice.engine.split(":", 1)[-1])
-    return make_cloner(settings, backend).load(folder, choice.person_id)
-
-
-def stock_tts(settings: Settings, name: str) -> TTS:
-    for e in get_tts_engines(settings):
-        if e.name == name:
-            return e
-    raise ConfigError(f"the voice engine {name!r} is not installed here", "run `make setup` or change the casting")
 
 
 def _person_reference(settings: Settings, person_id: str) -> np.ndarray | None:
