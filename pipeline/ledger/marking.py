@@ -30,6 +30,7 @@ from pipeline.ledger.watermark_embed import embed, mark_snr_db
 
 DETECT_RATE = wm.RATE  # streams are decoded straight to the watermark's analysis rate
 DETECT_SECONDS = 600.0  # the first 10 minutes of a stream are read: ~150 copies of the payload
+BLOCK_S = wm.COLS * wm.TILE_FRAMES * wm.HOP / wm.RATE  # the mark's block (4.096 s): its grid repeats on it
 
 
 def material(settings: Settings) -> dict[str, str] | None:
@@ -51,17 +52,28 @@ class Marked:
     measured: loudness.Measurement | None = None  # the track's loudness after marking (None: unchanged)
 
 
-def mark_track(settings: Settings, path: Path, payload: int, prof: loudness.Profile) -> Marked:
+def mark_track(
+    settings: Settings, path: Path, payload: int, prof: loudness.Profile, phase_s: float = 0.0
+) -> Marked:
     """Put the mark carrying `payload` into the WAV at `path` (in place, same sample format), then re-measure
-    its loudness and keep it inside the profile's peak ceiling."""
+    its loudness and keep it inside the profile's peak ceiling.
+
+    `phase_s`: where this audio will start in a longer file that joins several marked parts (an audiobook's
+    chapters in its m4b). The mark's grid of blocks then runs on from the parts before it, so the joined file
+    reads as one mark; a part marked at phase 0 and joined after another would break the grid."""
     if not settings.watermark:
         return Marked(None)
     key = settings.watermark_key.get_secret_value()
     subtype = sf.info(str(path)).subtype
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     base = {"scheme": wm.SCHEME, "key_id": wm.key_id(key), "payload": payload, "payload_hex": f"{payload:08x}"}
+    lead = int(round((phase_s % BLOCK_S) * rate))
     try:
-        marked = embed(audio, rate, payload, key)
+        if lead:
+            padded = np.concatenate([np.zeros((lead, audio.shape[1]), dtype=audio.dtype), audio])
+            marked = embed(padded, rate, payload, key)[lead:]
+        else:
+            marked = embed(audio, rate, payload, key)
     except wm.WatermarkError as e:
         return Marked({**base, "skipped": str(e)})
     snr = mark_snr_db(audio, marked)

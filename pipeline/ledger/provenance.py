@@ -114,6 +114,9 @@ def _add(
     return art
 
 
+add_artifact = _add  # for the other products' delivery records (pipeline.ledger.delivery)
+
+
 def record_clip(settings: Settings, uri: str, consent_id: int, model: dict[str, Any], params: dict[str, Any]) -> None:
     """A line synthesized in a person's voice, made under `consent_id` (recorded once per clip and consent)."""
     from pipeline.ledger import db

@@ -32,7 +32,14 @@ from pipeline.core.errors import StageError
 from pipeline.core.stagerun import JsonDoc, StageResult
 from pipeline.ledger.certificates import SignerFiles, init_signer
 
-SIGNABLE = {"mp4": "video/mp4", "m4a": "audio/mp4", "mov": "video/quicktime", "wav": "audio/wav", "mp3": "audio/mpeg"}
+SIGNABLE = {
+    "mp4": "video/mp4",
+    "m4a": "audio/mp4",
+    "m4b": "audio/mp4",  # an audiobook: MPEG-4 audio with chapters
+    "mov": "video/quicktime",
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+}
 UNSIGNABLE_REASON = {"mkv": "C2PA cannot embed a manifest in Matroska (mkv): delivered unsigned"}
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 JOB_ASSERTION = "org.dubline.job"
@@ -44,8 +51,18 @@ UNTRUSTED = "signingCredential.untrusted"
 # --- signing -------------------------------------------------------------------------------------------
 
 
+DUBBED = (
+    "dubbed: the dub tracks are synthetic speech (speech recognition, machine translation, text to speech) mixed "
+    "over the original's music and effects"
+)
+
+
 def manifest_definition(
-    title: str, job: dict[str, Any], consents: list[dict[str, Any]], watermarks: list[dict[str, Any]]
+    title: str,
+    job: dict[str, Any],
+    consents: list[dict[str, Any]],
+    watermarks: list[dict[str, Any]],
+    description: str = DUBBED,
 ) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -66,8 +83,7 @@ def manifest_definition(
                             "action": "c2pa.created",
                             "digitalSourceType": DIGITAL_SOURCE_TYPE,
                             "softwareAgent": agent,
-                            "description": "dubbed: the dub tracks are synthetic speech (speech recognition, "
-                            "machine translation, text to speech) mixed over the original's music and effects",
+                            "description": description,
                         }
                     ]
                 },
@@ -192,6 +208,35 @@ def summary(check: CredentialCheck) -> dict[str, Any]:
         "failures": check.failures,
         "assertions": json.loads(json.dumps(check.assertions, default=str)),
     }
+
+
+def sign_checked(
+    settings: Settings,
+    src: Path,
+    dest: Path,
+    title: str,
+    job: dict[str, Any],
+    consent_ids: list[int],
+    watermarks: list[dict[str, Any]],
+    description: str,
+) -> dict[str, Any]:
+    """Write `dest`, `src` signed with a manifest of `job` (the DAG run added), the consents and the marks, and
+    verify it. Returns what a report says of it: {label, seconds, signer}."""
+    from pipeline.ledger import db
+    from pipeline.ledger.job_facts import consent_docs, run_context
+
+    files, _ = init_signer(settings)
+    with db.session(settings) as s:
+        consents = consent_docs(s, consent_ids)
+    ctx = run_context()
+    doc = manifest_definition(
+        title, {**job, "dag_id": ctx["dag_id"], "run_id": ctx["run_id"]}, consents, watermarks, description
+    )
+    seconds = sign_file(files, src, dest, doc)
+    check = check_file(settings, dest)
+    if not check.intact:
+        raise StageError(f"the signed {title} does not verify: {'; '.join(check.failures) or check.error}")
+    return {"label": check.label, "seconds": round(seconds, 3), "signer": files.fingerprint()}
 
 
 # --- the sign stage ----------------------------------------------------------------------------------------
