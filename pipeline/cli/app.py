@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from pipeline.cli.audiobook import audiobook
 from pipeline.cli.audit import audit_app
 from pipeline.cli.consent import consent_app
 from pipeline.cli.console import fail
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.command("detect")(detect)
 app.command("dub")(dub)
 app.command("sample")(sample)
+app.command("audiobook")(audiobook)
 app.command("jobs")(jobs)
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")

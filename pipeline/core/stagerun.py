@@ -37,6 +37,9 @@ STAGE_VERSIONS = {
     "mux": 2,
     "sign": 1,
     "enroll": 1,
+    "read_book": 1,
+    "narrate": 1,
+    "package_book": 1,
 }
 
 
