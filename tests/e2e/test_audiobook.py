@@ -174,3 +174,13 @@ def test_drm_epub_is_refused_with_one_line(tmp_path: Path) -> None:
         )
     out = tmp_path / "out"
     _assert_clean_failure(_run("audiobook", str(book), "--out", str(out)), "locked.epub", out)
+
+
+def test_a_language_without_a_voice_is_refused_with_one_line(tmp_path: Path) -> None:
+    book = _epub(tmp_path / "village.epub", CHAPTERS)
+    out = tmp_path / "out"
+    proc = _run("audiobook", str(book), "--language", "zz", "--out", str(out))
+    assert proc.returncode == 3, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "village.epub: no installed voice reads 'zz'" in lines[0], proc.stderr
+    assert not out.exists()

@@ -178,3 +178,24 @@ def test_a_mix_on_another_bed_is_not_reused(settings: Settings, tmp_path: Path) 
     assert not second.cached and second.key != first.key
     again = mix(settings, ingested, separated, fitted, "ebu_r128")
     assert again.cached and again.key == first.key
+
+
+def test_parts_marked_at_their_phase_read_as_one_mark_when_joined(settings: Settings, tmp_path: Path) -> None:
+    """An audiobook's m4b joins chapters marked separately: each marked on the grid of the whole (phase = where
+    it starts) reads as one mark; the same parts each marked from 0 do not."""
+    key = settings.watermark_key.get_secret_value()
+    parts = [speechlike(9.3, 11), speechlike(13.1, 12)]
+    profile = loudness.profile("none")
+
+    def joined(phased: bool) -> np.ndarray:
+        start, out = 0.0, []
+        for n, audio in enumerate(parts):
+            path = tmp_path / f"part{n}-{phased}.wav"
+            sf.write(str(path), audio, RATE, subtype="FLOAT")
+            marking.mark_track(settings, path, 0x1234ABCD, profile, phase_s=start if phased else 0.0)
+            out.append(sf.read(str(path), dtype="float32")[0])
+            start += len(audio) / RATE
+        return np.concatenate(out)
+
+    assert wmd.decode(joined(True), RATE, key).payload == 0x1234ABCD
+    assert wmd.decode(joined(False), RATE, key).payload != 0x1234ABCD
