@@ -82,6 +82,7 @@ class BookRead(StageResult):
     filename: str
     stem: str
     source_sha256: str
+    source_uri: str  # the manuscript as read, kept in the store (provenance's input)
     format: str
     book_uri: str
     cover_uri: str | None = None

@@ -164,9 +164,19 @@ class _Narration:
             voice=self.narrator.describe(),
             consents=[self.narrator.consent_id] if self.narrator.consent_id is not None else [],
             acx=acx,
-            qa=({**line_qa.summarize(qas), "retried": sum(s.retried for s in spoken)} if settings.qa else None),
+            qa=(
+                {**line_qa.summarize(qas), "retried": sum(s.retried for s in spoken), "asr": self._asr_info()}
+                if settings.qa
+                else None
+            ),
             report_uri=report_uri,
         )
+
+    def _asr_info(self) -> dict[str, str]:
+        """The model QA heard the chunks with (for provenance)."""
+        from pipeline.core.engines import get_asr
+
+        return get_asr(self.settings).info.as_dict()
 
     def _speak(self, chunk: Chunk, prosody: Prosody) -> _Spoken:
         nr = self.narrator

@@ -188,8 +188,9 @@ def _provenance(
             "language": book.language,
         }
     ]
-    if any(c.qa for c in chapters):
-        models.append({"role": "asr", "id": "qa", "version": "", "sha256": ""})
+    asr = next((c.qa.get("asr") for c in chapters if c.qa and isinstance(c.qa.get("asr"), dict)), None)
+    if isinstance(asr, dict):
+        models.append({"role": "asr", **{k: str(asr.get(k, "")) for k in ("id", "version", "sha256")}})
     signed = dict(packaged.c2pa.get("signed") or {})  # type: ignore[arg-type]
     files = {**published.files, Path(urlparse(published.report).path).name: published.report}
     results: list[StageResult] = [book, *chapters, packaged]
@@ -199,7 +200,7 @@ def _provenance(
             product="audiobook",
             location=published.location,
             files=files,
-            source={"uri": book.book_uri, "sha256": book.source_sha256, "filename": book.filename},
+            source={"uri": book.source_uri, "sha256": book.source_sha256, "filename": book.filename},
             stages=[
                 {"stage": r.stage, "label": r.label, "key": r.key, "elapsed_s": r.elapsed_s, "cached": r.cached}
                 for r in results

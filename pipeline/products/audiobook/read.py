@@ -22,7 +22,7 @@ from pipeline.core.storage import put_json
 from pipeline.products.audiobook.book import Chapter, Manuscript
 from pipeline.products.audiobook.contracts import BookRead, BookRequest, ChapterInfo
 
-READER_VERSION = 1  # bump when the readers change what they read from the same manuscript
+READER_VERSION = 2  # bump when the readers change what they read from the same manuscript
 DEFAULT_LANGUAGE = "en"
 
 
@@ -74,11 +74,13 @@ def read_book(settings: Settings, request: BookRequest) -> BookRead:
         if manuscript.cover:
             ext = {"image/png": "png"}.get(manuscript.cover_type, "jpg")
             cover_uri = run.put_bytes(f"cover.{ext}", manuscript.cover)
+        source_uri = run.put(f"source{path.suffix.lower()}", path)
         book_uri = put_json(run.store, f"{run.prefix}/book.json", book.model_dump(mode="json"))
         return BookRead(
             filename=path.name,
             stem=path.stem,
             source_sha256=sha,
+            source_uri=source_uri,
             format=book.format,
             book_uri=book_uri,
             cover_uri=cover_uri,
