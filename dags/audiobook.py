@@ -92,7 +92,9 @@ def audiobook() -> None:
             raise fail_fast(InputError(f"{read_book.filename}: no chapter to narrate", "check the manuscript"))
         return [c.index for c in read_book.chapters]
 
-    @task(map_index_template="{{ chapter_label }}")
+    # at most two chapters at once per book: each loads a voice and Whisper (about 1 GB), and a worker has
+    # few cores; the other chapters queue
+    @task(map_index_template="{{ chapter_label }}", max_active_tis_per_dagrun=2)
     def narrate(request: XCom, book: XCom, index: int) -> XCom:
         from airflow.sdk import get_current_context
 
