@@ -36,7 +36,7 @@ from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
         "voice": Param(
             "",
             type="string",
-            description="narrator: ENGINE:VOICE (a stock voice, e.g. kokoro:bm_george), person:ID (their "
+            description="narrator: ENGINE:VOICE (a stock voice, e.g. kokoro:jm_kumo), person:ID (their "
             "consented, cloned voice), or empty (the stock voice for the book's language)",
         ),
         "style": Param(

@@ -18,7 +18,7 @@ from pipeline.core.config import get_settings
 def audiobook(
     book: Annotated[str, typer.Argument(help="EPUB, Markdown or text manuscript (path, file:// or s3:// URI)")],
     voice: Annotated[
-        str, typer.Option(help="narrator: ENGINE:VOICE (stock, e.g. kokoro:bm_george) or person:ID (cloned, consented)")
+        str, typer.Option(help="narrator: ENGINE:VOICE (stock, e.g. kokoro:jm_kumo) or person:ID (cloned, consented)")
     ] = "",
     style: Annotated[str, typer.Option(help="delivery style: neutral|warm|excited|calm|serious")] = "",
     lexicon: Annotated[str, typer.Option(help="pronunciation lexicon: a TSV file, word<TAB>how to say it")] = "",

@@ -23,7 +23,7 @@ class BookRequest(Contract):
     output: str = Field("", description="folder, file:// or s3:// location; empty = the store")
     voice: str = Field(
         "",
-        description="narrator: ENGINE:VOICE (a stock voice, e.g. kokoro:bm_george), person:ID (their consented, "
+        description="narrator: ENGINE:VOICE (a stock voice, e.g. kokoro:jm_kumo), person:ID (their consented, "
         "cloned voice), or empty (the stock voice for the book's language)",
     )
     style: Style = Field("", description="a named delivery style; empty = neutral")
@@ -51,7 +51,7 @@ class BookRequest(Contract):
     @classmethod
     def _voice(cls, v: str) -> str:
         if v and (":" not in v or not v.split(":", 1)[0] or not v.split(":", 1)[1]):
-            raise ValueError(f"{v!r} is not ENGINE:VOICE or person:ID (e.g. kokoro:bm_george, person:joe)")
+            raise ValueError(f"{v!r} is not ENGINE:VOICE or person:ID (e.g. kokoro:jm_kumo, person:joe)")
         return v
 
     @classmethod
