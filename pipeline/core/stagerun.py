@@ -14,13 +14,13 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
 from pipeline.core import progress
 from pipeline.core.config import Settings
-from pipeline.core.errors import DublineError, StageError
+from pipeline.core.errors import ConfigError, DublineError, StageError
 from pipeline.core.storage import ObjectStore, get_json, key_of, open_store, put_json
 
 # Bump a stage's version when its code changes what it produces: old results are then not reused.
@@ -93,6 +93,21 @@ class Contract(BaseModel):
     @classmethod
     def from_xcom(cls, doc: Mapping[str, Any]) -> Self:
         return cls.model_validate(dict(doc))
+
+    # what a bad parameter's error calls the request, and the hint (see `from_params`)
+    PARAMS_NAME: ClassVar[str] = "job"
+    PARAMS_HINT: ClassVar[str] = "fix that parameter"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Self:
+        """Validate a DAG run's params (or a command's options); a bad one is a ConfigError naming it."""
+        try:
+            return cls.model_validate(dict(params))
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or f"the {cls.PARAMS_NAME}"
+            why = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+            raise ConfigError(f"{cls.PARAMS_NAME} parameter {where}: {why}", cls.PARAMS_HINT) from None
 
 
 class StageResult(Contract):

@@ -3,12 +3,10 @@ and what `record` wrote to the ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipeline.core.errors import ConfigError
 from pipeline.core.langs import normalize_language
 from pipeline.core.stagerun import Contract, JsonDoc, StageResult
 
@@ -75,6 +73,9 @@ class Enrolled(Contract):
 class EnrollRequest(Contract):
     """One enrolment as asked for: the `enroll_voice` DAG's params (or `dubline voice enroll`'s options)."""
 
+    PARAMS_NAME = "enrolment"
+    PARAMS_HINT = "fix that parameter"
+
     person: str = Field(min_length=1, description="the person's handle in the consent ledger")
     references: list[str] = Field(min_length=1, description="recordings of the person (paths or URIs)")
     language: str = Field(min_length=2, description="ISO 639-1 code the voice will speak")
@@ -91,14 +92,3 @@ class EnrollRequest(Contract):
     @classmethod
     def _strip(cls, v: object) -> str:
         return str(v or "").strip()
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> EnrollRequest:
-        """Validate a DAG run's params; a bad one is a ConfigError naming it."""
-        try:
-            return cls.model_validate(dict(params))
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "the enrolment"
-            why = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-            raise ConfigError(f"enrolment parameter {where}: {why}", "fix that parameter") from None

@@ -4,12 +4,10 @@ publish)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from pipeline.core.errors import ConfigError
 from pipeline.core.langs import normalize_language
 from pipeline.core.stagerun import Contract, JsonDoc, StageResult
 
@@ -18,6 +16,9 @@ Style = Literal["", "neutral", "warm", "excited", "calm", "serious"]
 
 class BookRequest(Contract):
     """One book as asked for: the `audiobook` DAG's params, normalised and checked in one place."""
+
+    PARAMS_NAME = "audiobook"
+    PARAMS_HINT = "fix it (see `dubline audiobook --help`)"
 
     book: str = Field(min_length=1, description="EPUB, Markdown or text manuscript: a path, file:// or s3:// URI")
     output: str = Field("", description="folder, file:// or s3:// location; empty = the store")
@@ -53,19 +54,6 @@ class BookRequest(Contract):
         if v and (":" not in v or not v.split(":", 1)[0] or not v.split(":", 1)[1]):
             raise ValueError(f"{v!r} is not ENGINE:VOICE or person:ID (e.g. kokoro:jm_kumo, person:joe)")
         return v
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> BookRequest:
-        """Validate a DAG run's params (or the CLI's options); a bad one is a ConfigError naming it."""
-        try:
-            return cls.model_validate(dict(params))
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "the job"
-            why = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-            raise ConfigError(
-                f"audiobook parameter {where}: {why}", "fix it (see `dubline audiobook --help`)"
-            ) from None
 
 
 class ChapterInfo(BaseModel):

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from pipeline.core.errors import ConfigError
 from pipeline.core.langs import language_list, normalize_language
 from pipeline.core.stagerun import Contract, StageResult
 from pipeline.stages.contracts import JsonDoc, SpeechTrack
@@ -40,6 +39,9 @@ def parse_speaker_people(spec: Mapping[str, Any] | str | None) -> dict[str, str]
 
 class DubRequest(Contract):
     """One dub job as asked for: the `dub_video` DAG's params, normalised and checked in one place."""
+
+    PARAMS_NAME = "dub"
+    PARAMS_HINT = "fix it (see `dubline dub --help`)"
 
     input: str = Field(min_length=1, description="video or audio: a path, file:// or s3:// URI")
     source_language: str | None = Field(None, description="ISO 639-1 code; None = detect")
@@ -76,7 +78,7 @@ class DubRequest(Contract):
     def _people(cls, v: object) -> dict[str, str]:
         if v is None or isinstance(v, str | Mapping):
             return parse_speaker_people(v)
-        raise ValueError("give a mapping such as {\"S1\": \"joe\"} or S1=joe")
+        raise ValueError('give a mapping such as {"S1": "joe"} or S1=joe')
 
     @field_validator("series", "glossary", "output", "input", mode="before")
     @classmethod
@@ -93,17 +95,6 @@ class DubRequest(Contract):
         if self.source_language and self.source_language in self.target_languages:
             raise ValueError(f"target language {self.source_language} is the source language")
         return self
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> DubRequest:
-        """Validate a DAG run's params (or the CLI's options); a bad one is a ConfigError naming it."""
-        try:
-            return cls.model_validate(dict(params))
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "the job"
-            why = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-            raise ConfigError(f"dub parameter {where}: {why}", "fix it (see `dubline dub --help`)") from None
 
 
 class Translated(StageResult):

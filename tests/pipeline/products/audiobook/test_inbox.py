@@ -177,7 +177,7 @@ def test_pending_gives_valid_book_runs_once(tmp_path: Path, settings: Settings) 
         tmp_path / "in",
         {"Moby Dick.epub": b"epub", "tale.md": b"# Tale\n", "same tale.md": b"# Tale\n", "x.pdf": b"pdf"},
     )
-    defaults = {"voice": "kokoro:bm_george", "style": "Warm", "language": "EN", "narrator": None}
+    defaults = {"voice": "kokoro:jm_kumo", "style": "Warm", "language": "EN", "narrator": None}
 
     starts = inbox.pending(settings, str(folder), "s3://books/out/", defaults)
 
@@ -187,7 +187,7 @@ def test_pending_gives_valid_book_runs_once(tmp_path: Path, settings: Settings) 
     assert epub["trigger_run_id"] == f"inbox__{_sha(b'epub')[:16]}"
     request = BookRequest.from_params(epub["conf"])
     assert request.output == "s3://books/out/Moby Dick"
-    assert (request.voice, request.style, request.language) == ("kokoro:bm_george", "warm", "en")
+    assert (request.voice, request.style, request.language) == ("kokoro:jm_kumo", "warm", "en")
     for s in starts:
         assert BookRequest.from_params(s["conf"]).to_xcom() == s["conf"]
         assert json.loads(json.dumps(s)) == s  # XCom carries JSON
