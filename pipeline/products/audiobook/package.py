@@ -106,7 +106,7 @@ def _package(
         cover=cover,
         cover_type=cover_type,
     )
-    wavs, book_wavs, mark = _marked(settings, run, chapters)
+    wavs, mark = _marked(settings, run, chapters)
     job = {
         "product": "audiobook",
         "input": {"filename": book.filename, "sha256": book.source_sha256},
@@ -122,7 +122,7 @@ def _package(
     unsigned = run.scratch / "unsigned"
     unsigned.mkdir()
     m4b = unsigned / f"{book.stem}.m4b"
-    markers = write_m4b(book_wavs, m4b, tags, bitrate=M4B_BITRATE)
+    markers = write_m4b(wavs, m4b, tags, bitrate=M4B_BITRATE)
     built = {m4b.name: m4b}
     for n, (c, (_, wav)) in enumerate(zip(chapters, wavs, strict=True), start=1):
         mp3 = unsigned / mp3_name(book.stem, c.index)
@@ -151,20 +151,19 @@ def _package(
 
 def _marked(
     settings: Settings, run: StageRun, chapters: list[ChapterNarrated]
-) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]], dict[str, Any] | None]:
-    """Each chapter's WAV with the book's mark in it (payload: this stage's key): once on its own grid (its MP3)
-    and once on the grid of the whole book, starting where the chapter starts in the m4b (so the m4b reads as
-    one mark). Returns (the MP3s' WAVs, the m4b's WAVs, the mark's facts: scheme, key id, payload, the weakest
-    SNR, chapters too short to carry it)."""
+) -> tuple[list[tuple[str, Path]], dict[str, Any] | None]:
+    """Each chapter's WAV with the book's mark in it (payload: this stage's key), on the grid of the whole book:
+    marked from where the chapter starts in the m4b, so the m4b reads as one mark (a chapter marked from its own
+    start would break the grid where it is joined), and the chapter's MP3 alone reads too (the detector finds
+    the grid's phase). Returns the WAVs and the mark's facts: scheme, key id, payload, the weakest SNR, the
+    chapters too short to carry it."""
     import soundfile as sf
 
     from pipeline.audio import loudness
     from pipeline.ledger import marking
 
     payload = marking.payload_for(run.prefix)
-    acx = loudness.profile("acx")
-    alone: list[tuple[str, Path]] = []
-    joined: list[tuple[str, Path]] = []
+    out: list[tuple[str, Path]] = []
     info: dict[str, Any] | None = None
     unmarked: list[int] = []
     snrs: list[float] = []
@@ -173,24 +172,19 @@ def _marked(
         src = run.fetch(c.audio_uri)
         path = run.scratch / f"ch{c.index:02d}.wav"
         shutil.copyfile(src, path)
-        made = marking.mark_track(settings, path, payload, acx).info
-        in_book = path
-        if made is not None and "skipped" not in made and start % marking.BLOCK_S > 1e-6:
-            in_book = run.scratch / f"ch{c.index:02d}.book.wav"
-            shutil.copyfile(src, in_book)
-            marking.mark_track(settings, in_book, payload, acx, phase_s=start)
+        made = marking.mark_track(settings, path, payload, loudness.profile("acx"), phase_s=start).info
         if made is not None:
             if "skipped" in made:
                 unmarked.append(c.index)
             else:
                 snrs.append(float(made["snr_db"]))
             info = {k: v for k, v in made.items() if k not in ("snr_db", "trim_db", "skipped")}
-        alone.append((c.title, path))
-        joined.append((c.title, in_book))
-        start += sf.info(str(src)).frames / sf.info(str(src)).samplerate
+        out.append((c.title, path))
+        meta = sf.info(str(path))
+        start += meta.frames / meta.samplerate
     if info is not None:
         info.update({"min_snr_db": min(snrs) if snrs else None, "unmarked_chapters": unmarked})
-    return alone, joined, info
+    return out, info
 
 
 def _acx_of_mp3(mp3: Path, run: StageRun) -> dict[str, Any]:
