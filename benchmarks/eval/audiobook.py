@@ -2,9 +2,10 @@
 public-domain book end to end with `dubline audiobook` on the embedded defaults.
 
 The book is benchmarks/eval/data/fables.md: 22 of Aesop's Fables in George Fyler Townsend's translation (1867),
-public domain, in six chapters (about 2,700 words read, 15,000 characters). The text follows Townsend's as
-Project Gutenberg distributes it (eBook #21), with the capitals of each fable's first words in sentence case
-and the fables grouped into chapters for this evaluation.
+public domain, in six chapters (about 2,700 words read, 15,000 characters), grouped into chapters for this
+evaluation. It was written down from Townsend's text as Project Gutenberg distributes it (eBook #21) without a
+copy at hand to compare: the wording may differ from the original in places (it has not been diffed against
+eBook #21). Any such difference changes nothing measured here: the reference of the WER is the file itself.
 
 Per voice profile ("fast": the Piper voice, also dubline's default English voice; "balanced": Kokoro's English
 voice), in a fresh data folder (so no stage and no clip is reused from an earlier run) with the installed model
