@@ -158,9 +158,11 @@ def test_real_pico_line_passes_and_a_wrong_text_fails(tmp_path: Path) -> None:
     other = tts.synthesize("El gato duerme tranquilo encima del sofá rojo.", voice, tmp_path / "other.wav")
     bad = checker.check(other, text, "es", reference)
     assert not bad.passed and bad.wer is not None and bad.wer > 0.5, bad
-    short = tts.synthesize("Sí.", voice, tmp_path / "short.wav")
-    brief = checker.check(short, "Sí.", "es", reference)
+    # a one-word line under the encoder's 1 s ("Hola.": not "Sí.", which Whisper hears as "Si" in this set-up,
+    # an accent error by design of heard_wer)
+    short = tts.synthesize("Hola.", voice, tmp_path / "short.wav")
+    brief = checker.check(short, "Hola.", "es", reference)
     assert brief.similarity is None  # under the encoder's 1 s of speech: no figure, no failure
     assert brief.passed, brief
-    together = checker.check_many([(clip, text, reference), (other, text, None), (short, "Sí.", None)], "es")
+    together = checker.check_many([(clip, text, reference), (other, text, None), (short, "Hola.", None)], "es")
     assert [r.passed for r in together] == [True, False, True], together
