@@ -166,3 +166,14 @@ def key_of(store: ObjectStore, uri: str) -> str:
     if not uri.startswith(base):
         raise StageError(f"{uri} is not inside the store {store.url}")
     return uri[len(base) :]
+
+
+def is_local_location(location: str) -> bool:
+    """Whether a delivery location is a local folder (a path or file:// URI) rather than a store URI."""
+    return urlparse(location).scheme in ("", "file")
+
+
+def local_dir(location: str) -> Path:
+    """The folder a local location names (a path or file:// URI), absolute."""
+    p = urlparse(location)
+    return Path(unquote(p.path) if p.scheme else location).expanduser().resolve()

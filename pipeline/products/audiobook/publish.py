@@ -12,23 +12,14 @@ import json
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from models.files import atomic_path, atomic_write_bytes
 from pipeline.core import progress
 from pipeline.core.config import Settings
 from pipeline.core.stagerun import StageResult, job_id, open_settings_store, write_job_manifest
-from pipeline.core.storage import copy_object, get_json, key_of, open_store
+from pipeline.core.storage import copy_object, get_json, is_local_location, key_of, local_dir, open_store
 from pipeline.products.audiobook.contracts import BookPublished, BookRead, BookRequest, ChapterNarrated, Packaged
-
-
-def _is_local(location: str) -> bool:
-    return urlparse(location).scheme in ("", "file")
-
-
-def _local_dir(location: str) -> Path:
-    p = urlparse(location)
-    return Path(unquote(p.path) if p.scheme else location).expanduser().resolve()
 
 
 def _failed_chunks(store: Any, chapter: ChapterNarrated) -> list[dict[str, Any]]:
@@ -134,12 +125,12 @@ def publish_book(
     store = open_settings_store(settings)
     names = {f"{book.stem}.m4b": packaged.m4b_uri, **packaged.mp3}
     location = request.output or store.uri(f"outputs/{book.source_sha256[:16]}")
-    location = str(_local_dir(location)) if _is_local(location) else location
+    location = str(local_dir(location)) if is_local_location(location) else location
     report_name = f"{book.stem}.report.json"
     failed = [f for c in chapters for f in _failed_chunks(store, c)]
     scratch = settings.data_dir / "work" / "publish"
-    if _is_local(location):
-        folder = _local_dir(location)
+    if is_local_location(location):
+        folder = local_dir(location)
         folder.mkdir(parents=True, exist_ok=True)
         files = {n: str(folder / n) for n in names}
         report = build_report(request, book, chapters, packaged, {**files, "report": str(folder / report_name)}, failed)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from pydantic import JsonValue
 
@@ -19,7 +17,7 @@ from models.files import atomic_path, atomic_write_bytes
 from pipeline.core import progress
 from pipeline.core.config import Settings
 from pipeline.core.stagerun import Contract, JsonDoc, StageResult, open_settings_store, write_job_manifest
-from pipeline.core.storage import copy_object, get_json, key_of, open_store
+from pipeline.core.storage import copy_object, get_json, is_local_location, key_of, local_dir, open_store
 from pipeline.products.dubbing.contracts import DubRequest, Fitted, Muxed, Published, Synthesized, Translated
 from pipeline.stages.contracts import Ingested, Mixed, Separated, Transcribed
 
@@ -59,13 +57,6 @@ def _timing_lines(store: Any, fits: list[Fitted]) -> dict[str, list[JsonValue]]:
     return {f.language: list(get_json(store, key_of(store, f.timing_report_uri))["lines"]) for f in fits}
 
 
-def _is_local(location: str) -> bool:
-    return urlparse(location).scheme in ("", "file")
-
-
-def _local_dir(location: str) -> Path:
-    p = urlparse(location)
-    return Path(unquote(p.path) if p.scheme else location).expanduser().resolve()
 
 
 def _skipped(muxed: Muxed) -> dict[str, JsonValue]:
@@ -174,7 +165,7 @@ def publish(settings: Settings, job: DubOutcome, request: DubRequest) -> Publish
 def _location(settings: Settings, ingested: Ingested, output: str) -> str:
     """Where the outputs go, as publish reports it (a resolved folder, or a store URI)."""
     location = output or open_settings_store(settings).uri(f"outputs/{ingested.source_sha256[:16]}")
-    return str(_local_dir(location)) if _is_local(location) else location
+    return str(local_dir(location)) if is_local_location(location) else location
 
 
 def _names(job: DubOutcome, muxed: Muxed, stems: bool) -> dict[str, str]:
@@ -202,8 +193,8 @@ def _publish(
     location = _location(settings, job.ingested, request.output)
     report_name = f"{job.ingested.stem}.report.json"
     timing = _timing_lines(store, job.fits)
-    if _is_local(location):
-        folder = _local_dir(location)
+    if is_local_location(location):
+        folder = local_dir(location)
         folder.mkdir(parents=True, exist_ok=True)
         files = {n: str(folder / n) for n in names}
         report = build_report(job, results, muxed, {**files, "report": str(folder / report_name)}, request, timing)
