@@ -1,11 +1,11 @@
-"""The fit stage's batched rendering: repeated lines (the same clip, content-addressed) render once."""
+"""The batched rendering of speech clips (one ffmpeg run for many): repeated lines render once."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from pipeline.products.dubbing.fit import render_clips
+from pipeline.audio.clips import render_clips
 
 
 def test_repeated_clips_and_tempos(tmp_path: Path) -> None:
