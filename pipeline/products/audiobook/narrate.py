@@ -32,7 +32,7 @@ from pipeline.core.storage import ObjectStore, get_json, key_of, put_json
 from pipeline.products.audiobook.book import Book
 from pipeline.products.audiobook.chunking import Chunk, Pauses, chapter_chunks
 from pipeline.products.audiobook.contracts import BookRead, BookRequest, ChapterNarrated
-from pipeline.products.audiobook.narrator import USE, Narrator, choose_narrator, reference_of
+from pipeline.products.audiobook.narrator import USE, Narrator, choose_narrator, describe, reference_of
 from pipeline.text.lexicon import Lexicon
 from pipeline.voice.consent import record_voice_output
 from pipeline.voice.speak import clip_key, synth_clip
@@ -85,7 +85,7 @@ def narrate_chapter(
         "language": lang,
         "lexicon": lexicon.sha256 if lexicon else None,
         "chunks": [c.id for c in chunks],
-        "voice": narrator.describe().model_dump(),
+        "voice": narrator.describe(),
         "style": request.style,
         "qa": _qa_config(settings),
         "mastering": MASTERING_VERSION,
@@ -161,7 +161,7 @@ class _Narration:
             chunks=len(chunks),
             synthesized=made,
             chars=sum(len(c.text) for c in chunks),
-            voice=self.narrator.describe(),
+            voice=describe(self.narrator),
             consents=[self.narrator.consent_id] if self.narrator.consent_id is not None else [],
             acx=acx,
             qa=(
