@@ -11,7 +11,11 @@ from pipeline.stages.common import load_script, save_script
 from pipeline.stages.contracts import Ingested, Transcribed
 
 
-def transcribe(settings: Settings, ingested: Ingested, source_language: str | None) -> Transcribed:
+def transcribe(
+    settings: Settings, ingested: Ingested, source_language: str | None, require_speech: bool = True
+) -> Transcribed:
+    """The programme's speech as the Script's segments. `require_speech`: a programme with no speech at all is
+    bad input for a dub (nothing to dub), but a valid one for audio description (all of it is a gap)."""
     asr = get_asr(settings)
     lang = (source_language or "").strip().lower() or None
     material = {
@@ -23,6 +27,8 @@ def transcribe(settings: Settings, ingested: Ingested, source_language: str | No
         "compute": settings.asr_compute_type,
         "vad": settings.asr_vad if settings.asr_backend == "faster-whisper" else False,
     }
+    if not require_speech:  # a result with no segments is not one a dub may reuse
+        material["speech_optional"] = True
 
     def work(run: StageRun) -> Transcribed:
         script = load_script(run.store, ingested.script_uri).revised("transcribe")
@@ -48,7 +54,7 @@ def transcribe(settings: Settings, ingested: Ingested, source_language: str | No
                     id=f"s{len(segments) + 1:04d}", start=max(0.0, start), end=max(start, end), text=text, words=words
                 )
             )
-        if not segments:
+        if not segments and require_speech:
             raise InputError(
                 f"no speech was found in {script.source.filename}",
                 "check that the file has spoken words; give --from if the language is unusual",
