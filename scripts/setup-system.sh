@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-fr-es
-      rubberband-cli libttspico-utils sox)
+      rubberband-cli libttspico-utils sox
+      tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa)
 
 missing=()
 for p in "${PKGS[@]}"; do
