@@ -203,10 +203,18 @@ def mux(
     duration: float,
     audio_bitrate: str = "192k",
     subtitles: list[tuple[Path, str, str]] | None = None,
+    *,
+    dispositions: list[str] | None = None,
 ) -> Path:
     """Write `dest` (.mp4, .mkv or .m4a): the source's video stream copied, one AAC track per
     (wav, ISO 639-2 language, title), the first the default, and soft subtitles per (srt, language,
-    title): mov_text in mp4, SubRip in mkv (m4a carries none)."""
+    title): mov_text in mp4, SubRip in mkv (m4a carries none).
+
+    `dispositions`, one ffmpeg disposition per audio track (e.g. "default", "0", "visual_impaired",
+    "visual_impaired+descriptions"), replaces the default-first rule; mkv keeps `visual_impaired`
+    but not `descriptions`, mp4 keeps both."""
+    if dispositions is not None and len(dispositions) != len(tracks):
+        raise ValueError(f"mux: {len(dispositions)} dispositions for {len(tracks)} audio tracks")
     container = dest.suffix.lower().lstrip(".")
     subtitles = subtitles if container in ("mp4", "mkv") else []
     inputs = []
@@ -234,8 +242,12 @@ def mux(
             f"-metadata:s:a:{i}",
             f"title={title}",
             f"-disposition:a:{i}",
-            "default" if i == 0 else "0",
+            dispositions[i] if dispositions is not None else ("default" if i == 0 else "0"),
         ]
+        if container in ("mp4", "m4a"):
+            # ffmpeg's mp4 muxer stores `title` where its own demuxer and many players never look;
+            # the handler name is what they show as the track's name
+            extra += [f"-metadata:s:a:{i}", f"handler_name={title}"]
     for i, (_srt, lang, title) in enumerate(subtitles or []):
         extra += [
             f"-metadata:s:s:{i}",
