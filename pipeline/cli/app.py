@@ -11,6 +11,7 @@ from pipeline.cli.audit import audit_app
 from pipeline.cli.consent import consent_app
 from pipeline.cli.console import fail
 from pipeline.cli.db import db_app
+from pipeline.cli.describe import describe
 from pipeline.cli.detect import detect
 from pipeline.cli.dub import dub, jobs, sample
 from pipeline.cli.models import models_app
@@ -25,6 +26,7 @@ app.command("detect")(detect)
 app.command("dub")(dub)
 app.command("sample")(sample)
 app.command("audiobook")(audiobook)
+app.command("describe")(describe)
 app.command("jobs")(jobs)
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")

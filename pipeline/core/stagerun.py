@@ -40,6 +40,11 @@ STAGE_VERSIONS = {
     "read_book": 1,
     "narrate": 1,
     "package_book": 1,
+    "read_script": 1,
+    "map_dialogue": 1,
+    "voice_descriptions": 1,
+    "mix_description": 1,
+    "render_described": 1,
 }
 
 

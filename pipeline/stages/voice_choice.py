@@ -58,7 +58,7 @@ def choose_voice(settings: Settings, spec: str, language: str, day: date, job_na
         except (ConfigError, EngineUnavailable):
             raise ConfigError(
                 f"{job_name}: no installed voice reads '{language}'",
-                "give the book's language with --language, install a voice for it (`make setup`) "
+                "give the right language with --language, install a voice for it (`make setup`) "
                 "or pick one with --voice ENGINE:VOICE",
             ) from None
         chosen = ChosenVoice(tts, tts.voice_for(language), None, use)

@@ -1,0 +1,110 @@
+"""The audio-description DAGs: both parse with the DAG folder, light; describe_video's tasks run in stage
+order and its params are DescribeRequest's; describe_batch maps one `start` (a trigger of describe_video)
+per video and script pair."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROBE = r"""
+import json, sys
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+bag = BundleDagBag(dag_folder=sys.argv[1], bundle_path=Path(sys.argv[1]), bundle_name="dags-folder")
+def describe(dag):
+    if dag is None:
+        return None
+    return {
+        "tasks": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
+        "mapped": sorted(t.task_id for t in dag.tasks if type(t).__name__.endswith("MappedOperator")),
+        "params": {k: {**dag.params.get_param(k).schema, "description": dag.params.get_param(k).description,
+                       "default": dag.params.get_param(k).value} for k in dag.params.keys()},
+        "timetable": type(dag.timetable).__name__,
+        "tags": sorted(dag.tags),
+    }
+print(json.dumps({
+    "errors": {k: str(v) for k, v in bag.import_errors.items()},
+    "heavy": sorted(m for m in ("torch", "numpy", "soundfile", "ffmpeg", "onnxruntime", "faster_whisper", "lxml",
+                                "webvtt", "pytesseract", "PIL", "pipeline") if m in sys.modules),
+    "describe_video": describe(bag.dags.get("describe_video")),
+    "describe_batch": describe(bag.dags.get("describe_batch")),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    home = tmp_path_factory.mktemp("parse")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBLINE_", "AIRFLOW_CTX_"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+        AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(REPO / "dags")], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return info
+
+
+def test_both_dags_parse_light(parsed: dict[str, Any]) -> None:
+    assert parsed["errors"] == {}
+    assert parsed["describe_video"] is not None and parsed["describe_batch"] is not None
+    assert parsed["heavy"] == [], f"DAG parsing imported {parsed['heavy']}"
+
+
+def test_describe_video_runs_the_stages_in_order(parsed: dict[str, Any]) -> None:
+    tasks = parsed["describe_video"]["tasks"]
+    order = ["configure", "ingest", "read_script", "transcribe", "map_dialogue", "voice", "mix", "render", "publish"]
+    assert sorted(tasks) == sorted(order)
+
+    def reaches(a: str, b: str) -> bool:
+        seen, todo = set(), [a]
+        while todo:
+            t = todo.pop()
+            for d in tasks[t]:
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return b in seen
+
+    for a, b in zip(order, order[1:], strict=False):
+        assert reaches(a, b), f"{b} does not follow {a}"
+    assert tasks["publish"] == []
+    assert parsed["describe_video"]["timetable"] == "NullTimetable"
+    assert "audio_description" in parsed["describe_video"]["tags"]
+
+
+def test_describe_video_params_are_the_describe_request(parsed: dict[str, Any]) -> None:
+    from pipeline.products.description.contracts import DescribeRequest, Style
+
+    params = parsed["describe_video"]["params"]
+    assert sorted(params) == sorted(DescribeRequest.model_fields)
+    assert sorted(params["style"]["enum"]) == sorted(typing.get_args(Style))
+    assert all(p["description"] for p in params.values())
+    defaults = {k: p["default"] for k, p in params.items()}
+    request = DescribeRequest.from_params({**defaults, "video": "a.mp4", "script": "a.vtt"})
+    assert request.duck_db == DescribeRequest.model_fields["duck_db"].default
+    assert request.lookahead_s == DescribeRequest.model_fields["lookahead_s"].default
+    assert request.containers == ["mp4"] and request.extended is False
+
+
+def test_describe_batch_maps_one_run_per_pair(parsed: dict[str, Any]) -> None:
+    dag = parsed["describe_batch"]
+    assert dag["tasks"] == {"pairs": ["start"], "start": []}
+    assert dag["mapped"] == ["start"]
+    assert set(dag["params"]) >= {"folder", "output", "extended", "voice", "style", "language"}
