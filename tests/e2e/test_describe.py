@@ -156,7 +156,7 @@ def test_extended_description_holds_the_picture(described: dict[str, Any]) -> No
 
 @pytest.mark.slow
 def test_the_scripts_as_placed_read_back(described: dict[str, Any]) -> None:
-    from pipeline.products.description.scripts import read_script
+    from pipeline.text.descriptions.scripts import read_script
 
     out: Path = described["out"]
     placed = {c["id"]: c for c in described["report"]["cues"]}

@@ -32,7 +32,7 @@ import ffmpeg
 
 from pipeline.audio.media import run as run_ffmpeg
 from pipeline.core.errors import InputError, SetupError, StageError
-from pipeline.products.description.cues import Cue, DescriptionScript
+from pipeline.text.descriptions.cues import Cue, DescriptionScript
 
 DEFAULT_THRESHOLD = 0.02  # ffmpeg scene score where text is looked for; slide changes score 0.03-0.06
 CUT_THRESHOLD = 0.3  # ffmpeg scene score of a cut: a change without new text is marked only from here

@@ -24,9 +24,9 @@ DEFAULT_LANGUAGE = "en"
 
 def draft_file(settings: Settings, video: str, language: str, out: Path) -> Path:
     from models.vad import speech_regions
-    from pipeline.products.description.dapt import write_dapt
-    from pipeline.products.description.dialogue import dialogue_spans, gaps
     from pipeline.products.description.draft import draft_script
+    from pipeline.text.descriptions.dapt import write_dapt
+    from pipeline.text.descriptions.dialogue import dialogue_spans, gaps
 
     scratch = settings.data_dir / "work" / "draft"
     scratch.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ def map_dialogue(settings: Settings, ingested: Ingested, transcribed: Transcribe
 
     def work(run: StageRun) -> DialogueMapped:
         from models.vad import speech_regions
-        from pipeline.products.description.dialogue import dialogue_spans, gaps, words_of_script
+        from pipeline.text.descriptions.dialogue import dialogue_spans, gaps, words_of_script
 
         audio, _ = sf.read(str(run.fetch(ingested.asr_audio_uri)), dtype="float32")
         audio = np.asarray(audio, dtype=np.float32)

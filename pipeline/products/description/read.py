@@ -17,8 +17,8 @@ from pipeline.core.inputs import resolve_input
 from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.core.storage import get_json, key_of, put_json
 from pipeline.products.description.contracts import DescribeRequest, ScriptRead
-from pipeline.products.description.cues import DescriptionScript
 from pipeline.stages.contracts import Ingested
+from pipeline.text.descriptions.cues import DescriptionScript
 
 READER_VERSION = 1  # bump when the readers change what they read from the same script
 
@@ -38,7 +38,7 @@ def locate(settings: Settings, where: str) -> Path:
 def preflight(settings: Settings, request: DescribeRequest, duration: float | None = None) -> DescriptionScript:
     """Read the script (and, given the programme's duration, check its cues against it): what the CLI calls
     before it starts a run, and what the stage checks before it stores anything."""
-    from pipeline.products.description.scripts import check_against_programme, clip_to_programme, read_script
+    from pipeline.text.descriptions.scripts import check_against_programme, clip_to_programme, read_script
 
     path = locate(settings, request.script)
     script = read_script(path, name=path.name, language=request.language)
@@ -60,7 +60,7 @@ def read_description_script(settings: Settings, request: DescribeRequest, ingest
     }
 
     def work(run: StageRun) -> ScriptRead:
-        from pipeline.products.description.scripts import check_against_programme, clip_to_programme
+        from pipeline.text.descriptions.scripts import check_against_programme, clip_to_programme
 
         script = preflight(settings, request)
         check_against_programme(script, ingested.duration, path.name)

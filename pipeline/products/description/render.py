@@ -116,8 +116,8 @@ def _render(
     if described.extended and mixed.extended_mix_uri:
         extended = _extended(run, ingested, described, mixed, original, code, lang, unsigned)
     placed = load_placed(settings, described.placed_uri)
-    from pipeline.products.description.dapt import write_dapt
-    from pipeline.products.description.webvtt_io import write_webvtt
+    from pipeline.text.descriptions.dapt import write_dapt
+    from pipeline.text.descriptions.webvtt_io import write_webvtt
 
     vtt = write_webvtt(placed, run.scratch / "description.vtt", lang)
     dapt = write_dapt(placed, run.scratch / "description.dapt.xml", lang, "asRecorded", title=read.stem)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import InputError
-from pipeline.products.description.cues import Cue, DescriptionScript
-from pipeline.products.description.scripts import (
+from pipeline.text.descriptions.cues import Cue, DescriptionScript
+from pipeline.text.descriptions.scripts import (
     check_against_programme,
     clip_to_programme,
     read_script,

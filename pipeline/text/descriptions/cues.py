@@ -56,7 +56,8 @@ class PlacedCue(BaseModel):
     end: float  # placed end, programme time (start + spoken seconds in standard mode)
     gap: tuple[float, float] | None = None  # the dialogue gap it was placed in (None: no gap fit)
     rate: float = 1.0  # engine rate asked (1.0 = natural)
-    shortened: bool = False
+    shortened: bool = False  # spoken in fewer words than written (spoken_text differs from text)
+    shortening: dict[str, object] | None = None  # how it was shortened: engine, budget, within, flags
     extended_s: float = 0.0  # seconds the picture is held for it (extended description only)
     overrun_s: float = 0.0  # seconds spoken over dialogue, flagged for review (0 in a clean placement)
     steps: list[str] = Field(default_factory=list)  # fits | delay | rate | shorten | extend | overrun

@@ -23,8 +23,8 @@ from webvtt.errors import MalformedCaptionError, MalformedFileError
 from webvtt.models import Timestamp
 
 from pipeline.core.errors import InputError
-from pipeline.products.description.cues import Cue, DescriptionScript, PlacedCue
-from pipeline.products.description.scripts import decode_text, make_cue, make_script, primary_language
+from pipeline.text.descriptions.cues import Cue, DescriptionScript, PlacedCue
+from pipeline.text.descriptions.scripts import decode_text, make_cue, make_script, primary_language
 
 _TIMING = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)(?:\s+.*)?$")
 _TIMESTAMP = re.compile(r"^(?:(\d{1,2}):)?(\d{2}):(\d{2})\.(\d{3})$")

@@ -8,8 +8,8 @@ import pytest
 from lxml import etree
 
 from pipeline.core.errors import InputError
-from pipeline.products.description.cues import Cue, DescriptionScript, PlacedCue
-from pipeline.products.description.dapt import DAPTM, TT, TTM, _Rates, parse_time, read_dapt, write_dapt
+from pipeline.text.descriptions.cues import Cue, DescriptionScript, PlacedCue
+from pipeline.text.descriptions.dapt import DAPTM, TT, TTM, _Rates, parse_time, read_dapt, write_dapt
 
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -27,8 +27,8 @@ from pathlib import Path
 from lxml import etree
 
 from pipeline.core.errors import InputError
-from pipeline.products.description.cues import Cue, DescriptionScript, PlacedCue
-from pipeline.products.description.scripts import make_cue, make_script, primary_language
+from pipeline.text.descriptions.cues import Cue, DescriptionScript, PlacedCue
+from pipeline.text.descriptions.scripts import make_cue, make_script, primary_language
 
 TT = "http://www.w3.org/ns/ttml"
 TTP = "http://www.w3.org/ns/ttml#parameter"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipeline.core.errors import InputError
-from pipeline.products.description.tabular import parse_time, read_csv, read_json
+from pipeline.text.descriptions.tabular import parse_time, read_csv, read_json
 
 
 @pytest.mark.parametrize(

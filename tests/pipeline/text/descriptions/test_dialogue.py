@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.script import Script, Segment, SourceInfo, WordTiming
-from pipeline.products.description.dialogue import (
+from pipeline.text.descriptions.dialogue import (
     DialogueMap,
     dialogue_spans,
     gaps,

@@ -16,9 +16,9 @@ import soundfile as sf
 
 from pipeline.audio.clips import render_clips
 from pipeline.core.script import LineQA
-from pipeline.products.description.cues import Cue, PlacedCue
-from pipeline.products.description.dialogue import overlap_s
-from pipeline.products.description.placement import Decision, freeze_points, to_extended_time
+from pipeline.text.descriptions.cues import Cue, PlacedCue
+from pipeline.text.descriptions.dialogue import overlap_s
+from pipeline.text.descriptions.placement import Decision, freeze_points, to_extended_time
 
 RATE = 48000  # the mix rate (pipeline.stages.ingest.MIX_RATE)
 STRETCH_MAX = 1.1  # the most a clip is time-stretched to meet its slot when the engine's rate fell short
@@ -101,7 +101,8 @@ def lay_out(
                 end=round(end, 3),
                 gap=d.gap,
                 rate=round(spoken.rate * tempo, 3),
-                shortened=d.id in condensed,
+                shortened=texts[d.id] != cue.text,
+                shortening={k: v for k, v in condensed[d.id].items() if k != "original"} if d.id in condensed else None,
                 extended_s=round(held, 3),
                 overrun_s=round(over, 3) if over > 0.005 else 0.0,
                 steps=steps,

@@ -8,8 +8,8 @@ import pytest
 import webvtt
 
 from pipeline.core.errors import InputError
-from pipeline.products.description.cues import PlacedCue
-from pipeline.products.description.webvtt_io import read_webvtt, write_webvtt
+from pipeline.text.descriptions.cues import PlacedCue
+from pipeline.text.descriptions.webvtt_io import read_webvtt, write_webvtt
 
 TRACK = """WEBVTT
 Kind: descriptions

@@ -17,8 +17,8 @@ import re
 from typing import Any
 
 from pipeline.core.errors import InputError
-from pipeline.products.description.cues import Cue, DescriptionScript
-from pipeline.products.description.scripts import decode_text, make_cue, make_script, primary_language
+from pipeline.text.descriptions.cues import Cue, DescriptionScript
+from pipeline.text.descriptions.scripts import decode_text, make_cue, make_script, primary_language
 
 _SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:[.,]\d+)?)$")

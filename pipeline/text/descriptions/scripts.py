@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.core.errors import InputError
-from pipeline.products.description.cues import Cue, DescriptionScript
+from pipeline.text.descriptions.cues import Cue, DescriptionScript
 
 FORMATS_HINT = "give a WebVTT (.vtt), DAPT/TTML (.xml/.ttml), CSV or JSON file"
 BY_EXTENSION = {
@@ -81,7 +81,7 @@ def sniff_format(data: bytes) -> str | None:
 
 def _reader(fmt: str) -> Callable[[bytes, str, str], DescriptionScript]:
     # imported here: the readers import the helpers of this module
-    from pipeline.products.description import dapt, tabular, webvtt_io
+    from pipeline.text.descriptions import dapt, tabular, webvtt_io
 
     readers: dict[str, Callable[[bytes, str, str], DescriptionScript]] = {
         "webvtt": webvtt_io.read_webvtt,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.products.description.dialogue import gaps as gaps_of
-from pipeline.products.description.dialogue import overlap_s
-from pipeline.products.description.placement import (
+from pipeline.text.descriptions.dialogue import gaps as gaps_of
+from pipeline.text.descriptions.dialogue import overlap_s
+from pipeline.text.descriptions.placement import (
     Ask,
     Decision,
     Limits,
