@@ -7,7 +7,9 @@ model) is asked for a shorter version with a fixed prompt, greedily. Its answer 
 line, same language, shorter, within the budget or at most 10 % over it, and made of the description's own
 words: a simple content-word overlap rejects invented facts), retried once with the reason, and cached
 under a hash of (text, language, budget, model sha256, prompt version). Without the LLM (weights or runtime
-not installed) or when its answers are rejected, the rules' best stands, flagged.
+not installed) or when its answers are rejected, the rules' best stands, flagged; and when that is still over
+the budget, the last resort keeps the description's head: cut after its first sentences or before a comma,
+semicolon, colon or dash (flagged 'clauses-dropped'; descriptions say what matters first), else over budget.
 """
 
 from __future__ import annotations
@@ -132,6 +134,23 @@ def rule_candidates(text: str, language: str) -> list[str]:
     return [c for c in dict.fromkeys(candidates) if c]
 
 
+_ANY_CLAUSE = re.compile(r"\s*[,;:\u2014\u2013]\s+|\s+-\s+")
+
+
+def head_cuts(text: str) -> list[str]:
+    """The last resort, least meaning kept: `text` cut after its first sentences, or before any comma,
+    semicolon, colon or dash (whatever clause follows), longest first; each head keeps at least
+    _MIN_HEAD_WORDS words. Descriptions put what matters first, so the head is what is kept."""
+    plain = " ".join(text.split())
+    sentences = [x for x in _SENTENCE_END.split(plain) if x]
+    heads = [" ".join(sentences[:k]) for k in range(len(sentences) - 1, 0, -1)]
+    for m in _ANY_CLAUSE.finditer(plain):
+        head = plain[: m.start()].rstrip(" ,;:-\u2014\u2013")
+        if len(tokens(head)) >= _MIN_HEAD_WORDS:
+            heads.append(head if head[-1] in ".!?\u2026" else head + ".")
+    return sorted(dict.fromkeys(heads), key=len, reverse=True)
+
+
 def condense_by_rules(text: str, language: str, budget: int) -> str:
     """The least-changed rule candidate within the budget, else the shortest of them."""
     return shortest_within(rule_candidates(text, language), budget)
@@ -251,9 +270,10 @@ def cache_key(text: str, language: str, budget: int, model_sha256: str) -> str:
 class Condenser:
     """Shortens texts with rules and, where they fall short, with `model` (None: rules only)."""
 
-    def __init__(self, model: ChatModel | None, cache: TranslationCache | None = None) -> None:
+    def __init__(self, model: ChatModel | None, cache: TranslationCache | None = None, head_cut: bool = True) -> None:
         self.model = model
         self.cache = cache
+        self.head_cut = head_cut  # when nothing else fits: cut the text after a clause (see head_cuts)
 
     def condense(self, text: str, language: str, budget: int) -> Condensed:
         if budget < 1:
@@ -282,9 +302,12 @@ class Condenser:
         within = len(short) <= budget
         return Condensed(short, self.model.info.id, text, budget, within, () if within else ("over-budget",))
 
-    @staticmethod
-    def _rules_best(best: str, original: str, budget: int, why: str) -> Condensed:
+    def _rules_best(self, best: str, original: str, budget: int, why: str) -> Condensed:
         within = len(best) <= budget
+        if not within and self.head_cut:  # the last resort: the description's head, within the budget
+            head = next((h for h in head_cuts(best) if len(h) <= budget), None)
+            if head is not None:
+                return Condensed(head, RULES, original, budget, True, (why, "clauses-dropped"))
         return Condensed(best, RULES, original, budget, within, (why,) if within else (why, "over-budget"))
 
     def _outcome(self, text: str, language: str, budget: int) -> dict[str, Any]:
@@ -361,12 +384,12 @@ def condense(settings: Settings, text: str, language: str, budget_chars: int) ->
 
 def condense_many(settings: Settings, items: list[tuple[str, int]], language: str) -> list[Condensed]:
     """condense() for each (text, budget) pair; the LLM is looked up once, and only when the rules fall short."""
-    rules_only = Condenser(None)
+    rules_only = Condenser(None, head_cut=False)
     out = [rules_only.condense(text, language, budget) for text, budget in items]
     short = [i for i, c in enumerate(out) if not c.within]
     if short:
-        c = condenser(settings)
+        c = condenser(settings)  # the LLM, and the head cut where it fails too (or rules only, and the head cut)
         for i in short:
             text, budget = items[i]
-            out[i] = c.condense(text, language, budget) if c.model is not None else out[i]
+            out[i] = c.condense(text, language, budget)
     return out

@@ -159,3 +159,35 @@ def test_the_real_llm_shortens_a_description() -> None:
     out = Condenser(model).condense(MARKET, "en", 50)
     assert out.engine == LLM_ID, out
     assert len(out.text) <= 55 and "woman" in out.text.lower() and "market" in out.text.lower(), out
+
+
+def test_head_cuts_keep_the_description_s_head() -> None:
+    from pipeline.text.translation.condense import head_cuts
+
+    text = (
+        "An engraving fills the screen: a print shop where one man inks the type, another pulls the bar of the "
+        "press, and a boy hangs the sheets to dry."
+    )
+    cuts = head_cuts(text)
+    assert cuts[0] == (
+        "An engraving fills the screen: a print shop where one man inks the type, another pulls the bar of the press."
+    )
+    assert cuts[-1] == "An engraving fills the screen."
+    assert all(len(a) >= len(b) for a, b in zip(cuts, cuts[1:], strict=False))
+    first = head_cuts("Two sentences here. And a second one, with a clause.")[0]
+    assert first == "Two sentences here. And a second one."
+    assert head_cuts("Too, short") == []
+
+
+def test_the_head_cut_is_the_last_resort_when_nothing_else_fits() -> None:
+    from pipeline.text.translation.condense import Condenser
+
+    text = "A crowded print shop where one man inks the type, another pulls the bar of the press, and a boy dries."
+    got = Condenser(None).condense(text, "en", 60)
+    assert got.within and got.text == "A crowded print shop where one man inks the type."
+    assert "clauses-dropped" in got.flags
+    assert "no-llm" in got.flags and got.original == text
+    kept = Condenser(None, head_cut=False).condense(text, "en", 60)
+    assert not kept.within and "over-budget" in kept.flags
+    hopeless = Condenser(None).condense("Everything everywhere simultaneously.", "en", 10)
+    assert not hopeless.within and "over-budget" in hopeless.flags
