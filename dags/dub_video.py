@@ -73,6 +73,12 @@ from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
             enum=["broadcast", "children"],
             description="subtitle reading speed: broadcast 17, children 13 chars/s",
         ),
+        "describe": Param(
+            "",
+            type="string",
+            description="a description script (WebVTT, DAPT, CSV or JSON; path or URI): a described track per dub "
+            "language; empty = none",
+        ),
     },
     doc_md=__doc__,
 )
@@ -181,9 +187,30 @@ def dub_video() -> None:
         )
 
     @task
-    def mux(ingested: XCom, transcribed: XCom, fits: list[XCom], mixes: list[XCom], request: XCom) -> XCom:
-        from pipeline.products.dubbing import mux
+    def describe(ingested: XCom, transcribed: XCom, fits: list[XCom], mixed: XCom, request: XCom) -> XCom:
+        """A described track of this dub language (`describe` param); an empty document when none is asked."""
+        from pipeline.products.dubbing import describe
         from pipeline.products.dubbing.contracts import DubRequest, Fitted
+        from pipeline.stages.contracts import Ingested, Mixed, Transcribed
+
+        req, source = DubRequest.from_xcom(request), Ingested.from_xcom(ingested)
+        if not req.describe or not source.has_video:
+            return {}
+        return run(
+            describe.describe_dub,
+            req,
+            source,
+            Transcribed.from_xcom(transcribed),
+            [Fitted.from_xcom(f) for f in fits],
+            Mixed.from_xcom(mixed),
+        )
+
+    @task
+    def mux(
+        ingested: XCom, transcribed: XCom, fits: list[XCom], mixes: list[XCom], described: list[XCom], request: XCom
+    ) -> XCom:
+        from pipeline.products.dubbing import mux
+        from pipeline.products.dubbing.contracts import DescribedDub, DubRequest, Fitted
         from pipeline.stages.contracts import Ingested, Mixed, Transcribed
 
         req = DubRequest.from_xcom(request)
@@ -196,6 +223,7 @@ def dub_video() -> None:
             req.containers,
             req.subtitle_profile,
             req.loudness_profile,
+            [DescribedDub.from_xcom(d) for d in described if d],
         )
 
     @task
@@ -207,6 +235,7 @@ def dub_video() -> None:
         synthesized: list[XCom],
         fits: list[XCom],
         mixes: list[XCom],
+        described: list[XCom],
         muxed: XCom,
         request: XCom,
     ) -> XCom:
@@ -225,6 +254,7 @@ def dub_video() -> None:
                 "synthesized": list(synthesized),
                 "fits": list(fits),
                 "mixes": list(mixes),
+                "described": [d for d in described if d],
                 "muxed": muxed,
             }
         )
@@ -242,7 +272,13 @@ def dub_video() -> None:
     fitted: Any = fit.partial(ingested=ingested).expand(synthesized=synthesized)
     separated: Any = separate(ingested, transcribed)
     mixed: Any = mix.partial(ingested=ingested, separated=separated, request=request).expand(fitted=fitted)
-    muxed: Any = mux(ingested, transcribed, fitted, mixed, request)
-    publish(ingested, [heard, diarized, transcribed], separated, translated, synthesized, fitted, mixed, muxed, request)
+    described: Any = describe.partial(
+        ingested=ingested, transcribed=transcribed, fits=fitted, request=request
+    ).expand(mixed=mixed)
+    muxed: Any = mux(ingested, transcribed, fitted, mixed, described, request)
+    publish(
+        ingested, [heard, diarized, transcribed], separated, translated, synthesized, fitted, mixed, described, muxed,
+        request,
+    )  # fmt: skip
 
 dub_video_dag = dub_video()

@@ -36,6 +36,10 @@ def dub(
     ] = None,
     series: Annotated[str, typer.Option(help="series name: speakers keep their voices across episodes")] = "",
     style: Annotated[str, typer.Option(help="delivery style for every line: neutral|warm|excited|calm|serious")] = "",
+    describe: Annotated[
+        str,
+        typer.Option(help="description script (WebVTT, DAPT, CSV, JSON): add a described track per dub language"),
+    ] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
     """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
@@ -57,6 +61,8 @@ def dub(
             "series": series,
             "style": style,
             "subtitle_profile": subtitles or settings.subtitle_profile,
+            "describe": str(Path(describe).expanduser().resolve()) if describe.strip() and "://" not in describe
+            else describe,
         }
     )
     _dub(request, verbose)
@@ -75,6 +81,21 @@ def _preflight(request: DubRequest) -> Any:
 
         load_glossary(settings, request.glossary)
     info = check_input(request.input, str(settings.data_dir / "work"))
+    if request.describe:  # a bad description script, or no picture to describe: refused before Airflow starts
+        from datetime import date
+
+        from pipeline.core.errors import InputError
+        from pipeline.products.dubbing.describe import read_description
+        from pipeline.stages.describing.speaking import USE
+        from pipeline.stages.voice_choice import choose_voice
+
+        if not info.has_video:
+            raise InputError(
+                f"{Path(request.input).name} has no picture to describe", "drop --describe, or give the video"
+            )
+        _, path = read_description(settings, request.describe, info.duration)
+        for t in request.target_languages:  # each dub language needs a describer voice
+            choose_voice(settings, "", t, date.today(), path.name, USE)
     get_asr(settings)  # weights present and verified
     if request.source_language:
         for t in request.target_languages:
@@ -104,6 +125,18 @@ def _dub(request: DubRequest, verbose: bool) -> None:
         report = json.loads(report_path.read_text())
         _print_voices(report)
         _print_timing(report)
+        _print_description(report)
+
+
+def _print_description(report: dict[str, Any]) -> None:
+    """The described tracks (`--describe`): per language how the descriptions were placed."""
+    for lang, d in (report.get("description") or {}).items():
+        f = d.get("figures") or {}
+        console.print(
+            f"audio description ({lang}): {f.get('cues')} descriptions, within 1 s of their time "
+            f"{f.get('placed_within_1s')}, delayed {f.get('delayed')}, faster {f.get('rated')}, shortened "
+            f"{f.get('shortened')}, overruns {f.get('overruns')}"
+        )
 
 
 def _print_voices(report: dict[str, Any]) -> None:

@@ -45,6 +45,7 @@ STAGE_VERSIONS = {
     "voice_descriptions": 1,
     "mix_description": 1,
     "render_described": 1,
+    "describe_dub": 1,
 }
 
 

@@ -37,6 +37,10 @@ MEDIA_TYPES = {
 }
 
 
+# the stages that speak with a voice: the consents their results name are the job's
+VOICE_STAGES = ("synthesize", "describe_dub")
+
+
 def media_type(name: str) -> str:
     return MEDIA_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")
 
@@ -174,7 +178,7 @@ def record_publication(
     mixes = [r for r in stage_results if r.get("stage") == "mix" and r.get("mix_uri")]
     marked = [m for m in mixes if (m.get("watermark") or {}).get("payload") is not None]
     consent_ids = sorted(
-        {int(c) for r in stage_results if r.get("stage") == "synthesize" for c in r.get("consents", [])}
+        {int(c) for r in stage_results if r.get("stage") in VOICE_STAGES for c in r.get("consents", [])}
     )
     stages = _stages_once([*stage_results, muxed])  # the results may hold the muxed one already
     source = {"role": "source", "uri": ingested["source_uri"], "sha256": ingested["source_sha256"]}

@@ -59,11 +59,11 @@ def test_dub_video_tasks_and_params(tmp_path: Path) -> None:
     info = _probe(tmp_path)
     assert info["tasks"] == sorted(
         ["configure", "ingest", "transcribe", "diarize", "cast", "targets", "translate", "synthesize", "fit",
-         "separate", "mix", "mux", "publish"]
+         "separate", "mix", "describe", "mux", "publish"]
     )
     assert info["params"] == [
-        "containers", "glossary", "input", "loudness_profile", "output", "series", "source_language", "speaker_people",
-        "speakers", "stems", "style", "subtitle_profile", "target_languages"]
+        "containers", "describe", "glossary", "input", "loudness_profile", "output", "series", "source_language",
+        "speaker_people", "speakers", "stems", "style", "subtitle_profile", "target_languages"]
 
 
 def test_dub_video_params_are_the_dub_request(tmp_path: Path) -> None:

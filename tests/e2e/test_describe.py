@@ -166,3 +166,36 @@ def test_the_scripts_as_placed_read_back(described: dict[str, Any]) -> None:
         for c in script.cues:
             assert abs(c.start - placed[c.id]["start"]) < 0.01
             assert c.text == placed[c.id]["spoken_text"]
+
+
+@pytest.mark.slow
+def test_a_dub_adds_a_described_track_per_language(sample_video: Path, tmp_path: Path) -> None:
+    """`dubline dub --describe`: the English descriptions translated into Spanish, placed in the Spanish dub's
+    gaps and mixed into a described dub track after the dub, flagged for the visually impaired."""
+    from pipeline.text.descriptions.scripts import read_script
+
+    script = write_vtt(
+        tmp_path / "talk.vtt",
+        [("p1", 2.0, None, "A title card shows the name of the talk."), ("p2", 15.0, None, "The speaker smiles.")],
+    )
+    out = tmp_path / "out"
+    proc = _run("dub", str(sample_video), "--to", "es", "--describe", str(script), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    assert "audio description (es)" in proc.stdout
+    audio = [s for s in _streams(out / "talk.dub.mp4") if s["codec_type"] == "audio"]
+    assert [s["tags"]["language"] for s in audio] == ["eng", "spa", "spa"]
+    assert [s["disposition"]["visual_impaired"] for s in audio] == [0, 0, 1]
+    assert audio[0]["disposition"]["default"] == 1 and audio[2]["disposition"].get("descriptions") == 1
+    assert audio[2]["tags"]["handler_name"] == "Audio description (es)"
+    report = json.loads((out / "talk.report.json").read_text())
+    desc = report["description"]["es"]
+    assert desc["figures"]["cues"] == 2 and desc["translation"] is not None
+    assert desc["script"]["language"] == "en" and desc["voice"]["person"] is None
+    cues = {c["id"]: c for c in desc["cues"]}
+    assert sorted(cues) == ["p1", "p2"]
+    assert cues["p1"]["spoken_text"] != "A title card shows the name of the talk."  # translated
+    for c in cues.values():
+        assert c["overrun_s"] == 0 or "overrun" in c["steps"]
+    placed = read_script(out / "talk.es.description.vtt")
+    assert [c.id for c in placed.cues] == sorted(cues, key=lambda i: cues[i]["start"])
+    assert report["loudness"]["es-ad"]["meets"] is True

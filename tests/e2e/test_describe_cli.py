@@ -95,3 +95,22 @@ def test_a_bad_programme_or_option_is_refused(
 def test_no_script_is_refused(media: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     _assert_refused(_run("describe", "prog.mp4", "--out", str(out), cwd=media), ["--script"], out)
+
+
+@pytest.mark.parametrize(
+    ("video", "script", "needles"),
+    [
+        ("tone.wav", "ok.vtt", ["tone.wav has no picture to describe", "--describe"]),
+        ("prog.mp4", "late.vtt", ["late.vtt", "cue d2 (line 7)", "end of the programme"]),
+        ("prog.mp4", "missing.vtt", ["missing.vtt does not exist"]),
+    ],
+)
+def test_dub_refuses_a_bad_describe_script_before_it_starts(
+    media: Path, tmp_path: Path, video: str, script: str, needles: list[str]
+) -> None:
+    late = SCRIPTS["late.vtt"][0]
+    (tmp_path / "late.vtt").write_text(late)
+    (tmp_path / "ok.vtt").write_text(GOOD)
+    out = tmp_path / "out"
+    proc = _run("dub", video, "--to", "es", "--describe", str(tmp_path / script), "--out", str(out), cwd=media)
+    _assert_refused(proc, needles, out)

@@ -17,7 +17,7 @@ from pipeline.audio import media
 from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
 from pipeline.core.inputs import resolve_input
-from pipeline.products.description.listen import GUARD_S, MERGE_S, MIN_GAP_S
+from pipeline.text.descriptions.dialogue import GUARD_S, MERGE_S, MIN_GAP_S
 
 DEFAULT_LANGUAGE = "en"
 

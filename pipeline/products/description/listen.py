@@ -13,10 +13,8 @@ from pipeline.core.storage import get_json, key_of, put_json
 from pipeline.products.description.contracts import DialogueMapped
 from pipeline.stages.common import load_script
 from pipeline.stages.contracts import Ingested, Transcribed
+from pipeline.text.descriptions.dialogue import GUARD_S, MERGE_S, MIN_GAP_S
 
-GUARD_S = 0.25  # kept clear on each side of speech
-MERGE_S = 0.4  # speech closer than this is one span (a breath is not a gap)
-MIN_GAP_S = 0.6  # a shorter silence is no gap for a description
 MAP_VERSION = 1
 
 

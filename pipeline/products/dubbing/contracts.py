@@ -56,6 +56,11 @@ class DubRequest(Contract):
     series: str = ""
     style: Style = ""
     subtitle_profile: SubtitleProfile = "broadcast"
+    describe: str = Field(
+        "",
+        description="a description script (WebVTT, DAPT, CSV or JSON; path or URI): adds a described track per "
+        "dub language; empty = none",
+    )
 
     @field_validator("source_language", mode="before")
     @classmethod
@@ -80,7 +85,7 @@ class DubRequest(Contract):
             return parse_speaker_people(v)
         raise ValueError('give a mapping such as {"S1": "joe"} or S1=joe')
 
-    @field_validator("series", "glossary", "output", "input", mode="before")
+    @field_validator("series", "glossary", "output", "input", "describe", mode="before")
     @classmethod
     def _strip(cls, v: object) -> str:
         return str(v or "").strip()
@@ -164,3 +169,26 @@ class Published(Contract):
     links: dict[str, str] | None = None
     provenance: dict[str, str] = {}
     manifest: str = ""
+
+
+class DescribedDub(StageResult):
+    """One dub language's described track: the description script translated into the language, spoken by
+    its describer in the dub's gaps (never over the dub's or the original's speech unflagged), and mixed into
+    the dub (ducked under each description, normalized, marked)."""
+
+    language: str
+    mix_uri: str  # the described dub: the dub's mix with the descriptions, normalized and watermarked
+    stem_uri: str  # the descriptions alone on the programme's timeline
+    placed_uri: str  # PlacedCue list (JSON)
+    vtt_uri: str  # the descriptions as placed, WebVTT
+    spans: list[tuple[float, float]]
+    cues: int
+    script: JsonDoc  # the script as given: filename, sha256, format, language
+    translation: JsonDoc | None = None  # engine and provenance where the script was in another language
+    voice: JsonDoc
+    consents: list[int] = []
+    figures: JsonDoc
+    qa: JsonDoc | None = None
+    loudness: JsonDoc
+    levels: JsonDoc
+    watermark: JsonDoc | None = None

@@ -1,8 +1,10 @@
 """mux: the delivered media and subtitles, built in the store under the stage's content-addressed prefix.
 
 The original track (normalized to the delivery profile) and one dub track per language, in the order the
-languages were asked for, tagged with ISO 639-2 codes; the video stream copied; soft subtitles for every
-language. publish (`pipeline.products.dubbing.publish`) signs and delivers what mux made.
+languages were asked for, tagged with ISO 639-2 codes; then, with `--describe`, one described dub track per
+language (disposition visual_impaired, and `descriptions` in mp4; title "Audio description (<lang>)"); the
+video stream copied; soft subtitles for every language. publish (`pipeline.products.dubbing.publish`) signs
+and delivers what mux made.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pipeline.audio import loudness, media
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError
 from pipeline.core.stagerun import StageRun, run_stage
-from pipeline.products.dubbing.contracts import Fitted, Muxed
+from pipeline.products.dubbing.contracts import DescribedDub, Fitted, Muxed
 from pipeline.stages.common import load_script, save_script
 from pipeline.stages.contracts import Ingested, JsonDoc, Mixed, Transcribed
 from pipeline.stages.ingest import MIX_RATE
@@ -32,6 +34,7 @@ def mux(
     containers: Sequence[str] | None = None,
     subtitle_profile: str | None = None,
     loudness_profile: str | None = None,
+    described: Sequence[DescribedDub] = (),
 ) -> Muxed:
     rules = subtitle_rules(subtitle_profile or settings.subtitle_profile)
     loud = loudness.profile(loudness_profile or settings.loudness_profile)
@@ -43,6 +46,8 @@ def mux(
     # keep the order the languages were asked for (map index order): it is the order of the tracks
     by_lang = {m.language: m for m in mixes}
     mixes = [by_lang[f.language] for f in fits]
+    ad_by_lang = {d.language: d for d in described}
+    ads = [ad_by_lang[f.language] for f in fits if f.language in ad_by_lang]
     material = {
         "source": ingested.source_sha256,
         "transcribed": transcribed.key,
@@ -51,6 +56,7 @@ def mux(
         "containers": exts,
         "subtitles": rules.name,
         "loudness": loud.name,
+        **({"described": [d.key for d in ads]} if ads else {}),
     }
 
     def work(run: StageRun) -> Muxed:
@@ -96,14 +102,24 @@ def mux(
         }
         for m in mixes:
             levels[m.language] = {"track": "dub", **m.loudness}
+        for d in ads:
+            levels[f"{d.language}-ad"] = {"track": "audio description", **d.loudness}
         tracks = [(original, media.iso639_2(src_lang), f"Original ({src_lang})")]
         for m in mixes:
             tracks.append((run.fetch(m.mix_uri), media.iso639_2(m.language), f"Dub ({m.language})"))
+        for d in ads:
+            tracks.append((run.fetch(d.mix_uri), media.iso639_2(d.language), f"Audio description ({d.language})"))
         video = run.fetch(ingested.source_uri) if ingested.has_video else None
         outputs: dict[str, str] = {}
         for ext in exts:
             picture = video if ext != "m4a" else None  # m4a: the audio tracks alone
-            out = media.mux(picture, tracks, run.scratch / f"dub.{ext}", ingested.duration, subtitles=srts)
+            flags = None
+            if ads:  # the original the default; the described tracks flagged for the visually impaired
+                ad_flag = "visual_impaired+descriptions" if ext in ("mp4", "m4a") else "visual_impaired"
+                flags = ["default"] + ["0"] * len(mixes) + [ad_flag] * len(ads)
+            out = media.mux(
+                picture, tracks, run.scratch / f"dub.{ext}", ingested.duration, subtitles=srts, dispositions=flags
+            )
             outputs[ext] = run.put(out.name, out)
         return Muxed(
             media_uri=outputs[exts[0]],

@@ -18,7 +18,15 @@ from pipeline.core import progress
 from pipeline.core.config import Settings
 from pipeline.core.stagerun import Contract, JsonDoc, StageResult, open_settings_store, write_job_manifest
 from pipeline.core.storage import copy_object, get_json, is_local_location, key_of, local_dir, open_store
-from pipeline.products.dubbing.contracts import DubRequest, Fitted, Muxed, Published, Synthesized, Translated
+from pipeline.products.dubbing.contracts import (
+    DescribedDub,
+    DubRequest,
+    Fitted,
+    Muxed,
+    Published,
+    Synthesized,
+    Translated,
+)
 from pipeline.stages.contracts import Ingested, Mixed, Separated, Transcribed
 
 
@@ -34,6 +42,7 @@ class DubOutcome(Contract):
     synthesized: list[Synthesized]
     fits: list[Fitted]
     mixes: list[Mixed]
+    described: list[DescribedDub] = []  # with --describe: one described track per language
     muxed: Muxed
 
     def results(self) -> list[StageResult]:
@@ -48,6 +57,7 @@ class DubOutcome(Contract):
             *self.synthesized,
             *self.fits,
             *self.mixes,
+            *self.described,
             self.muxed,
         ]
 
@@ -57,6 +67,29 @@ def _timing_lines(store: Any, fits: list[Fitted]) -> dict[str, list[JsonValue]]:
     return {f.language: list(get_json(store, key_of(store, f.timing_report_uri))["lines"]) for f in fits}
 
 
+
+
+def _description(described: list[DescribedDub], cues: dict[str, list[JsonValue]] | None) -> dict[str, Any]:
+    """The described tracks (`--describe`): per language the script, its translation, the describer, the
+    figures, each cue as placed (asked and placed time, rate, text as written and as spoken), QA, levels."""
+    return {
+        d.language: {
+            "script": d.script,
+            "translation": d.translation,
+            "voice": d.voice,
+            "figures": {**d.figures, "cues": d.cues},
+            "cues": (cues or {}).get(d.language, []),
+            "qa": d.qa,
+            "levels": d.levels,
+            "loudness": d.loudness,
+            "watermark": d.watermark,
+        }
+        for d in described
+    }
+
+
+def _described_cues(store: Any, described: list[DescribedDub]) -> dict[str, list[JsonValue]]:
+    return {d.language: list(get_json(store, key_of(store, d.placed_uri))) for d in described}
 
 
 def _skipped(muxed: Muxed) -> dict[str, JsonValue]:
@@ -72,6 +105,11 @@ def _warnings(job: DubOutcome, muxed: Muxed) -> list[str]:
         + [w for s in job.synthesized for w in s.casting_warnings]
         + [f"{lang}: {n} line(s) still heard wrong after re-synthesis (see qa)" for lang, n in qa_failed if n]
         + [f"{ext}: {why}" for ext, why in _skipped(muxed).items() if ext in ("mkv",)]
+        + [
+            f"{d.language}: {d.figures.get('overruns')} description(s) run over dialogue, flagged for review"
+            for d in job.described
+            if d.figures.get("overruns")
+        ]
     )
 
 
@@ -82,6 +120,7 @@ def build_report(
     files: dict[str, str],
     request: DubRequest,
     timing_lines: dict[str, list[JsonValue]] | None = None,
+    described_cues: dict[str, list[JsonValue]] | None = None,
 ) -> dict[str, Any]:
     """The job report (`<stem>.report.json`): input, languages, models, timing, speakers, voices, QA,
     subtitles, loudness, separation, watermarks, content credentials, warnings and every stage's time."""
@@ -125,6 +164,7 @@ def build_report(
         "loudness": muxed.loudness,
         "separation": {"method": sep.method, "warning": sep.warning, "rtf": sep.rtf},
         "watermark": {m.language: m.watermark for m in job.mixes},
+        "description": _description(job.described, described_cues) if job.described else None,
         "content_credentials": muxed.c2pa,
         "warnings": _warnings(job, muxed),
         "stages": stages,
@@ -182,6 +222,8 @@ def _names(job: DubOutcome, muxed: Muxed, stems: bool) -> dict[str, str]:
     for lang, by_ext in muxed.subtitles.items():
         for ext, uri in by_ext.items():
             names[f"{stem}.{lang}.{ext}"] = uri
+    for d in job.described:
+        names[f"{stem}.{d.language}.description.vtt"] = d.vtt_uri
     return names
 
 
@@ -193,11 +235,13 @@ def _publish(
     location = _location(settings, job.ingested, request.output)
     report_name = f"{job.ingested.stem}.report.json"
     timing = _timing_lines(store, job.fits)
+    described = _described_cues(store, job.described)
     if is_local_location(location):
         folder = local_dir(location)
         folder.mkdir(parents=True, exist_ok=True)
         files = {n: str(folder / n) for n in names}
-        report = build_report(job, results, muxed, {**files, "report": str(folder / report_name)}, request, timing)
+        where = {**files, "report": str(folder / report_name)}
+        report = build_report(job, results, muxed, where, request, timing, described)
         for name, uri in names.items():
             src = store.local_path(key_of(store, uri), settings.data_dir / "work" / "publish")
             with atomic_path(folder / name) as tmp:
@@ -206,7 +250,8 @@ def _publish(
         return Published(location=str(folder), files=files, report=str(folder / report_name))
     target = open_store(location, settings)
     files = {n: target.uri(n) for n in names}
-    report = build_report(job, results, muxed, {**files, "report": target.uri(report_name)}, request, timing)
+    where = {**files, "report": target.uri(report_name)}
+    report = build_report(job, results, muxed, where, request, timing, described)
     for name, uri in names.items():
         copy_object(store, key_of(store, uri), target, name, settings.data_dir / "work" / "publish")
     target.put_bytes(report_name, json.dumps(report, indent=1).encode())

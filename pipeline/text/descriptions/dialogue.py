@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from pipeline.core.script import Script
 
 Span = tuple[float, float]
+GUARD_S = 0.25  # kept clear on each side of speech
+MERGE_S = 0.4  # speech closer than this is one span (a breath is not a gap)
+MIN_GAP_S = 0.6  # a shorter silence is no gap for a description
 DIGITS = 6  # spans are rounded to the microsecond, so guards do not leave float noise in reports
 
 
