@@ -3,9 +3,10 @@ name (`lecture1.mp4` + `lecture1.vtt`), one `describe_video` run per pair (the `
 
 A video without a script, or a script without a video, is reported and left out (so are dubline's own
 outputs: `<stem>.draft.dapt.xml` is a draft to edit and rename `<stem>.dapt.xml`); a base name with two scripts
-(`a.vtt` and `a.csv`) is refused for that pair (say which). Each run's id comes from the pair's names, sizes and
-the batch's settings, so starting the same batch twice does not start the same work twice; an edited script
-(another size or name) is a new run. No Airflow here: the DAG (dags/describe_batch.py) calls `pairs`.
+(`a.vtt` and `a.csv`) is refused for that pair (say which). Each run's id comes from the pair's names, the
+video's size, the script's content (sha256) and the batch's settings, so starting the same batch twice does
+not start the same work twice; an edited script is a new run. No Airflow here: the DAG
+(dags/describe_batch.py) calls `pairs`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ def _listing(settings: Settings, location: str) -> list[tuple[str, str, int]]:
     raise InputError(f"batch location {location!r} is not a folder, file:// or s3:// URI", _HINT)
 
 
+def _content_sha(settings: Settings, location: str, name: str, uri: str) -> str:
+    """sha256 of a script's bytes (scripts are small; a video is named by its name and size)."""
+    import hashlib
+
+    if urlparse(location).scheme == "s3":
+        data = open_store(location, settings).get_bytes(name)
+    else:
+        data = Path(uri).read_bytes()
+    return hashlib.sha256(data).hexdigest()
+
+
 def script_stem(name: str) -> str:
     """The video name a script belongs to: `lecture1.vtt`, `lecture1.dapt.xml`, `lecture1.ttml.xml` -> lecture1."""
     stem = Path(name).stem
@@ -90,7 +102,8 @@ def pairs(settings: Settings, location: str, output: str, defaults: dict[str, An
         sname, suri, ssize = found[0]
         where = f"{output.rstrip('/')}/{stem}" if output.strip() else ""
         conf = DescribeRequest.from_params({**defaults, "video": vuri, "script": suri, "output": where}).to_xcom()
-        ident = digest({"video": [vname, vsize], "script": [sname, ssize], "conf": conf})[:16]
+        script_sha = _content_sha(settings, loc, sname, suri)  # an edited script is new work, even at one size
+        ident = digest({"video": [vname, vsize], "script": [sname, ssize, script_sha], "conf": conf})[:16]
         safe = re.sub(r"[^A-Za-z0-9_.~:+-]", "_", stem)[:40]  # Airflow's run id alphabet
         out.append({"trigger_run_id": f"batch__{safe}__{ident}", "conf": conf})
     for stem, found in sorted(scripts.items()):
