@@ -108,3 +108,77 @@ def test_describe_batch_maps_one_run_per_pair(parsed: dict[str, Any]) -> None:
     assert dag["tasks"] == {"pairs": ["start"], "start": []}
     assert dag["mapped"] == ["start"]
     assert set(dag["params"]) >= {"folder", "output", "extended", "voice", "style", "language"}
+
+
+RUN_BATCH = r"""
+import importlib.util, json, sys
+dags = sys.argv[1]
+sys.path.append(dags)  # as Airflow does: the DAG file imports dubline_tasks
+spec = importlib.util.spec_from_file_location("describe_batch_dag_file", f"{dags}/describe_batch.py")
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+from airflow.models.dagrun import DagRun
+from airflow.settings import Session
+
+def once(conf):
+    dr = module.describe_batch_dag.test(run_conf=conf)
+    session = Session()
+    tis = sorted([t.task_id, t.map_index, str(t.state)] for t in dr.get_task_instances(session=session))
+    found = session.query(DagRun).filter(DagRun.dag_id == "describe_video")
+    runs = sorted([r.run_id, str(r.state), r.conf] for r in found)
+    session.close()
+    return {"state": str(dr.state), "tis": tis, "runs": runs}
+
+conf = json.loads(sys.argv[2])
+print(json.dumps([once(conf), once(conf)]))
+"""
+
+
+@pytest.mark.slow
+def test_describe_batch_starts_one_run_per_pair_once(tmp_path: Path) -> None:
+    """dag.test() of describe_batch over a folder of two video and script pairs (and a video without a
+    script): two queued `describe_video` runs with the pairs' confs; started again, none."""
+    from pipeline.products.description.contracts import DescribeRequest
+
+    folder = tmp_path / "lectures"
+    folder.mkdir()
+    for name in ("a.mp4", "a.vtt", "b.mkv", "b.csv", "c.mp4"):
+        (folder / name).write_text(name)
+    home = tmp_path / "airflow"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBLINE_", "AIRFLOW_CTX_"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+        AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+        DUBLINE_DATA_DIR=str(tmp_path / "data"),
+        DUBLINE_TASK_RETRIES="0",
+    )
+    migrate = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert migrate.returncode == 0, migrate.stderr[-2000:]
+    conf = {"folder": str(folder), "output": str(tmp_path / "out"), "extended": True, "style": "calm"}
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_BATCH, str(REPO / "dags"), json.dumps(conf)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, second = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert first["state"] == "success"
+    assert first["tis"] == [["pairs", -1, "success"], ["start", 0, "success"], ["start", 1, "success"]]
+    runs = first["runs"]
+    assert [r[1] for r in runs] == ["queued", "queued"]
+    requests = [DescribeRequest.from_params(r[2]) for r in runs]
+    assert sorted(Path(r.video).name for r in requests) == ["a.mp4", "b.mkv"]
+    assert sorted(Path(r.script).name for r in requests) == ["a.vtt", "b.csv"]
+    assert all(r.extended and r.style == "calm" for r in requests)
+    assert sorted(r.output for r in requests) == [str(tmp_path / "out" / "a"), str(tmp_path / "out" / "b")]
+    assert second["state"] == "success"
+    assert second["runs"] == runs  # the same pairs: no new run
+    assert [t[2] for t in second["tis"] if t[0] == "start"] == ["skipped", "skipped"]
