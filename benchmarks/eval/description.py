@@ -171,8 +171,10 @@ def show(f: dict[str, Any]) -> None:
         if row["wer"] > 0:
             print(f"  {row['id']}: WER {row['wer']:.2f}, heard {row['heard']!r}")
     lv, ld = f["levels"], f["loudness"]
-    print(f"programme level under descriptions {lv['under_db']} dB, outside {lv['outside_db']} dB "
-          f"(difference {lv['difference_db']} dB; the duck is -10 dB)")
+    print(f"programme level under descriptions {lv['under_db']} dB, outside them {lv['outside_db']} dB "
+          f"(difference {lv['difference_db']} dB; outside includes the dialogue)")
+    print(f"programme ducked under the descriptions by {lv.get('ducked_by_db')} dB against the same spans "
+          "not ducked (asked: -10 dB, attack and release ramps included)")
     print(f"AD mix loudness {ld.get('integrated_lufs')} LUFS, true peak {ld.get('true_peak_dbtp')} dBTP "
           "(EBU R128: -23 +-1 LU, <= -1 dBTP)")
     stages = ", ".join(f"{s['stage']} {s['elapsed_s']:.1f}" for s in f["stages"] if not s["cached"])

@@ -137,7 +137,8 @@ def test_descriptions_never_speak_over_dialogue_unflagged(described: dict[str, A
 @pytest.mark.slow
 def test_the_programme_is_ducked_only_under_descriptions_and_the_mix_meets_r128(described: dict[str, Any]) -> None:
     report = described["report"]
-    assert report["levels"]["difference_db"] <= -6.0  # the -10 dB duck, less the attack and release ramps
+    assert report["levels"]["difference_db"] <= -6.0
+    assert -11.0 <= report["levels"]["ducked_by_db"] <= -6.0  # the -10 dB duck, less the attack and release ramps
     ad = report["loudness"]["ad"]
     assert abs(ad["integrated_lufs"] - (-23.0)) <= 1.0 and ad["true_peak_dbtp"] <= -1.0
     assert report["watermark"]["payload"] > 0

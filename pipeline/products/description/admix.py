@@ -22,7 +22,7 @@ from pipeline.stages.contracts import Ingested
 from pipeline.stages.describing.admixing import ad_mix
 from pipeline.stages.ingest import MIX_RATE
 
-MIX_VERSION = 1
+MIX_VERSION = 2
 
 
 def mix_description(settings: Settings, request: DescribeRequest, ingested: Ingested, described: Described) -> ADMixed:

@@ -51,7 +51,11 @@ def ad_mix(
         "description_gain_db": round(desc_gain_db, 2),
         "peak_scale": round(scale, 4),
     }
-    return path, measured, programme_levels(programme * gain[:, None], spans, sr), mark.info
+    levels = programme_levels(programme * gain[:, None], spans, sr)
+    under = _active_db(programme, sr, spans) if spans else None  # the same spans, not ducked
+    if under is not None and levels["under_db"] is not None:
+        levels["ducked_by_db"] = round(levels["under_db"] - under, 2)  # the duck as heard, ramps included
+    return path, measured, levels, mark.info
 
 
 def _active_db(x: np.ndarray, sr: int, spans: list[tuple[float, float]] | None) -> float | None:
@@ -93,7 +97,9 @@ def _complement(spans: list[tuple[float, float]], end: float) -> list[tuple[floa
 
 
 def programme_levels(ducked: np.ndarray, spans: list[tuple[float, float]], sr: int) -> dict[str, Any]:
-    """The programme's level (as ducked, before normalization) under the descriptions and outside them."""
+    """The programme's level (as ducked, before normalization) under the descriptions and outside them (where
+    the dialogue is: so the difference is more than the duck). ad_mix adds `ducked_by_db`: the level under the
+    descriptions against the same spans not ducked."""
     end = ducked.shape[0] / sr
     under = _active_db(ducked, sr, spans) if spans else None
     outside = _active_db(ducked, sr, _complement(spans, end))
