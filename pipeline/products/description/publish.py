@@ -8,19 +8,17 @@ there. Nothing is published when a stage failed: the DAG's publish task runs onl
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel
 
-from models.files import atomic_path, atomic_write_bytes
 from pipeline.core import progress
 from pipeline.core.config import Settings
+from pipeline.core.deliver import deliver
 from pipeline.core.stagerun import StageResult, job_id, open_settings_store, write_job_manifest
-from pipeline.core.storage import copy_object, is_local_location, key_of, local_dir, open_store
+from pipeline.core.storage import is_local_location, local_dir
 from pipeline.products.description.contracts import (
     ADMixed,
     Described,
@@ -143,27 +141,8 @@ def publish_described(settings: Settings, request: DescribeRequest, job: Describ
     location = request.output or store.uri(f"outputs/{job.ingested.source_sha256[:16]}")
     location = str(local_dir(location)) if is_local_location(location) else location
     report_name = f"{stem}.report.json"
-    scratch = settings.data_dir / "work" / "publish"
-    if is_local_location(location):
-        folder = local_dir(location)
-        folder.mkdir(parents=True, exist_ok=True)
-        files = {n: str(folder / n) for n in names}
-        report = build_report(settings, request, job, {**files, "report": str(folder / report_name)})
-        for name, uri in names.items():
-            src = store.local_path(key_of(store, uri), scratch)
-            with atomic_path(folder / name) as tmp:
-                shutil.copyfile(src, tmp)
-        atomic_write_bytes(folder / report_name, json.dumps(report, indent=1).encode())
-        published = DescriptionPublished(location=str(folder), files=files, report=str(folder / report_name))
-    else:
-        target = open_store(location, settings)
-        files = {n: target.uri(n) for n in names}
-        report = build_report(settings, request, job, {**files, "report": target.uri(report_name)})
-        for name, uri in names.items():
-            copy_object(store, key_of(store, uri), target, name, scratch)
-        target.put_bytes(report_name, json.dumps(report, indent=1).encode())
-        links = {n: target.presign(n) for n in [*names, report_name]}
-        published = DescriptionPublished(location=location, files=files, report=target.uri(report_name), links=links)
+    done = deliver(settings, names, location, report_name, lambda where: build_report(settings, request, job, where))
+    published = DescriptionPublished(location=done.location, files=done.files, report=done.report, links=done.links)
     published.provenance = _provenance(settings, request, job, published, names)
     results = job.results()
     published.manifest = write_job_manifest(

@@ -7,17 +7,15 @@ there. Then it records the provenance of every delivered file and writes the job
 
 from __future__ import annotations
 
-import json
-import shutil
 from typing import Any
 
 from pydantic import JsonValue
 
-from models.files import atomic_path, atomic_write_bytes
 from pipeline.core import progress
 from pipeline.core.config import Settings
+from pipeline.core.deliver import deliver
 from pipeline.core.stagerun import Contract, JsonDoc, StageResult, open_settings_store, write_job_manifest
-from pipeline.core.storage import copy_object, get_json, is_local_location, key_of, local_dir, open_store
+from pipeline.core.storage import get_json, is_local_location, key_of, local_dir
 from pipeline.products.dubbing.contracts import (
     DescribedDub,
     DubRequest,
@@ -236,25 +234,11 @@ def _publish(
     report_name = f"{job.ingested.stem}.report.json"
     timing = _timing_lines(store, job.fits)
     described = _described_cues(store, job.described)
-    if is_local_location(location):
-        folder = local_dir(location)
-        folder.mkdir(parents=True, exist_ok=True)
-        files = {n: str(folder / n) for n in names}
-        where = {**files, "report": str(folder / report_name)}
-        report = build_report(job, results, muxed, where, request, timing, described)
-        for name, uri in names.items():
-            src = store.local_path(key_of(store, uri), settings.data_dir / "work" / "publish")
-            with atomic_path(folder / name) as tmp:
-                shutil.copyfile(src, tmp)
-        atomic_write_bytes(folder / report_name, json.dumps(report, indent=1).encode())
-        return Published(location=str(folder), files=files, report=str(folder / report_name))
-    target = open_store(location, settings)
-    files = {n: target.uri(n) for n in names}
-    where = {**files, "report": target.uri(report_name)}
-    report = build_report(job, results, muxed, where, request, timing, described)
-    for name, uri in names.items():
-        copy_object(store, key_of(store, uri), target, name, settings.data_dir / "work" / "publish")
-    target.put_bytes(report_name, json.dumps(report, indent=1).encode())
-    # delivery links: presigned (S3, expiring after DUBLINE_S3_PRESIGN_EXPIRY_S) or file:// URIs
-    links = {n: target.presign(n) for n in [*names, report_name]}
-    return Published(location=location, files=files, report=target.uri(report_name), links=links)
+    done = deliver(
+        settings,
+        names,
+        location,
+        report_name,
+        lambda where: build_report(job, results, muxed, where, request, timing, described),
+    )
+    return Published(location=done.location, files=done.files, report=done.report, links=done.links)
