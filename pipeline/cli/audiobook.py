@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pipeline.cli.console import console, errors, stage_progress
+from pipeline.cli.console import console, errors, show_published, stage_progress
 from pipeline.core.config import get_settings
 
 
@@ -57,14 +56,9 @@ def audiobook(
     log_path = None if verbose else settings.data_dir / "logs" / f"audiobook-{time.strftime('%Y%m%d-%H%M%S')}.log"
     with stage_progress():
         result = run_dag(settings, "audiobook", request.to_xcom(), log_path=log_path, label=book)
-    pub = result["published"]
-    console.print(f"[bold green]finished[/] in {time.perf_counter() - t0:.1f} s. Outputs in {pub.get('location')}:")
-    for name in sorted(pub.get("files", {})):
-        console.print(f"  {name}")
-    console.print(f"  {Path(pub.get('report', '')).name}")
-    report_path = Path(str(pub.get("report", "")))
-    if report_path.is_file():
-        print_chapters(json.loads(report_path.read_text()))
+    report = show_published(result["published"], t0)
+    if report is not None:
+        print_chapters(report)
 
 
 def print_chapters(report: dict[str, Any]) -> None:

@@ -79,3 +79,21 @@ def stage_progress(hide: tuple[str, ...] = ()) -> Iterator[Console]:
         status.stop()
         unsubscribe()
         live.file.close()
+
+
+def show_published(published: dict[str, Any], started: float) -> dict[str, Any] | None:
+    """After a run: how long it took, where the outputs are and their names; the job report when it is a
+    local file (None otherwise: a store location)."""
+    import json
+    from pathlib import Path
+
+    where = published.get("location")
+    console.print(f"[bold green]finished[/] in {time.perf_counter() - started:.1f} s. Outputs in {where}:")
+    for name in sorted(published.get("files", {})):
+        console.print(f"  {name}")
+    report_path = Path(str(published.get("report", "")))
+    console.print(f"  {report_path.name}")
+    if not report_path.is_file():
+        return None
+    report: dict[str, Any] = json.loads(report_path.read_text())
+    return report

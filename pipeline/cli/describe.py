@@ -4,7 +4,6 @@ edit."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pipeline.cli.console import console, errors, stage_progress
+from pipeline.cli.console import console, errors, show_published, stage_progress
 from pipeline.core.config import get_settings
 from pipeline.core.errors import InputError
 
@@ -99,14 +98,9 @@ def run_describe(video: str, options: dict[str, Any], out: Path, verbose: bool) 
     log_path = None if verbose else settings.data_dir / "logs" / f"describe-{time.strftime('%Y%m%d-%H%M%S')}.log"
     with stage_progress():
         result = run_dag(settings, "describe_video", request.to_xcom(), log_path=log_path, label=video)
-    pub = result["published"]
-    console.print(f"[bold green]finished[/] in {time.perf_counter() - t0:.1f} s. Outputs in {pub.get('location')}:")
-    for name in sorted(pub.get("files", {})):
-        console.print(f"  {name}")
-    console.print(f"  {Path(pub.get('report', '')).name}")
-    report_path = Path(str(pub.get("report", "")))
-    if report_path.is_file():
-        print_cues(json.loads(report_path.read_text()))
+    report = show_published(result["published"], t0)
+    if report is not None:
+        print_cues(report)
 
 
 def print_cues(report: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from pipeline.cli.console import console, errors, stage_progress
+from pipeline.cli.console import console, errors, show_published, stage_progress
 from pipeline.core.config import get_settings
 
 if TYPE_CHECKING:
@@ -115,14 +114,8 @@ def _dub(request: DubRequest, verbose: bool) -> None:
     log_path = None if verbose else settings.data_dir / "logs" / f"dub-{time.strftime('%Y%m%d-%H%M%S')}.log"
     with stage_progress():
         result = run_dag(settings, "dub_video", request.to_xcom(), log_path=log_path)
-    pub = result["published"]
-    console.print(f"[bold green]finished[/] in {time.perf_counter() - t0:.1f} s. Outputs in {pub.get('location')}:")
-    for name in sorted(pub.get("files", {})):
-        console.print(f"  {name}")
-    console.print(f"  {Path(pub.get('report', '')).name}")
-    report_path = Path(str(pub.get("report", "")))
-    if report_path.is_file():
-        report = json.loads(report_path.read_text())
+    report = show_published(result["published"], t0)
+    if report is not None:
         _print_voices(report)
         _print_timing(report)
         _print_description(report)
