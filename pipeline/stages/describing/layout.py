@@ -90,7 +90,10 @@ def lay_out(
         cue = cues[d.id]
         steps = [*d.steps, *(["stretch"] if tempo > 1.0 else [])]
         if over > 0.005 and "overrun" not in steps:
-            steps.append("overrun")
+            steps.append("overrun")  # spoken longer than placed: flagged
+        elif over <= 0.005 and "overrun" in steps and not extended:
+            steps.remove("overrun")  # placed as an overrun, but the stretch brought it inside its gap
+            steps.insert(steps.index("stretch") if "stretch" in steps else len(steps), "rate")
         placed.append(
             PlacedCue(
                 id=d.id,
