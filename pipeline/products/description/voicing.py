@@ -36,7 +36,7 @@ from pipeline.text.descriptions.placement import Limits
 
 __all__ = ["USE", "limits_for", "load_placed", "voice_descriptions"]
 
-VOICING_VERSION = 2  # bump when placement or rendering changes what the stems sound like
+VOICING_VERSION = 3  # bump when placement or rendering changes what the stems sound like
 
 
 def limits_for(settings: Settings, request: DescribeRequest) -> Limits:

@@ -44,7 +44,7 @@ from pipeline.text.descriptions.cues import DescriptionScript
 from pipeline.text.descriptions.dialogue import GUARD_S, MERGE_S, MIN_GAP_S, dialogue_spans, gaps, words_of_script
 from pipeline.text.descriptions.placement import Limits
 
-DESCRIBE_VERSION = 2
+DESCRIBE_VERSION = 3
 DUCK_DB = -10.0  # the dub's gain while a description speaks
 LOOKAHEAD_S = 10.0
 

@@ -2,8 +2,9 @@
 described track): the describer speaks each cue (its consent checked before every line), placement
 (pipeline.text.descriptions.placement) puts it in the dialogue's gaps, a line that fits no gap even faster is
 shortened (pipeline.text.translation.condense) and placed again, every final clip is heard again (line QA:
-one heard wrong is spoken again, spelled out, the better kept), and the clips are laid on the programme's
-timeline (layout) as a 48 kHz mono stem, with each cue's record as placed.
+one heard with more than DESCRIPTION_MAX_WER is spoken again, slower where its room allows, then spelled out,
+the best kept), and the clips are laid on the programme's timeline (layout) as a 48 kHz mono stem, with each
+cue's record as placed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from pipeline.voice.consent import record_voice_output
 from pipeline.voice.speak import synth_clip
 
 USE = "audio_description"  # the consent use of a person's voice describing a picture
+# Descriptions are short and every word carries the picture: a line heard with more than this word error rate
+# (one word in ten; one wrong word of a five-word line) is spoken again, with the variants dubbing's QA uses
+# (slower where the line's room allows, then spelled out), the best kept. Stricter than DUBLINE_QA_MAX_WER
+# when that is higher.
+DESCRIPTION_MAX_WER = 0.1
+SLACK_S = 0.02
 
 
 def describer_prosody(style: str) -> Prosody:
@@ -59,6 +66,7 @@ class Describer:
     prosody: Prosody
     limits: Limits
     made: dict[tuple[str, float], Spoken] = dataclasses.field(default_factory=dict)
+    rooms: dict[tuple[str, float], float] = dataclasses.field(default_factory=dict)  # the most a clip may last
 
     def speak(self, text: str, rate: float, said: str | None = None) -> Spoken:
         """`text` in the describer's voice at `rate` x the style's rate (the consent checked first)."""
@@ -98,6 +106,10 @@ class Describer:
         ext = place(asks, gaps, dataclasses.replace(self.limits, extended=True)) if extended else None
         finals = {d.id: self.speak(texts[d.id], d.rate) for d in std}
         ext_finals = {d.id: self.speak(texts[d.id], d.rate) for d in ext} if ext is not None else {}
+        for d in [*std, *(ext or [])]:  # how long a re-synthesis may last: the room it was placed in
+            room = d.gap[1] - d.start if d.gap is not None and "extend" not in d.steps else d.spoken_s
+            key = (texts[d.id], round(d.rate, 4))
+            self.rooms[key] = min(self.rooms.get(key, room), max(room, d.spoken_s))
         qa = self._check([*finals.values(), *ext_finals.values()])
         finals = {k: self._best(v) for k, v in finals.items()}
         ext_finals = {k: self._best(v) for k, v in ext_finals.items()}
@@ -140,7 +152,7 @@ class Describer:
         return out
 
     def _check(self, clips: list[Spoken]) -> dict[str, Any] | None:
-        """Every final clip heard again; one heard wrong spoken again (spelled out, same rate), best kept."""
+        """Every final clip heard again; one heard wrong (DESCRIPTION_MAX_WER) spoken again, best kept."""
         if not self.settings.qa or not clips:
             return None
         from pipeline.core.engines import get_asr
@@ -148,7 +160,7 @@ class Describer:
         from pipeline.speech import qa as line_qa
 
         unique = list({(c.text, round(c.rate, 4)): c for c in clips}.values())
-        checker = hearing.LineChecker.from_settings(self.settings)
+        checker = hearing.LineChecker.from_settings(self.qa_settings)
         reference = reference_of(self.settings, self.describer, self.lang)
         verdicts = checker.check_many([(c.local, c.text, reference) for c in unique], self.lang)
         retried = 0
@@ -159,24 +171,38 @@ class Describer:
         return {
             **line_qa.summarize([c.qa for c in unique if c.qa is not None]),
             "retried": retried,
+            "max_wer": self.qa_settings.qa_max_wer,
             "asr": get_asr(self.settings).info.as_dict(),
         }
 
+    @property
+    def qa_settings(self) -> Settings:
+        return self.settings.model_copy(update={"qa_max_wer": min(self.settings.qa_max_wer, DESCRIPTION_MAX_WER)})
+
     def _retry(self, c: Spoken, checker: Any, reference: Any) -> bool:
+        """Dubbing's QA variants (pipeline.speech.qa.VARIANTS): slower, then spelled out and slower; a slower
+        take that would outlast the line's room is spoken at the line's own rate instead."""
         from models.text import normalise_for_speech
         from pipeline.speech import qa
 
         made: dict[Path, Spoken] = {c.local: c}
+        room = self.rooms.get((c.text, round(c.rate, 4)), c.seconds)
 
         def make(attempt: int) -> tuple[Path, str]:
-            said = normalise_for_speech(c.text, self.lang) if attempt > 0 else c.text
-            s = self.speak(c.text, c.rate, said=said)
+            v = qa.variant(attempt)
+            said = normalise_for_speech(c.text, self.lang) if v["normalise"] else None
+            rate = round(c.rate * float(v["rate"]), 4)
+            s = self.speak(c.text, rate, said=said)
+            what = f"{v['name']} (rate {rate:.2f})"
+            if s.seconds > room + SLACK_S:  # no room to slow down: spelled out at the line's own rate
+                s = self.speak(c.text, c.rate, said=normalise_for_speech(c.text, self.lang))
+                what = f"spelled out (rate {c.rate:.2f}; no room to slow down)"
             made[s.local] = s
-            return s.local, f"spelled out (rate {c.rate:.2f})"
+            return s.local, what
 
         assert c.qa is not None
         chosen, verdict = qa.synthesize_checked(
-            make, c.text, self.lang, checker, self.settings, reference, first=(c.local, c.qa)
+            make, c.text, self.lang, checker, self.qa_settings, reference, first=(c.local, c.qa)
         )
         c.qa = verdict
         if chosen != c.local:
