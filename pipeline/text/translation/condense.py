@@ -9,7 +9,8 @@ words: a simple content-word overlap rejects invented facts), retried once with 
 under a hash of (text, language, budget, model sha256, prompt version). Without the LLM (weights or runtime
 not installed) or when its answers are rejected, the rules' best stands, flagged; and when that is still over
 the budget, the last resort keeps the description's head: cut after its first sentences or before a comma,
-semicolon, colon or dash (flagged 'clauses-dropped'; descriptions say what matters first), else over budget.
+semicolon, colon or dash, or before a word opening a clause or a phrase (flagged 'clauses-dropped';
+descriptions say what matters first), else over budget.
 """
 
 from __future__ import annotations
@@ -135,16 +136,28 @@ def rule_candidates(text: str, language: str) -> list[str]:
 
 
 _ANY_CLAUSE = re.compile(r"\s*[,;:\u2014\u2013]\s+|\s+-\s+")
+# Words that open a phrase a head may be cut before, besides punctuation (a relative clause, a prepositional
+# phrase: "a print shop | where one man inks the type | with two leather balls").
+_PHRASE_WORDS: dict[str, str] = {
+    "en": "where|while|which|who|whose|with|without|in|on|at|from|by|for|as|under|behind|beside|near",
+    "es": "donde|mientras|que|quien|con|sin|en|desde|por|para|bajo|tras|junto",
+    "fr": "où|pendant|qui|que|avec|sans|dans|sur|par|pour|sous|derrière|près",
+    "de": "wo|während|der|die|das|mit|ohne|in|auf|von|für|unter|hinter|neben",
+    "ca": "on|mentre|que|qui|amb|sense|en|per|sota|darrere",
+}
 
 
-def head_cuts(text: str) -> list[str]:
-    """The last resort, least meaning kept: `text` cut after its first sentences, or before any comma,
-    semicolon, colon or dash (whatever clause follows), longest first; each head keeps at least
-    _MIN_HEAD_WORDS words. Descriptions put what matters first, so the head is what is kept."""
+def head_cuts(text: str, language: str = "en") -> list[str]:
+    """The last resort, least meaning kept: `text` cut after its first sentences, or before a comma,
+    semicolon, colon or dash, or before a word that opens a clause or a phrase (whatever follows), longest
+    first; each head keeps at least _MIN_HEAD_WORDS words. Descriptions put what matters first, so the head is
+    what is kept."""
     plain = " ".join(text.split())
     sentences = [x for x in _SENTENCE_END.split(plain) if x]
     heads = [" ".join(sentences[:k]) for k in range(len(sentences) - 1, 0, -1)]
-    for m in _ANY_CLAUSE.finditer(plain):
+    words = _PHRASE_WORDS.get(language, _PHRASE_WORDS["en"])
+    phrase = re.compile(rf"\s+(?=(?:{words})\b)", re.IGNORECASE)
+    for m in [*_ANY_CLAUSE.finditer(plain), *phrase.finditer(plain)]:
         head = plain[: m.start()].rstrip(" ,;:-\u2014\u2013")
         if len(tokens(head)) >= _MIN_HEAD_WORDS:
             heads.append(head if head[-1] in ".!?\u2026" else head + ".")
@@ -285,27 +298,27 @@ class Condenser:
         if len(by_rules) <= budget:
             return Condensed(by_rules, RULES, text, budget, True)
         if self.model is None:
-            return self._rules_best(by_rules, text, budget, "no-llm")
+            return self._rules_best(by_rules, text, budget, "no-llm", language)
         try:
             outcome = self._outcome(plain, language, budget)
         except GenerationError as e:  # this text only
             log.warning("condensing %r with the LLM failed: %s", plain[:60], e)
-            return self._rules_best(by_rules, text, budget, "llm-error")
+            return self._rules_best(by_rules, text, budget, "llm-error", language)
         except EngineError as e:  # the model cannot load: rules only from now on
             log.warning("the LLM cannot shorten descriptions here (%s); using rules only", e)
             self.model = None
-            return self._rules_best(by_rules, text, budget, "no-llm")
+            return self._rules_best(by_rules, text, budget, "no-llm", language)
         if not outcome["ok"]:
             log.warning("LLM shortening of %r rejected: %s", plain[:60], "; ".join(outcome["problems"]))
-            return self._rules_best(by_rules, text, budget, "llm-rejected")
+            return self._rules_best(by_rules, text, budget, "llm-rejected", language)
         short = str(outcome["text"])
         within = len(short) <= budget
         return Condensed(short, self.model.info.id, text, budget, within, () if within else ("over-budget",))
 
-    def _rules_best(self, best: str, original: str, budget: int, why: str) -> Condensed:
+    def _rules_best(self, best: str, original: str, budget: int, why: str, language: str = "en") -> Condensed:
         within = len(best) <= budget
         if not within and self.head_cut:  # the last resort: the description's head, within the budget
-            head = next((h for h in head_cuts(best) if len(h) <= budget), None)
+            head = next((h for h in head_cuts(best, language) if len(h) <= budget), None)
             if head is not None:
                 return Condensed(head, RULES, original, budget, True, (why, "clauses-dropped"))
         return Condensed(best, RULES, original, budget, within, (why,) if within else (why, "over-budget"))

@@ -172,11 +172,14 @@ def test_head_cuts_keep_the_description_s_head() -> None:
     assert cuts[0] == (
         "An engraving fills the screen: a print shop where one man inks the type, another pulls the bar of the press."
     )
+    assert "An engraving fills the screen: a print shop where one man inks the type." in cuts
+    assert "An engraving fills the screen: a print shop." in cuts  # cut before "where"
     assert cuts[-1] == "An engraving fills the screen."
     assert all(len(a) >= len(b) for a, b in zip(cuts, cuts[1:], strict=False))
     first = head_cuts("Two sentences here. And a second one, with a clause.")[0]
     assert first == "Two sentences here. And a second one."
     assert head_cuts("Too, short") == []
+    assert "Un hombre abre la puerta." in head_cuts("Un hombre abre la puerta con una llave de hierro.", "es")
 
 
 def test_the_head_cut_is_the_last_resort_when_nothing_else_fits() -> None:
