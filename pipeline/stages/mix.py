@@ -4,6 +4,8 @@ the inaudible watermark that identifies it (pipeline/ledger/marking.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,32 +59,57 @@ def mix(
         if sr != MIX_RATE or sr2 != MIX_RATE:
             raise ConfigError(f"mix expects {MIX_RATE} Hz stems, got {sr} and {sr2}", "re-run ingest")
         spans = [(float(a), float(b)) for a, b in fitted.spans]
-        gain = duck_gain(spans, base.shape[0], sr, duck_db, settings.duck_attack_s, settings.duck_release_s)
-        out, scale = mix_over(base, np.asarray(dub, dtype=np.float32), gain, settings.dub_gain_db)
-        raw = run.scratch / f"mix_{lang}_raw.wav"
-        sf.write(str(raw), out, sr, subtype="FLOAT")
-        path = run.scratch / f"mix_{lang}.wav"
-        before, after = loudness.normalize(raw, path, prof, sr)
-        # the dub is synthetic speech: it carries the mark, put in last (the track is measured again)
-        mark = marking.mark_track(settings, path, marking.payload_for(run.prefix), prof)
-        after = mark.measured or after
+        speech = np.asarray(dub, dtype=np.float32)
+        done = duck_mix_master(settings, run, base, speech, spans, duck_db, settings.dub_gain_db, prof, f"mix_{lang}")
         stem = run.scratch / f"dub_{lang}.wav"  # the dub speech alone, for delivery as a stem: marked too
         stem_mark = marking.mark_copy(
             settings, run.fetch(fitted.dub_speech_uri), stem, marking.payload_for(run.prefix)
         )
         return Mixed(
             language=lang,
-            mix_uri=run.put(path.name, path),
-            peak_scale=round(scale, 4),
-            loudness={
-                "profile": prof.name,
-                "before": before.as_dict(),
-                **after.as_dict(),
-                "meets": after.meets(prof),
-            },
-            watermark=mark.info,
+            mix_uri=run.put(done.path.name, done.path),
+            peak_scale=round(done.scale, 4),
+            loudness=done.loudness,
+            watermark=done.mark,
             dub_stem_uri=run.put(stem.name, stem) if stem_mark else None,
             **params,
         )
 
     return run_stage(settings, "mix", material, work, Mixed, label=lang)
+
+
+@dataclass
+class Mastered:
+    """A mixed, normalized and marked track: the WAV, the base's gain curve, the peak scale, the loudness."""
+
+    path: Path
+    gain: np.ndarray
+    scale: float
+    loudness: dict[str, Any]
+    mark: dict[str, Any] | None
+
+
+def duck_mix_master(
+    settings: Settings,
+    run: StageRun,
+    base: np.ndarray,
+    speech: np.ndarray,
+    spans: list[tuple[float, float]],
+    duck_db: float,
+    gain_db: float,
+    prof: loudness.Profile,
+    name: str,
+) -> Mastered:
+    """`speech` (mono) over `base` (48 kHz), the base ducked by `duck_db` under `spans` (the settings' attack
+    and release), the speech at `gain_db`; normalized to `prof`, then marked with the watermark (synthetic
+    speech carries it; put in last, so the track is measured again). What a dub's mix and an AD mix share."""
+    gain = duck_gain(spans, base.shape[0], MIX_RATE, duck_db, settings.duck_attack_s, settings.duck_release_s)
+    out, scale = mix_over(base, speech, gain, gain_db)
+    raw = run.scratch / f"{name}_raw.wav"
+    sf.write(str(raw), out, MIX_RATE, subtype="FLOAT")
+    path = run.scratch / f"{name}.wav"
+    before, after = loudness.normalize(raw, path, prof, MIX_RATE)
+    mark = marking.mark_track(settings, path, marking.payload_for(run.prefix), prof)
+    after = mark.measured or after
+    measured = {"profile": prof.name, "before": before.as_dict(), **after.as_dict(), "meets": after.meets(prof)}
+    return Mastered(path, gain, scale, measured, mark.info)

@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
 from pipeline.audio import loudness
-from pipeline.audio.mixing import duck_gain, mix_over
 from pipeline.core.config import Settings
 from pipeline.core.stagerun import StageRun
-from pipeline.ledger import marking
 from pipeline.stages.ingest import MIX_RATE
+from pipeline.stages.mix import duck_mix_master
 
 
 def ad_mix(
@@ -34,28 +32,15 @@ def ad_mix(
     desc = np.asarray(desc, dtype=np.float32)
     desc = desc[:n] if len(desc) >= n else np.pad(desc, (0, n - len(desc)))
     spans = [(float(a), float(b)) for a, b in spans]
-    gain = duck_gain(spans, n, sr, params["duck_db"], params["attack"], params["release"])
     desc_gain_db = _description_gain_db(programme, desc, spans, sr) + params["description_gain_db"]
-    out, scale = mix_over(programme, desc, gain, desc_gain_db)
-    raw = run.scratch / f"{name}_raw.wav"
-    sf.write(str(raw), out, sr, subtype="FLOAT")
-    path = run.scratch / f"{name}.wav"
-    before, after = loudness.normalize(raw, path, prof, sr)
-    mark = marking.mark_track(settings, path, marking.payload_for(run.prefix), prof)
-    after = mark.measured or after
-    measured = {
-        "profile": prof.name,
-        "before": before.as_dict(),
-        **after.as_dict(),
-        "meets": after.meets(prof),
-        "description_gain_db": round(desc_gain_db, 2),
-        "peak_scale": round(scale, 4),
-    }
+    done = duck_mix_master(settings, run, programme, desc, spans, params["duck_db"], desc_gain_db, prof, name)
+    path, gain = done.path, done.gain
+    measured = {**done.loudness, "description_gain_db": round(desc_gain_db, 2), "peak_scale": round(done.scale, 4)}
     levels = programme_levels(programme * gain[:, None], spans, sr)
     under = _active_db(programme, sr, spans) if spans else None  # the same spans, not ducked
     if under is not None and levels["under_db"] is not None:
         levels["ducked_by_db"] = round(levels["under_db"] - under, 2)  # the duck as heard, ramps included
-    return path, measured, levels, mark.info
+    return path, measured, levels, done.mark
 
 
 def _active_db(x: np.ndarray, sr: int, spans: list[tuple[float, float]] | None) -> float | None:
