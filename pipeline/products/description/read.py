@@ -8,48 +8,32 @@ Everything a user can fix in the script is refused here, before anything is spok
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from models.registry import sha256_file
 from pipeline.core.config import Settings
-from pipeline.core.errors import InputError
-from pipeline.core.inputs import resolve_input
 from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.core.storage import get_json, key_of, put_json
 from pipeline.products.description.contracts import DescribeRequest, ScriptRead
 from pipeline.stages.contracts import Ingested
 from pipeline.text.descriptions.cues import DescriptionScript
+from pipeline.text.descriptions.scripts import (
+    check_against_programme,
+    clip_to_programme,
+    locate_script,
+    read_script,
+    read_script_at,
+)
 
 READER_VERSION = 1  # bump when the readers change what they read from the same script
-
-
-def locate(settings: Settings, where: str) -> Path:
-    """A local path for the script; InputError naming it when it is not there."""
-    scratch = settings.data_dir / "work" / "inputs"
-    scratch.mkdir(parents=True, exist_ok=True)
-    path = resolve_input(where, scratch, settings)
-    if not path.is_file():
-        raise InputError(
-            f"description script {where} does not exist", "give the path of a WebVTT, DAPT, CSV or JSON script"
-        )
-    return path
 
 
 def preflight(settings: Settings, request: DescribeRequest, duration: float | None = None) -> DescriptionScript:
     """Read the script (and, given the programme's duration, check its cues against it): what the CLI calls
     before it starts a run, and what the stage checks before it stores anything."""
-    from pipeline.text.descriptions.scripts import check_against_programme, clip_to_programme, read_script
-
-    path = locate(settings, request.script)
-    script = read_script(path, name=path.name, language=request.language)
-    if duration is not None:
-        check_against_programme(script, duration, path.name)
-        script = clip_to_programme(script, duration)
-    return script
+    return read_script_at(settings, request.script, duration, request.language)[0]
 
 
 def read_description_script(settings: Settings, request: DescribeRequest, ingested: Ingested) -> ScriptRead:
-    path = locate(settings, request.script)
+    path = locate_script(settings, request.script)
     sha = sha256_file(path)
     material = {
         "sha256": sha,
@@ -60,9 +44,7 @@ def read_description_script(settings: Settings, request: DescribeRequest, ingest
     }
 
     def work(run: StageRun) -> ScriptRead:
-        from pipeline.text.descriptions.scripts import check_against_programme, clip_to_programme
-
-        script = preflight(settings, request)
+        script = read_script(path, name=path.name, language=request.language)  # the file located above
         check_against_programme(script, ingested.duration, path.name)
         checked = clip_to_programme(script, ingested.duration)
         by_id = {c.id: c for c in script.cues}

@@ -29,7 +29,6 @@ from models.registry import sha256_file
 from pipeline.audio import loudness
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError, InputError
-from pipeline.core.inputs import resolve_input
 from pipeline.core.stagerun import StageRun, run_stage
 from pipeline.ledger import marking
 from pipeline.products.dubbing.contracts import DescribedDub, DubRequest, Fitted
@@ -43,6 +42,7 @@ from pipeline.stages.voice_choice import choose_voice
 from pipeline.text.descriptions.cues import DescriptionScript
 from pipeline.text.descriptions.dialogue import GUARD_S, MERGE_S, MIN_GAP_S, dialogue_spans, gaps, words_of_script
 from pipeline.text.descriptions.placement import Limits
+from pipeline.text.descriptions.scripts import read_script_at
 
 DESCRIBE_VERSION = 3
 DUCK_DB = -10.0  # the dub's gain while a description speaks
@@ -50,20 +50,8 @@ LOOKAHEAD_S = 10.0
 
 
 def read_description(settings: Settings, where: str, duration: float) -> tuple[DescriptionScript, Path]:
-    """The script `where` names, read and checked against the programme (a cue starting at or past its end
-    refused, naming the cue's line; an end past it clipped); InputError naming the file otherwise."""
-    from pipeline.text.descriptions.scripts import check_against_programme, clip_to_programme, read_script
-
-    scratch = settings.data_dir / "work" / "inputs"
-    scratch.mkdir(parents=True, exist_ok=True)
-    path = resolve_input(where, scratch, settings)
-    if not path.is_file():
-        raise InputError(
-            f"description script {where} does not exist", "give the path of a WebVTT, DAPT, CSV or JSON script"
-        )
-    script = read_script(path, name=path.name)
-    check_against_programme(script, duration, path.name)
-    return clip_to_programme(script, duration), path
+    """The script `where` names, read and checked against the programme (pipeline.text.descriptions)."""
+    return read_script_at(settings, where, duration)
 
 
 def describe_dub(

@@ -18,7 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
+from pipeline.core.inputs import resolve_input
 from pipeline.text.descriptions.cues import Cue, DescriptionScript
 
 FORMATS_HINT = "give a WebVTT (.vtt), DAPT/TTML (.xml/.ttml), CSV or JSON file"
@@ -130,6 +132,31 @@ def primary_language(code: str | None) -> str:
     """The ISO 639-1 part of a language tag as dubline uses it: "en-GB" -> "en", "und"/None -> ""."""
     base = (code or "").strip().split("-")[0].split("_")[0].lower()
     return "" if base in ("und", "zxx", "mul") else base
+
+
+def locate_script(settings: Settings, where: str) -> Path:
+    """A local path for the script `where` names (a path, file:// or s3:// URI); InputError when it is not there."""
+    scratch = settings.data_dir / "work" / "inputs"
+    scratch.mkdir(parents=True, exist_ok=True)
+    path = resolve_input(where, scratch, settings)
+    if not path.is_file():
+        raise InputError(
+            f"description script {where} does not exist", "give the path of a WebVTT, DAPT, CSV or JSON script"
+        )
+    return path
+
+
+def read_script_at(
+    settings: Settings, where: str, duration: float | None = None, language: str = ""
+) -> tuple[DescriptionScript, Path]:
+    """The script `where` names, read; given the programme's `duration`, checked against it (a cue starting at
+    or past the end refused, naming its line; an end past it clipped). With the local path it was read from."""
+    path = locate_script(settings, where)
+    script = read_script(path, name=path.name, language=language)
+    if duration is not None:
+        check_against_programme(script, duration, path.name)
+        script = clip_to_programme(script, duration)
+    return script, path
 
 
 def check_against_programme(script: DescriptionScript, duration: float, name: str) -> None:
