@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pipeline.cli.console import console, errors, show_published, stage_progress
+from pipeline.cli.console import console, errors, run_and_report
 from pipeline.core.config import get_settings
 
 
@@ -28,7 +28,6 @@ def audiobook(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
     """Narrate BOOK into an m4b with chapters and one MP3 per chapter, mastered to ACX, through the audiobook DAG."""
-    from pipeline.cli.runner import run_dag
     from pipeline.products.audiobook.contracts import BookRequest
     from pipeline.products.audiobook.read import preflight
 
@@ -52,11 +51,7 @@ def audiobook(
         + (f" by {read.author}" if read.author else "")
         + f", {len(read.chapters)} chapters, {words} words, language {read.language}"
     )
-    t0 = time.perf_counter()
-    log_path = None if verbose else settings.data_dir / "logs" / f"audiobook-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    with stage_progress():
-        result = run_dag(settings, "audiobook", request.to_xcom(), log_path=log_path, label=book)
-    report = show_published(result["published"], t0)
+    report = run_and_report(settings, "audiobook", request.to_xcom(), verbose, "audiobook", label=book)
     if report is not None:
         print_chapters(report)
 

@@ -8,13 +8,16 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from pipeline.core.errors import DublineError
+
+if TYPE_CHECKING:
+    from pipeline.core.config import Settings
 
 WIDTH = None if sys.stdout.isatty() else 160
 console = Console(highlight=False, soft_wrap=True, width=WIDTH)
@@ -81,12 +84,21 @@ def stage_progress(hide: tuple[str, ...] = ()) -> Iterator[Console]:
         live.file.close()
 
 
-def show_published(published: dict[str, Any], started: float) -> dict[str, Any] | None:
-    """After a run: how long it took, where the outputs are and their names; the job report when it is a
-    local file (None otherwise: a store location)."""
+def run_and_report(
+    settings: Settings, dag_id: str, conf: dict[str, Any], verbose: bool, log_name: str, label: str | None = None
+) -> dict[str, Any] | None:
+    """Run DAG `dag_id` in-process with the stages' progress on the terminal (Airflow's task logs in
+    <data>/logs/<log_name>-<time>.log unless `verbose`), then say how long it took, where the outputs are and
+    their names. The job report when it is a local file (None for a store location)."""
     import json
     from pathlib import Path
 
+    from pipeline.cli.runner import run_dag
+
+    started = time.perf_counter()
+    log_path = None if verbose else settings.data_dir / "logs" / f"{log_name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    with stage_progress():
+        published = run_dag(settings, dag_id, conf, log_path=log_path, label=label)["published"]
     where = published.get("location")
     console.print(f"[bold green]finished[/] in {time.perf_counter() - started:.1f} s. Outputs in {where}:")
     for name in sorted(published.get("files", {})):

@@ -4,14 +4,13 @@ edit."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from pipeline.cli.console import console, errors, show_published, stage_progress
+from pipeline.cli.console import console, errors, run_and_report
 from pipeline.core.config import get_settings
 from pipeline.core.errors import InputError
 
@@ -63,7 +62,6 @@ def describe(
 
 
 def run_describe(video: str, options: dict[str, Any], out: Path, verbose: bool) -> None:
-    from pipeline.cli.runner import run_dag
     from pipeline.products.description.contracts import DescribeRequest
     from pipeline.products.description.read import preflight
     from pipeline.stages.ingest import check_input
@@ -94,11 +92,7 @@ def run_describe(video: str, options: dict[str, Any], out: Path, verbose: bool) 
         f"[bold]dubline[/] {Path(video).name}: {len(script.cues)} descriptions ({script.format}), "
         f"{info.duration:.1f} s programme" + (", extended description" if request.extended else "")
     )
-    t0 = time.perf_counter()
-    log_path = None if verbose else settings.data_dir / "logs" / f"describe-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    with stage_progress():
-        result = run_dag(settings, "describe_video", request.to_xcom(), log_path=log_path, label=video)
-    report = show_published(result["published"], t0)
+    report = run_and_report(settings, "describe_video", request.to_xcom(), verbose, "describe", label=video)
     if report is not None:
         print_cues(report)
 

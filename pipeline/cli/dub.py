@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from pipeline.cli.console import console, errors, show_published, stage_progress
+from pipeline.cli.console import console, errors, run_and_report
 from pipeline.core.config import get_settings
 
 if TYPE_CHECKING:
@@ -103,18 +102,12 @@ def _preflight(request: DubRequest) -> Any:
 
 
 def _dub(request: DubRequest, verbose: bool) -> None:
-    from pipeline.cli.runner import run_dag
-
     settings = get_settings()
     info = _preflight(request)
     kind = "video" if info.has_video else "audio"
     targets = ", ".join(request.target_languages)
     console.print(f"[bold]dubline[/] {Path(request.input).name}: {kind}, {info.duration:.1f} s -> {targets}")
-    t0 = time.perf_counter()
-    log_path = None if verbose else settings.data_dir / "logs" / f"dub-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    with stage_progress():
-        result = run_dag(settings, "dub_video", request.to_xcom(), log_path=log_path)
-    report = show_published(result["published"], t0)
+    report = run_and_report(settings, "dub_video", request.to_xcom(), verbose, "dub")
     if report is not None:
         _print_voices(report)
         _print_timing(report)
