@@ -5,7 +5,6 @@ new manuscript and, run again, none."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import typing
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.dags.helpers import airflow_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,26 +48,12 @@ print(json.dumps({
 """
 
 
-def _airflow_env(home: Path, **extra: str) -> dict[str, str]:
-    # none of the developer's DUBLINE_* settings (a store or database of theirs) or Airflow task context
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBLINE_", "AIRFLOW_CTX_"))}
-    return {
-        **env,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        **extra,
-    }
-
-
 def _probe(tmp_path: Path, **env: str) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, str(REPO / "dags")],
         capture_output=True,
         text=True,
-        env=_airflow_env(tmp_path / "airflow", **env),
+        env=airflow_env(tmp_path / "airflow", **env),
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -174,7 +161,7 @@ def test_inbox_dag_starts_one_book_run_per_new_manuscript(tmp_path: Path) -> Non
     (inbox / "z copy of moby.md").write_bytes(books["moby.md"])  # listed after moby.md: moby.md is the one started
     (inbox / "cover.jpg").write_bytes(b"jpeg")
     home = tmp_path / "airflow"
-    env = _airflow_env(home, DUBLINE_DATA_DIR=str(tmp_path / "data"), DUBLINE_TASK_RETRIES="0")
+    env = airflow_env(home, DUBLINE_DATA_DIR=str(tmp_path / "data"), DUBLINE_TASK_RETRIES="0")
     migrate = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
     )
@@ -298,7 +285,7 @@ def test_audiobook_dag_maps_narration_over_the_chapters(tmp_path: Path) -> None:
     by the chapter's number and title, their results in chapter order into package and publish; a bad
     param fails `configure` and nothing is read."""
     home = tmp_path / "airflow"
-    env = _airflow_env(home, DUBLINE_DATA_DIR=str(tmp_path / "data"), DUBLINE_TASK_RETRIES="0")
+    env = airflow_env(home, DUBLINE_DATA_DIR=str(tmp_path / "data"), DUBLINE_TASK_RETRIES="0")
     migrate = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
     )

@@ -5,7 +5,6 @@ per video and script pair."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import typing
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.dags.helpers import REPO, airflow_env
 
 PROBE = r"""
 import json, sys
@@ -44,15 +43,7 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    home = tmp_path_factory.mktemp("parse")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBLINE_", "AIRFLOW_CTX_"))}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__UNIT_TEST_MODE="False",
-        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-    )
+    env = airflow_env(tmp_path_factory.mktemp("parse"))
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, str(REPO / "dags")], capture_output=True, text=True, env=env, timeout=120
     )
@@ -144,17 +135,7 @@ def test_describe_batch_starts_one_run_per_pair_once(tmp_path: Path) -> None:
     folder.mkdir()
     for name in ("a.mp4", "a.vtt", "b.mkv", "b.csv", "c.mp4"):
         (folder / name).write_text(name)
-    home = tmp_path / "airflow"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBLINE_", "AIRFLOW_CTX_"))}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__UNIT_TEST_MODE="False",
-        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-        DUBLINE_DATA_DIR=str(tmp_path / "data"),
-        DUBLINE_TASK_RETRIES="0",
-    )
+    env = airflow_env(tmp_path / "airflow", DUBLINE_DATA_DIR=str(tmp_path / "data"), DUBLINE_TASK_RETRIES="0")
     migrate = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
     )
