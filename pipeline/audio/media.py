@@ -196,6 +196,12 @@ def wav_duration(path: Path) -> float:
     return float(sf.info(str(path)).duration)
 
 
+def description_disposition(container: str) -> str:
+    """The disposition of an audio-description track: mp4 and m4a keep `visual_impaired` and `descriptions`,
+    Matroska keeps `visual_impaired` only."""
+    return "visual_impaired" if container.lower().lstrip(".") == "mkv" else "visual_impaired+descriptions"
+
+
 def mux(
     video_src: Path | None,
     tracks: list[tuple[Path, str, str]],

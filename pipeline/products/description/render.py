@@ -25,8 +25,6 @@ from pipeline.stages.contracts import Ingested
 from pipeline.stages.ingest import MIX_RATE
 
 AD_TITLE = "Audio description"
-# the AD track's disposition: mp4 keeps both flags; Matroska keeps visual_impaired only
-AD_DISPOSITION = {"mp4": "visual_impaired+descriptions", "mkv": "visual_impaired"}
 DESCRIPTION = (
     "audio description: the added track mixes synthetic speech (text to speech) describing the picture into "
     "the programme's gaps between dialogue"
@@ -110,7 +108,7 @@ def _render(
     unsigned.mkdir()
     for ext in exts:
         out = unsigned / f"described.{ext}"
-        media.mux(video, tracks, out, ingested.duration, dispositions=["default", AD_DISPOSITION[ext]])
+        media.mux(video, tracks, out, ingested.duration, dispositions=["default", media.description_disposition(ext)])
         built[ext] = out
     extended: Path | None = None
     if described.extended and mixed.extended_mix_uri:
@@ -182,4 +180,4 @@ def _extended(
     tracks = [(ext_original, code, f"Original ({lang})"), (run.fetch(mixed.extended_mix_uri), code, AD_TITLE)]
     out = unsigned / "extended.mp4"
     length = extended_duration(ingested.duration, holds)
-    return media.mux(picture, tracks, out, length, dispositions=["default", AD_DISPOSITION["mp4"]])
+    return media.mux(picture, tracks, out, length, dispositions=["default", media.description_disposition("mp4")])

@@ -115,8 +115,7 @@ def mux(
             picture = video if ext != "m4a" else None  # m4a: the audio tracks alone
             flags = None
             if ads:  # the original the default; the described tracks flagged for the visually impaired
-                ad_flag = "visual_impaired+descriptions" if ext in ("mp4", "m4a") else "visual_impaired"
-                flags = ["default"] + ["0"] * len(mixes) + [ad_flag] * len(ads)
+                flags = ["default"] + ["0"] * len(mixes) + [media.description_disposition(ext)] * len(ads)
             out = media.mux(
                 picture, tracks, run.scratch / f"dub.{ext}", ingested.duration, subtitles=srts, dispositions=flags
             )

@@ -71,3 +71,11 @@ def test_mux_rejects_a_disposition_count_that_does_not_match(tmp_path: Path, inp
     video, main, _desc = inputs
     with pytest.raises(ValueError, match="1 audio tracks"):
         mux(video, [(main, "eng", "A")], tmp_path / "out.mp4", 1.0, dispositions=["default", "visual_impaired"])
+
+
+def test_description_disposition_per_container() -> None:
+    from pipeline.audio.media import description_disposition
+
+    assert description_disposition("mp4") == "visual_impaired+descriptions"
+    assert description_disposition(".m4a") == "visual_impaired+descriptions"
+    assert description_disposition("MKV") == "visual_impaired"
