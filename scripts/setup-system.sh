@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS=(ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-fr-es
       rubberband-cli libttspico-utils sox
-      tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa)
+      tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa
+      fluidsynth timgm6mb-soundfont)
 
 missing=()
 for p in "${PKGS[@]}"; do
