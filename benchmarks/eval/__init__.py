@@ -3,4 +3,5 @@ EVALUATIONS has a `main(argv)`; `python -m benchmarks.eval [NAME ...]` runs them
 
 EVALUATIONS = [
     "translation", "mix", "watermark", "diarization", "cloning", "prosody", "qa", "audiobook", "description",
+    "fairness", "denoise",
 ]
