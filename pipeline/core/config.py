@@ -111,6 +111,20 @@ class Settings(BaseSettings):
     duck_attack_s: float = 0.08
     duck_release_s: float = 0.35
     dub_gain_db: float = 0.0
+    # sound around the voice (issue 19): a denoiser before transcription, beds under silent stretches
+    denoise: str = Field(
+        "off",  # `make eval EVAL=denoise`: Whisper base hears noisy speech as well or better than denoised (README)
+        description="off | auto | speech | all: denoise the speech copy (transcription, speakers) always (speech), "
+        "when its measured SNR is below denoise_snr_db (auto), or the mix copy too, before separation (all)",
+    )
+    denoise_engine: str = Field("auto", description="auto | deepfilternet | dsp")
+    denoise_snr_db: float = Field(15.0, description="auto: denoise when the speech copy's SNR is below this")
+    consent_denoise: bool = Field(
+        True, description="denoise consent recordings and voice references before their checks (figures recorded)"
+    )
+    bed: str = Field("", description="a bed under silent stretches: compose:MOOD, library:MOOD, ambience:KIND, FILE")
+    bed_level_db: float = Field(-30.0, le=0, description="the bed's RMS in dBFS where nothing else sounds")
+    bed_duck_under_speech_db: float = Field(-14.0, le=0, description="the bed's gain under speech")
 
     # consent (the "voice captcha" of `dubline consent grant`) and the person-voice stand-in
     consent_max_wer: float = Field(0.25, ge=0, description="largest word error rate of a consent recording")

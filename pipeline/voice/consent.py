@@ -144,13 +144,15 @@ def verify_recording(
     from models.base import EngineError
     from models.speaker import ResemblyzerEncoder, cosine
     from pipeline.core.engines import get_asr
+    from pipeline.voice.cleaning import cleaned_for_checks
 
     asr = get_asr(settings)
     encoder = ResemblyzerEncoder()
     try:
-        heard = " ".join(seg.text for seg in asr.transcribe(recording, language=language).segments).strip()
-        rec_emb = encoder.embed(recording)
-        ref_embs = [encoder.embed(r) for r in references]
+        with cleaned_for_checks(settings, [recording, *references]) as (clean, denoised):
+            heard = " ".join(seg.text for seg in asr.transcribe(clean[0], language=language).segments).strip()
+            rec_emb = encoder.embed(clean[0])
+            ref_embs = [encoder.embed(r) for r in clean[1:]]
     except EngineError as e:
         raise InputError(str(e), "give a recording of clear speech") from None
     words = stmt.check_words(statement, code, heard, settings.consent_max_wer)
@@ -167,6 +169,8 @@ def verify_recording(
         "models": {"asr": asr.info.as_dict(), "speaker": encoder.info.as_dict()},
         "passed": words.passed and voice_ok,
     }
+    if denoised:  # the checks heard cleaned copies: what the denoiser did to each file, before and after
+        figures["denoise"] = denoised
     return figures, [[float(x) for x in e] for e in ref_embs]
 
 

@@ -22,6 +22,7 @@ class Reference(BaseModel):
     speech_s: float
     cosine: float
     embedding: list[float]
+    denoise: JsonDoc | None = None  # the check heard a cleaned copy: the denoiser and the SNR before/after
 
 
 class EnrollChecked(Contract):

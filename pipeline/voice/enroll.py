@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from models.base import EngineError, EngineUnavailable, Voice, VoiceCloner
 from pipeline.core import progress
@@ -124,6 +125,7 @@ def check(
     from models.speaker import cosine
     from pipeline.core.inputs import resolve_input
     from pipeline.ledger.voices import centroid
+    from pipeline.voice.cleaning import cleaned_for_checks
     from pipeline.voice.consent import require_consent
 
     language = normalize_language(language)
@@ -142,12 +144,16 @@ def check(
     scratch = settings.data_dir / "work" / "inputs"
     scratch.mkdir(parents=True, exist_ok=True)
     found: list[tuple[str, Path, Heard]] = []
+    denoised: dict[str, dict[str, Any]] = {}
     for ref in references:
         path = resolve_input(ref, scratch, settings)
         if not path.is_file():
             raise InputError(f"reference {ref} does not exist", "give the path of a recording of the person speaking")
         try:
-            heard = measure_reference(path)
+            with cleaned_for_checks(settings, [path]) as (clean, figures):
+                heard = measure_reference(clean[0])
+            if figures:
+                denoised[ref] = figures[0]
         except EngineUnavailable as e:
             raise SetupError(str(e), "run `make setup`") from e
         except EngineError as e:
@@ -194,6 +200,7 @@ def check(
                 speech_s=heard.speech_s,
                 cosine=cos,
                 embedding=heard.embedding,
+                denoise=denoised.get(ref),
             )
         )
     return EnrollChecked(

@@ -79,6 +79,9 @@ def test_joe_reading_the_statement_is_granted(settings: Settings, say: Any, refe
     w, v = g.verification["words"], g.verification["voice"]
     print(f"\n  same voice (Piper joe): cosines {v['cosines']}, WER {w['wer']:.3f}, heard: {w['heard']!r}")
     assert w["code_heard"] and w["wer"] <= 0.25 and v["cosine_min"] >= 0.70
+    cleaned = g.verification["denoise"]  # the checks heard cleaned copies, and say so, file by file
+    assert [c["file"] for c in cleaned] == [rec.name] + [r.name for r in references]
+    assert all(c["snr_before_db"] is not None and c["snr_after_db"] is not None for c in cleaned)
     from pipeline.ledger import db
     from pipeline.ledger.consents import covering
 
@@ -87,6 +90,23 @@ def test_joe_reading_the_statement_is_granted(settings: Settings, say: Any, refe
     from models.base import Voice
 
     assert require_consent(Voice("pico", "es-ES", "es", "joe"), "dubbing", "es", date.today(), settings) == g.consent_id
+
+
+def test_a_statement_read_in_a_noisy_room_is_heard_through_the_denoiser(
+    settings: Settings, say: Any, references: list[Path], tmp_path: Path
+) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    req = _request(settings)
+    x, rate = sf.read(str(say("piper", req.statement)), dtype="float32")
+    rms = float(np.sqrt(np.mean(x**2)))
+    noisy = tmp_path / "noisy_statement.wav"
+    sf.write(str(noisy), x + np.random.default_rng(3).standard_normal(len(x)).astype(np.float32) * rms / 2, rate)
+    g = grant_consent(settings, "joe", noisy, references)  # white noise at 6 dB SNR
+    rec = g.verification["denoise"][0]
+    print(f"\n  noisy recording: SNR {rec['snr_before_db']} -> {rec['snr_after_db']} dB, {g.verification['voice']}")
+    assert rec["file"] == noisy.name and rec["snr_after_db"] > rec["snr_before_db"] + 5
 
 
 @pytest.mark.parametrize("speaker", ["pico", "espeak"])
