@@ -56,6 +56,15 @@ from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
             description="ISO 639-1 code; empty = the manuscript's metadata (else English)",
         ),
         "narrator": Param("", type="string", description="narrator's name for the tags; empty = the voice's"),
+        "ident": Param(
+            "",
+            type="string",
+            enum=["", "calm", "bright", "tense", "sad"],
+            description="a composed musical ident before the narration and a closing bed after it; empty = none",
+        ),
+        "ident_at": Param(
+            "book", type="string", enum=["book", "chapter"], description="book: first and last chapter; chapter: each"
+        ),
         "read_all": Param(
             False,
             type="boolean",

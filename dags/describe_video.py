@@ -64,6 +64,12 @@ from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
         "description_gain_db": Param(
             0.0, type="number", minimum=-12, maximum=12, description="description level relative to the programme"
         ),
+        "bed": Param(
+            "",
+            type="string",
+            description="a bed under the programme's silent stretches: compose:MOOD, library:MOOD, ambience:KIND or "
+            "an audio file; empty = none",
+        ),
         "lookahead_s": Param(
             10.0, type="number", minimum=0, maximum=120, description="how far after its time a description may go"
         ),

@@ -79,6 +79,19 @@ from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
             description="a description script (WebVTT, DAPT, CSV or JSON; path or URI): a described track per dub "
             "language; empty = none",
         ),
+        "denoise": Param(
+            "",
+            type="string",
+            enum=["", "off", "auto", "speech", "all"],
+            description="denoise before transcription (speech), also before separation (all), when the speech is "
+            "noisy (auto); empty = DUBLINE_DENOISE (auto)",
+        ),
+        "bed": Param(
+            "",
+            type="string",
+            description="a bed under the silent stretches: compose:MOOD, library:MOOD, ambience:KIND or an audio "
+            "file; empty = none",
+        ),
     },
     doc_md=__doc__,
 )
@@ -98,7 +111,8 @@ def dub_video() -> None:
         from pipeline.products.dubbing.contracts import DubRequest
         from pipeline.stages import ingest
 
-        return run(ingest.ingest, DubRequest.from_xcom(request).input)
+        req = DubRequest.from_xcom(request)
+        return run(ingest.ingest, req.input, req.denoise)
 
     @task
     def transcribe(ingested: XCom, request: XCom) -> XCom:
@@ -184,6 +198,7 @@ def dub_video() -> None:
             Separated.from_xcom(separated),
             Fitted.from_xcom(fitted),
             DubRequest.from_xcom(request).loudness_profile,
+            DubRequest.from_xcom(request).bed or None,
         )
 
     @task

@@ -27,3 +27,53 @@ def mix_over(
     peak = float(np.max(np.abs(out))) if out.size else 0.0
     scale = ceiling / peak if peak > ceiling else 1.0
     return (out * scale).astype(np.float32), scale
+
+
+QUIET_DB = -45.0  # a stretch of the base quieter than this (RMS, dBFS) is silent: a bed may fill it
+_WINDOW_S = 0.4  # the base's level is measured in windows this long
+_FADE_S = 0.75  # the bed comes in and goes out over this long
+
+
+def quiet_mask(base: np.ndarray, rate: int, quiet_db: float = QUIET_DB) -> np.ndarray:
+    """Per sample, 1.0 where the base (n, channels) is silent (its windowed RMS below `quiet_db`) and 0.0
+    where it sounds; the edges faded over `_FADE_S`, so a bed swells in and out instead of switching."""
+    n = base.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.float32)
+    from scipy.ndimage import uniform_filter1d
+
+    power = np.square(base, dtype=np.float64).mean(axis=1)
+    win = max(1, round(_WINDOW_S * rate))
+    level = 10 * np.log10(uniform_filter1d(power, win, mode="nearest") + 1e-12)
+    mask = (level < quiet_db).astype(np.float32)
+    fade = max(1, round(_FADE_S * rate))
+    return np.clip(uniform_filter1d(mask, fade, mode="nearest"), 0.0, 1.0).astype(np.float32)
+
+
+def lay_bed(
+    base: np.ndarray,
+    bed: np.ndarray,
+    rate: int,
+    spans: list[tuple[float, float]],
+    level_db: float,
+    duck_db: float,
+    attack_s: float,
+    release_s: float,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """`bed` (any length, mono or stereo) laid under `base` (n, channels) where the base is silent
+    (quiet_mask), at `level_db` RMS, ducked by `duck_db` under the speech `spans`. Returns the new base and
+    figures: the seconds the bed is heard at more than half its level, its gain under speech."""
+    n, channels = base.shape
+    bed = bed if bed.ndim == 2 else bed[:, None]
+    if bed.shape[0] == 0 or n == 0:
+        return base, {"heard_s": 0.0, "level_db": level_db, "duck_db": duck_db}
+    reps = -(-n // bed.shape[0])
+    bed = np.tile(bed, (reps, 1))[:n]
+    if bed.shape[1] != channels:
+        bed = np.repeat(bed.mean(axis=1, keepdims=True), channels, axis=1)
+    rms = float(np.sqrt(np.mean(np.square(bed, dtype=np.float64))))
+    scale = 10 ** (level_db / 20) / rms if rms > 0 else 0.0
+    gain = quiet_mask(base, rate) * duck_gain(spans, n, rate, duck_db, attack_s, release_s)
+    out = base + bed * (gain * np.float32(scale))[:, None]
+    heard = float(np.count_nonzero(gain > 0.5)) / rate
+    return out.astype(np.float32), {"heard_s": round(heard, 2), "level_db": level_db, "duck_db": duck_db}

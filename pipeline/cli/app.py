@@ -8,6 +8,7 @@ import typer
 
 from pipeline.cli.audiobook import audiobook
 from pipeline.cli.audit import audit_app
+from pipeline.cli.clean import clean
 from pipeline.cli.consent import consent_app
 from pipeline.cli.console import fail
 from pipeline.cli.db import db_app
@@ -16,6 +17,7 @@ from pipeline.cli.detect import detect
 from pipeline.cli.dub import dub, jobs, sample
 from pipeline.cli.models import models_app
 from pipeline.cli.provenance import provenance_app
+from pipeline.cli.sound import ambience, compose
 from pipeline.cli.voice import voice_app
 from pipeline.core.errors import DublineError
 
@@ -28,6 +30,9 @@ app.command("sample")(sample)
 app.command("audiobook")(audiobook)
 app.command("describe")(describe)
 app.command("jobs")(jobs)
+app.command("clean")(clean)
+app.command("compose")(compose)
+app.command("ambience")(ambience)
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
 app.add_typer(consent_app, name="consent")

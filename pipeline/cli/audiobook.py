@@ -24,6 +24,10 @@ def audiobook(
     language: Annotated[str, typer.Option(help="the book's language (ISO 639-1); default: its metadata")] = "",
     narrator: Annotated[str, typer.Option(help="narrator's name for the tags; default: the voice's")] = "",
     read_all: Annotated[bool, typer.Option("--read-all", help="also read front and back matter (contents...)")] = False,
+    ident: Annotated[
+        str, typer.Option(help="a composed ident before and a bed after the narration: calm|bright|tense|sad")
+    ] = "",
+    ident_at: Annotated[str, typer.Option(help="book (first and last chapter) or chapter (every one)")] = "book",
     out: Annotated[Path, typer.Option("--out", help="folder for the outputs")] = Path("audiobooks"),
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
@@ -42,6 +46,8 @@ def audiobook(
             "language": language,
             "narrator": narrator,
             "read_all": read_all,
+            "ident": ident,
+            "ident_at": ident_at,
         }
     )
     read = preflight(settings, request).book  # bad input, voice, style or lexicon: refused before Airflow starts

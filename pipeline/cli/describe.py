@@ -31,6 +31,9 @@ def describe(
     language: Annotated[str, typer.Option(help="the descriptions' language (ISO 639-1); default: the script's")] = "",
     mkv: Annotated[bool, typer.Option("--mkv", help="also deliver the described video as mkv")] = False,
     duck_db: Annotated[float, typer.Option(help="programme gain while a description speaks (dB)")] = -10.0,
+    bed: Annotated[
+        str, typer.Option(help="a bed under silent stretches: compose:MOOD, library:MOOD, ambience:KIND or a file")
+    ] = "",
     out: Annotated[Path, typer.Option("--out", help="folder for the outputs")] = Path("described"),
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
@@ -55,6 +58,7 @@ def describe(
             "language": language,
             "containers": ["mp4", "mkv"] if mkv else ["mp4"],
             "duck_db": duck_db,
+            "bed": str(Path(bed).expanduser().resolve()) if bed.strip() and Path(bed).expanduser().is_file() else bed,
         },
         out,
         verbose,

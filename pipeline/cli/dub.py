@@ -38,6 +38,12 @@ def dub(
         str,
         typer.Option(help="description script (WebVTT, DAPT, CSV, JSON): add a described track per dub language"),
     ] = "",
+    denoise: Annotated[
+        str, typer.Option(help="off | auto | speech | all: clean noisy speech before transcription (README: Sound)")
+    ] = "",
+    bed: Annotated[
+        str, typer.Option(help="a bed under silent stretches: compose:MOOD, library:MOOD, ambience:KIND or a file")
+    ] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
     """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
@@ -61,9 +67,17 @@ def dub(
             "subtitle_profile": subtitles or settings.subtitle_profile,
             "describe": str(Path(describe).expanduser().resolve()) if describe.strip() and "://" not in describe
             else describe,
+            "denoise": denoise,
+            "bed": str(Path(bed).expanduser().resolve()) if bed.strip() and _is_file_spec(bed) else bed,
         }
     )
     _dub(request, verbose)
+
+
+def _is_file_spec(spec: str) -> bool:
+    """A bed given as a file (a path, not compose:/library:/ambience: nor a URI)."""
+    head = spec.split(":", 1)[0].strip().lower()
+    return head not in ("compose", "library", "ambience") and "://" not in spec
 
 
 def _preflight(request: DubRequest) -> Any:
@@ -112,6 +126,21 @@ def _dub(request: DubRequest, verbose: bool) -> None:
         _print_voices(report)
         _print_timing(report)
         _print_description(report)
+        _print_sound(report)
+
+
+def _print_sound(report: dict[str, Any]) -> None:
+    """What the denoiser measured and did, and the bed laid under the silent stretches."""
+    d = report.get("denoise") or {}
+    if d:
+        applied = ", ".join(f"{a['copy']} ({a['engine']['id']}, SNR {a['snr_after_db']:.1f} dB after)"
+                            for a in d.get("applied") or [])
+        console.print(
+            f"denoise ({d['mode']}): speech SNR {d['snr_db']:.1f} dB; "
+            + (f"cleaned {applied}" if applied else f"not needed (at or above {d['below_db']:.0f} dB)")
+        )
+    for lang, b in (report.get("bed") or {}).items():
+        console.print(f"bed ({lang}): {b.get('spec')}, heard {b.get('heard_s')} s, {b.get('licence', '')}")
 
 
 def _print_description(report: dict[str, Any]) -> None:

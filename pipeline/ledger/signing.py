@@ -284,6 +284,9 @@ def sign_outputs(
         "models": model_entries(stage_results),
         "parameters": {k: v for k, v in sorted(params.items()) if k not in ("input", "output")},
     }
+    generated = [{"language": r.get("language"), **r["bed"]} for r in stage_results if r.get("bed")]
+    if generated:  # a bed laid under the silent stretches is machine-made: said so in the credentials
+        job["generated_audio"] = generated
     watermarks = [
         {"language": r["language"], **{k: r["watermark"][k] for k in ("scheme", "key_id", "payload")}}
         for r in stage_results

@@ -26,6 +26,7 @@ class Ingested(StageResult):
     asr_audio_uri: str
     full_audio_uri: str
     script_uri: str
+    denoise: JsonDoc | None = None  # what the denoiser measured and did (mode, SNR, copies cleaned, engine)
 
 
 class SpeakerSummary(BaseModel):
@@ -88,6 +89,7 @@ class Mixed(StageResult):
     loudness: JsonDoc
     watermark: JsonDoc | None = None
     dub_stem_uri: str | None = None
+    bed: JsonDoc | None = None  # a bed laid under the silent stretches: its provenance (generated) and figures
     mode: str
     base: str
     duck_db: float

@@ -6,10 +6,12 @@ input's exact duration so the delivered tracks line up with the picture.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from models.registry import sha256_file
 from pipeline.audio import media
 from pipeline.core.config import Settings
-from pipeline.core.errors import InputError
+from pipeline.core.errors import ConfigError, InputError
 from pipeline.core.inputs import resolve_input
 from pipeline.core.script import Script, SourceInfo
 from pipeline.core.stagerun import StageRun, run_stage
@@ -22,13 +24,20 @@ MIX_RATE = 48000
 
 def check_input(path_or_uri: str, scratch_dir: str | None = None) -> media.MediaInfo:
     """Probe an input without storing anything: what the CLI calls before it starts a run."""
-    from pathlib import Path
-
     return media.probe(resolve_input(path_or_uri, Path(scratch_dir or "/tmp")))
 
 
-def ingest(settings: Settings, input_uri: str) -> Ingested:
-    from pathlib import Path
+DENOISE_MODES = ("off", "auto", "speech", "all")
+
+
+def ingest(settings: Settings, input_uri: str, denoise: str = "") -> Ingested:
+    """`denoise` (off | auto | speech | all; empty = the settings'): `speech` cleans the 16 kHz copy (what
+    transcription, diarization and casting hear), `auto` does so when that copy's SNR is below
+    `denoise_snr_db`, `all` cleans the 48 kHz mix copy too (before separation: the bed then loses its noise,
+    and a denoiser also thins music, so it is for noisy speech-only programmes)."""
+    mode = (denoise or settings.denoise).strip().lower()
+    if mode not in DENOISE_MODES:
+        raise ConfigError(f"unknown denoise mode {mode!r}", f"use one of {', '.join(DENOISE_MODES)}")
 
     scratch = settings.data_dir / "work" / "inputs"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -44,6 +53,7 @@ def ingest(settings: Settings, input_uri: str) -> Ingested:
                 "give a file whose soundtrack has the speech to dub",
             )
         full = media.extract_audio(src, run.scratch / "full48k.wav", MIX_RATE, 2, duration=info.duration)
+        cleaned = _denoise(settings, mode, asr, full) if mode != "off" else None
         # checks passed: now store the source and its derived copies
         source_uri = run.put(f"source{src.suffix.lower()}", src)
         asr_uri = run.put("asr16k.wav", asr)
@@ -68,6 +78,29 @@ def ingest(settings: Settings, input_uri: str) -> Ingested:
             asr_audio_uri=asr_uri,
             full_audio_uri=full_uri,
             script_uri=save_script(run, script),
+            denoise=cleaned,
         )
 
-    return run_stage(settings, "ingest", {"source_sha256": source_sha, "rates": [ASR_RATE, MIX_RATE]}, work, Ingested)
+    material: dict[str, object] = {"source_sha256": source_sha, "rates": [ASR_RATE, MIX_RATE]}
+    if mode != "off":
+        material["denoise"] = {"mode": mode, "engine": settings.denoise_engine, "below_db": settings.denoise_snr_db}
+    return run_stage(settings, "ingest", material, work, Ingested)
+
+
+def _denoise(settings: Settings, mode: str, asr: Path, full: Path) -> dict[str, object]:
+    """Clean the copies `mode` asks for, in place; what was measured and done (for the report)."""
+    import soundfile as sf
+
+    from pipeline.audio.denoise import clean_audio, estimate_snr_db, needs_denoise
+
+    samples, rate = sf.read(str(asr), dtype="float32")
+    snr = round(float(estimate_snr_db(samples, rate)), 2)
+    doc: dict[str, object] = {"mode": mode, "snr_db": snr, "below_db": settings.denoise_snr_db}
+    if mode == "auto" and not needs_denoise(snr, settings.denoise_snr_db):
+        return {**doc, "applied": []}
+    applied = []
+    for name, path in [("speech", asr)] + ([("mix", full)] if mode == "all" else []):
+        done = clean_audio(path, path.with_name(f"clean_{path.name}"), settings.denoise_engine)
+        done.path.replace(path)
+        applied.append({"copy": name, **done.as_dict()})
+    return {**doc, "applied": applied}

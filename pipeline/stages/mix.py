@@ -29,8 +29,12 @@ def mix(
     separated: Separated | None,
     fitted: SpeechTrack,
     loudness_profile: str | None = None,
+    bed: str | None = None,
 ) -> Mixed:
+    """`bed`: a bed laid under the programme's silent stretches (pipeline.audio.beds spec); None = the
+    settings' (empty = none)."""
     lang = fitted.language
+    bed_spec = settings.bed if bed is None else bed
     mode = settings.mix_mode
     if mode not in MODES:
         raise ConfigError(f"unknown mix mode {mode!r}", f"set DUBLINE_MIX_MODE to one of {', '.join(MODES)}")
@@ -52,6 +56,8 @@ def mix(
     # or a mix made on one bed would be reused for another (Spleeter installed after a DSP run, say)
     material = {**params, "base": base_uri, "source": ingested.source_sha256, "dub": fitted.key}
     material["watermark"] = marking.material(settings)
+    if bed_spec:
+        material["bed"] = bed_material(settings, bed_spec)
 
     def work(run: StageRun) -> Mixed:
         base, sr = sf.read(str(run.fetch(str(base_uri))), dtype="float32", always_2d=True)
@@ -60,6 +66,7 @@ def mix(
             raise ConfigError(f"mix expects {MIX_RATE} Hz stems, got {sr} and {sr2}", "re-run ingest")
         spans = [(float(a), float(b)) for a, b in fitted.spans]
         speech = np.asarray(dub, dtype=np.float32)
+        base, laid = with_bed(settings, run, base, spans, bed_spec, ingested.source_sha256)
         done = duck_mix_master(settings, run, base, speech, spans, duck_db, settings.dub_gain_db, prof, f"mix_{lang}")
         stem = run.scratch / f"dub_{lang}.wav"  # the dub speech alone, for delivery as a stem: marked too
         stem_mark = marking.mark_copy(
@@ -72,10 +79,53 @@ def mix(
             loudness=done.loudness,
             watermark=done.mark,
             dub_stem_uri=run.put(stem.name, stem) if stem_mark else None,
+            bed=laid,
             **params,
         )
 
     return run_stage(settings, "mix", material, work, Mixed, label=lang)
+
+
+def bed_material(settings: Settings, spec: str) -> dict[str, Any]:
+    """What a laid bed depends on (for a stage's content key): its spec (a user's file by its sha256), level
+    and ducking. Checks the spec, so a bad one is refused before any work."""
+    from pipeline.audio.beds import parse_bed_spec
+
+    parsed = parse_bed_spec(spec)
+    doc: dict[str, Any] = {"spec": spec, "level_db": settings.bed_level_db}
+    doc["duck_db"] = settings.bed_duck_under_speech_db
+    path = getattr(parsed, "path", None)
+    if path:
+        from models.registry import sha256_file
+
+        doc["sha256"] = sha256_file(Path(path))
+    return doc
+
+
+def with_bed(
+    settings: Settings, run: StageRun, base: np.ndarray, spans: list[tuple[float, float]], spec: str, seed_from: str
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """`base` with the bed `spec` laid under its silent stretches and ducked under `spans` (the speech laid
+    over it), and the bed's provenance (generated, source, licence, figures); `base` unchanged when no bed."""
+    if not spec:
+        return base, None
+    from pipeline.audio.beds import make_bed
+    from pipeline.audio.mixing import lay_bed
+
+    seconds = base.shape[0] / MIX_RATE
+    made = make_bed(spec, seconds, run.scratch / "laid_bed.wav", seed=int(seed_from[:8] or "0", 16), rate=MIX_RATE)
+    bed, _ = sf.read(str(made.path), dtype="float32", always_2d=True)
+    out, figures = lay_bed(
+        base,
+        bed,
+        MIX_RATE,
+        spans,
+        settings.bed_level_db,
+        settings.bed_duck_under_speech_db,
+        settings.duck_attack_s,
+        settings.duck_release_s,
+    )
+    return out, {"spec": made.spec, **made.provenance, **figures}
 
 
 @dataclass

@@ -32,11 +32,28 @@ class BookRequest(Contract):
     language: str = Field("", description="ISO 639-1 code; empty = the manuscript's metadata (else English)")
     narrator: str = Field("", description="narrator's name for the tags; empty = the voice's")
     read_all: bool = Field(False, description="also read front and back matter (contents, copyright page)")
+    ident: str = Field(
+        "", description="a composed musical ident before the narration and a closing bed after it: a mood "
+        "(calm, bright, tense, sad); empty = none"
+    )
+    ident_at: Literal["book", "chapter"] = Field(
+        "book", description="book: the ident opens the first chapter and the bed closes the last; chapter: every one"
+    )
 
-    @field_validator("book", "output", "voice", "lexicon", "narrator", mode="before")
+    @field_validator("book", "output", "voice", "lexicon", "narrator", "ident", mode="before")
     @classmethod
     def _strip(cls, v: object) -> str:
         return str(v or "").strip()
+
+    @field_validator("ident", mode="after")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        from pipeline.audio.compose import MOODS
+
+        v = v.lower()
+        if v and v not in MOODS:
+            raise ValueError(f"ident mood {v!r} is not one of {', '.join(MOODS)}")
+        return v
 
     @field_validator("style", mode="before")
     @classmethod
@@ -107,6 +124,7 @@ class ChapterNarrated(StageResult):
     acx: JsonDoc
     qa: JsonDoc | None = None
     report_uri: str  # per-chunk report (text, what was said, pause, QA) as JSON in the store
+    music: JsonDoc | None = None  # the composed ident and closing bed (`--ident`): their provenance (generated)
 
 
 class Packaged(StageResult):

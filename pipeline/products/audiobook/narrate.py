@@ -38,6 +38,9 @@ from pipeline.voice.consent import record_voice_output
 from pipeline.voice.speak import clip_key, synth_clip
 
 MASTERING_VERSION = 1  # bump when mastering changes what a chapter sounds like
+IDENT_S, CLOSING_S = 6.0, 8.0  # the opening ident's and the closing bed's length
+MUSIC_BELOW_DB = 6.0  # music sits this far below the narration's RMS (ACX: music must not drown the voice)
+MUSIC_GAP_S = 1.0  # silence between the music and the narration
 
 
 def load_book(store: ObjectStore, book: BookRead) -> Book:
@@ -90,11 +93,38 @@ def narrate_chapter(
         "qa": _qa_config(settings),
         "mastering": MASTERING_VERSION,
     }
+    music = _music(request, index, len(book.chapters), info.sha256)
+    if music is not None:
+        material["music"] = dataclasses.asdict(music)
 
     def work(run: StageRun) -> ChapterNarrated:
-        return _Narration(settings, run, narrator, lang, day, prosody).chapter(index, chapter.title, chunks)
+        narration = _Narration(settings, run, narrator, lang, day, prosody, music)
+        return narration.chapter(index, chapter.title, chunks)
 
     return run_stage(settings, "narrate", material, work, ChapterNarrated, label=f"ch{index:02d}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Music:
+    """A chapter's composed ident before the narration and closing bed after it (`--ident MOOD`)."""
+
+    mood: str
+    opening: bool
+    closing: bool
+    seed: int
+    ident_s: float = IDENT_S
+    closing_s: float = CLOSING_S
+    below_db: float = MUSIC_BELOW_DB
+
+
+def _music(request: BookRequest, index: int, chapters: int, chapter_sha: str) -> _Music | None:
+    if not request.ident:
+        return None
+    every = request.ident_at == "chapter"
+    opening, closing = every or index == 1, every or index == chapters
+    if not (opening or closing):
+        return None
+    return _Music(request.ident, opening, closing, int(chapter_sha[:8], 16))
 
 
 def _qa_config(settings: Settings) -> dict[str, Any]:
@@ -119,6 +149,7 @@ class _Narration:
     lang: str
     day: date
     prosody: Prosody
+    music: _Music | None = None
 
     def chapter(self, index: int, title: str, chunks: list[Chunk]) -> ChapterNarrated:
         from pipeline.products.audiobook.mastering import master
@@ -136,6 +167,7 @@ class _Narration:
             self._check(spoken)
         qas = [s.qa for s in spoken if s.qa is not None]
         raw = self._assemble(spoken)
+        music = self._add_music(raw) if self.music is not None else None
         mastered = self.run.scratch / "chapter.wav"
         acx = master(raw, mastered).model_dump(mode="json")
         audio_uri = run.put("chapter.wav", mastered)
@@ -170,7 +202,34 @@ class _Narration:
                 else None
             ),
             report_uri=report_uri,
+            music=music,
         )
+
+    def _add_music(self, raw: Path) -> dict[str, Any]:
+        """The ident before the narration and the closing bed after it (what the request asks of this chapter),
+        each `below_db` under the narration's RMS; `raw` rewritten. Returns their provenance (generated)."""
+        from pipeline.audio.beds import ident, make_bed
+        from pipeline.products.audiobook.mastering import assemble
+
+        m = self.music
+        assert m is not None
+        work = self.run.scratch
+        narration = _active_rms(raw)
+        parts: list[tuple[Path, float]] = []
+        doc: dict[str, Any] = {"mood": m.mood, "below_narration_db": m.below_db}
+        if m.opening:
+            made = ident(m.mood, m.ident_s, dest=work / "ident.wav", seed=m.seed)
+            parts.append((_at_level(made.path, narration - m.below_db, work / "ident_lvl.wav"), MUSIC_GAP_S))
+            doc["opening"] = made.provenance
+        parts.append((raw, MUSIC_GAP_S if m.closing else 0.0))
+        if m.closing:
+            made = make_bed(f"compose:{m.mood}", m.closing_s, work / "closing.wav", seed=m.seed + 1)
+            parts.append((_at_level(made.path, narration - m.below_db, work / "closing_lvl.wav"), 0.0))
+            doc["closing"] = made.provenance
+        joined = work / "with_music.wav"
+        assemble(parts, joined)
+        joined.replace(raw)
+        return doc
 
     def _asr_info(self) -> dict[str, str]:
         """The model QA heard the chunks with (for provenance)."""
@@ -245,6 +304,32 @@ class _Narration:
         raw = self.run.scratch / "narration.wav"
         assemble([(s.local, s.chunk.pause_after_s) for s in spoken], raw)
         return raw
+
+
+def _active_rms(path: Path) -> float:
+    """RMS in dBFS of a recording's 50 ms frames above -50 dBFS (its speech, pauses left out)."""
+    import numpy as np
+    import soundfile as sf
+
+    x, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    mono = x.mean(axis=1)
+    hop = 2205
+    frames = mono[: len(mono) // hop * hop].reshape(-1, hop)
+    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1)) if frames.size else np.zeros(0)
+    loud = rms[rms > 10 ** (-50 / 20)]
+    return float(20 * np.log10(np.sqrt(np.mean(loud**2)))) if loud.size else -20.0
+
+
+def _at_level(src: Path, rms_db: float, dest: Path) -> Path:
+    """`src` scaled so its RMS (over the whole file) is `rms_db` dBFS."""
+    import numpy as np
+    import soundfile as sf
+
+    x, rate = sf.read(str(src), dtype="float32", always_2d=True)
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+    gain = 10 ** (rms_db / 20) / rms if rms > 0 else 0.0
+    sf.write(str(dest), (x * gain).astype(np.float32), rate, subtype="FLOAT")
+    return dest
 
 
 def _verdict_key(store: ObjectStore, s: _Spoken, lang: str, settings: Settings) -> str:

@@ -117,6 +117,9 @@ def _package(
         "chapters": [{"index": c.index, "title": c.title, "key": c.key} for c in chapters],
         "voice": chapters[0].voice.model_dump(),
     }
+    generated = [{"chapter": c.index, **c.music} for c in chapters if c.music]
+    if generated:  # composed music is machine-made: said so in the credentials
+        job["generated_audio"] = generated
     consents = sorted({cid for c in chapters for cid in c.consents})
     marks = [mark] if mark and "payload" in mark else []
     unsigned = run.scratch / "unsigned"

@@ -21,6 +21,7 @@ from pipeline.products.description.contracts import ADMixed, Described, Describe
 from pipeline.stages.contracts import Ingested
 from pipeline.stages.describing.admixing import ad_mix
 from pipeline.stages.ingest import MIX_RATE
+from pipeline.stages.mix import bed_material, with_bed
 
 MIX_VERSION = 2
 
@@ -41,6 +42,8 @@ def mix_description(settings: Settings, request: DescribeRequest, ingested: Inge
         "watermark": marking.material(settings),
         "v": MIX_VERSION,
     }
+    if request.bed:
+        material["bed"] = bed_material(settings, request.bed)
 
     def work(run: StageRun) -> ADMixed:
         programme, sr = sf.read(str(run.fetch(ingested.full_audio_uri)), dtype="float32", always_2d=True)
@@ -48,6 +51,7 @@ def mix_description(settings: Settings, request: DescribeRequest, ingested: Inge
         if sr != MIX_RATE or sr2 != MIX_RATE:
             raise ConfigError(f"the AD mix expects {MIX_RATE} Hz audio, got {sr} and {sr2}", "re-run ingest")
         payload = marking.payload_for(run.prefix)
+        programme, laid = with_bed(settings, run, programme, described.spans, request.bed, ingested.source_sha256)
         path, measured, levels, mark = ad_mix(settings, run, programme, desc, described.spans, params, prof, "ad")
         stem = run.scratch / "description.wav"
         stem_mark = marking.mark_copy(settings, run.fetch(described.track_uri), stem, payload)
@@ -68,6 +72,7 @@ def mix_description(settings: Settings, request: DescribeRequest, ingested: Inge
             loudness=measured,
             levels=levels,
             watermark=mark,
+            bed=laid,
             **out,
         )
 

@@ -40,12 +40,22 @@ class DescribeRequest(Contract):
     description_gain_db: float = Field(
         0.0, ge=-12.0, le=12.0, description="description level, relative to the programme's level before ducking"
     )
+    bed: str = Field(
+        "", description="a bed under the programme's silent stretches: compose:MOOD, library:MOOD, ambience:KIND, FILE"
+    )
     lookahead_s: float = Field(10.0, ge=0.0, le=120.0, description="how far after its time a description may go")
 
-    @field_validator("video", "script", "output", "voice", mode="before")
+    @field_validator("video", "script", "output", "voice", "bed", mode="before")
     @classmethod
     def _strip(cls, v: object) -> str:
         return str(v or "").strip()
+
+    @field_validator("bed")
+    @classmethod
+    def _bed(cls, v: str) -> str:
+        from pipeline.audio.beds import checked_spec
+
+        return checked_spec(v)  # an unknown mood or kind, or a missing file, is refused where the job enters
 
     @field_validator("style", mode="before")
     @classmethod
@@ -142,6 +152,7 @@ class ADMixed(StageResult):
     watermark: JsonDoc | None = None
     extended_mix_uri: str | None = None
     extended_loudness: JsonDoc | None = None
+    bed: JsonDoc | None = None  # a bed laid under the silent stretches: its provenance (generated) and figures
 
 
 class Rendered(StageResult):

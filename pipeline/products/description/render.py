@@ -119,13 +119,15 @@ def _render(
 
     vtt = write_webvtt(placed, run.scratch / "description.vtt", lang)
     dapt = write_dapt(placed, run.scratch / "description.dapt.xml", lang, "asRecorded", title=read.stem)
-    job = {
+    job: dict[str, Any] = {
         "product": "audio_description",
         "input": {"filename": ingested.filename, "sha256": ingested.source_sha256},
         "script": {"filename": read.filename, "sha256": read.sha256},
         "language": lang,
         "voice": described.voice.model_dump(),
     }
+    if mixed.bed:  # a bed laid under the silent stretches is machine-made: said so in the credentials
+        job["generated_audio"] = [mixed.bed]
     marks = [{"uri": mixed.mix_uri, **mixed.watermark}] if mixed.watermark and "payload" in mixed.watermark else []
     uris: dict[str, str] = {}
     signed: dict[str, Any] = {}

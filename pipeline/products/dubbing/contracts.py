@@ -18,6 +18,7 @@ Container = Literal["mp4", "mkv", "m4a"]
 LoudnessProfile = Literal["ebu_r128", "atsc_a85", "streaming", "acx", "none"]
 SubtitleProfile = Literal["broadcast", "children"]
 Style = Literal["", "neutral", "warm", "excited", "calm", "serious"]
+Denoise = Literal["", "off", "auto", "speech", "all"]
 
 
 def parse_speaker_people(spec: Mapping[str, Any] | str | None) -> dict[str, str]:
@@ -61,6 +62,10 @@ class DubRequest(Contract):
         description="a description script (WebVTT, DAPT, CSV or JSON; path or URI): adds a described track per "
         "dub language; empty = none",
     )
+    denoise: Denoise = Field("", description="off | auto | speech | all (README: Sound); empty = the settings'")
+    bed: str = Field(
+        "", description="a bed under the silent stretches: compose:MOOD, library:MOOD, ambience:KIND or a file"
+    )
 
     @field_validator("source_language", mode="before")
     @classmethod
@@ -85,15 +90,22 @@ class DubRequest(Contract):
             return parse_speaker_people(v)
         raise ValueError('give a mapping such as {"S1": "joe"} or S1=joe')
 
-    @field_validator("series", "glossary", "output", "input", "describe", mode="before")
+    @field_validator("series", "glossary", "output", "input", "describe", "bed", mode="before")
     @classmethod
     def _strip(cls, v: object) -> str:
         return str(v or "").strip()
 
-    @field_validator("style", mode="before")
+    @field_validator("style", "denoise", mode="before")
     @classmethod
     def _style(cls, v: object) -> str:
         return str(v or "").strip().lower()
+
+    @field_validator("bed")
+    @classmethod
+    def _bed(cls, v: str) -> str:
+        from pipeline.audio.beds import checked_spec
+
+        return checked_spec(v)  # an unknown mood or kind, or a missing file, is refused where the job enters
 
     @model_validator(mode="after")
     def _not_into_itself(self) -> DubRequest:

@@ -161,6 +161,8 @@ def build_report(
         "subtitles": {"profile": muxed.subtitle_profile, "checks": muxed.subtitle_checks},
         "loudness": muxed.loudness,
         "separation": {"method": sep.method, "warning": sep.warning, "rtf": sep.rtf},
+        "denoise": ingested.denoise,
+        "bed": {m.language: m.bed for m in job.mixes if m.bed} or None,
         "watermark": {m.language: m.watermark for m in job.mixes},
         "description": _description(job.described, described_cues) if job.described else None,
         "content_credentials": muxed.c2pa,

@@ -137,3 +137,32 @@ def test_mix_over_scales_a_loud_mix_to_the_ceiling():
     out, scale = mix_over(original, np.array([0.9, 0.0], dtype=np.float32), np.ones(2, dtype=np.float32), ceiling=0.9)
     assert scale == pytest.approx(0.5)
     np.testing.assert_allclose(out[:, 0], [0.9, -0.25], rtol=1e-6)
+
+
+def test_a_bed_fills_the_silent_stretches_only_and_ducks_under_speech():
+    from pipeline.audio.mixing import lay_bed
+
+    rate = 8000
+    n = 12 * rate
+    base = np.zeros((n, 2), dtype=np.float32)
+    base[4 * rate : 8 * rate] = 0.3 * np.sin(2 * np.pi * 220 * np.arange(4 * rate) / rate)[:, None]  # music 4-8 s
+    bed = np.random.default_rng(0).standard_normal((rate, 2)).astype(np.float32)  # 1 s, looped
+    out, figures = lay_bed(base, bed, rate, [(9.5, 10.5)], level_db=-30.0, duck_db=-20.0, attack_s=0.05, release_s=0.1)
+    laid = out - base
+
+    def rms_db(a: np.ndarray) -> float:
+        return float(20 * np.log10(np.sqrt(np.mean(np.square(a, dtype=np.float64))) + 1e-12))
+
+    assert abs(rms_db(laid[1 * rate : 3 * rate]) - -30.0) < 0.5  # silence: the bed at its level
+    assert rms_db(laid[5 * rate : 7 * rate]) < -80  # under the music: nothing
+    assert -52 < rms_db(laid[int(9.7 * rate) : int(10.3 * rate)]) < -48  # under speech: ducked by 20 dB
+    assert 6.0 < figures["heard_s"] < 9.0
+
+
+def test_a_bed_on_a_programme_with_no_silence_is_never_heard():
+    from pipeline.audio.mixing import lay_bed
+
+    rate = 8000
+    base = (0.1 * np.random.default_rng(1).standard_normal((5 * rate, 1))).astype(np.float32)
+    out, figures = lay_bed(base, np.ones(rate, dtype=np.float32), rate, [], -30.0, -14.0, 0.08, 0.35)
+    assert np.allclose(out, base) and figures["heard_s"] == 0.0

@@ -88,3 +88,28 @@ def test_an_unknown_voice_is_refused_naming_the_choices(settings: Settings, tmp_
     request = _request(tmp_path).model_copy(update={"voice": "espeak:nobody"})
     with pytest.raises(ConfigError, match="no voice .nobody.*espeak:en-us"):
         read_book(settings, BookRequest.model_validate(request.model_dump()))
+
+
+def test_an_ident_opens_and_a_bed_closes_the_book_within_acx(settings: Settings, tmp_path: Path) -> None:
+    from pipeline.products.audiobook.contracts import BookRequest
+    from pipeline.products.audiobook.narrate import CLOSING_S, IDENT_S, narrate_chapter
+    from pipeline.products.audiobook.read import read_book
+
+    plain = _request(tmp_path)
+    with_music = BookRequest(**{**plain.model_dump(), "ident": "calm"})
+    book = read_book(settings, with_music)
+    bare = narrate_chapter(settings, plain, book, 1)
+    done = narrate_chapter(settings, with_music, book, 1)
+    assert done.music is not None and done.music["opening"]["generated"] and done.music["closing"]["generated"]
+    assert done.synthesized == 0  # the narration's clips are reused: only the music is new
+    added = done.duration_s - bare.duration_s
+    assert IDENT_S + CLOSING_S < added < IDENT_S + CLOSING_S + 4, added
+    assert done.acx["passed"], done.acx
+
+
+def test_an_unknown_ident_mood_is_refused_where_the_job_enters(tmp_path: Path) -> None:
+    from pipeline.core.errors import ConfigError
+    from pipeline.products.audiobook.contracts import BookRequest
+
+    with pytest.raises(ConfigError, match="ident mood 'jolly' is not one of calm, bright, tense, sad"):
+        BookRequest.from_params({"book": str(tmp_path / "b.md"), "ident": "Jolly"})

@@ -151,3 +151,18 @@ def test_the_outcome_of_a_job_is_validated_from_the_tasks_documents() -> None:
     bad = {**_ingested().to_xcom(), "durration": 3.0}
     with pytest.raises(ValidationError, match=r"ingested\.durration"):
         DubOutcome.model_validate({"ingested": bad})
+
+
+def test_sound_parameters_are_checked_where_the_job_enters(tmp_path: Any) -> None:
+    assert _request(denoise=" AUTO ", bed=" compose:calm ").denoise == "auto"
+    assert _request(bed="ambience:rain").bed == "ambience:rain"
+    for params, says in (
+        ({"denoise": "loud"}, "denoise"),
+        ({"bed": "compose:jolly"}, "unknown mood 'jolly'"),
+        ({"bed": "ambience:sea"}, "unknown ambience kind 'sea'"),
+        ({"bed": str(tmp_path / "missing.wav")}, "does not exist"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            _request(**params)
+        line = err.value.one_line()
+        assert line.startswith("dub parameter") and says in line, line
