@@ -123,6 +123,9 @@ def print_cues(report: dict[str, Any]) -> None:
         f"placed within 1 s: {f.get('placed_within_1s')}/{f.get('cues')}, shortened {f.get('shortened')}, "
         f"faster {f.get('rated')}, extended {f.get('extended')}, overruns {f.get('overruns')}"
     )
+    if report.get("bed"):
+        b = report["bed"]
+        console.print(f"bed: {b.get('spec')}, heard {b.get('heard_s')} s (generated: {b.get('generated')})")
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning[/] {w}")
 

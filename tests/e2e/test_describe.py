@@ -180,9 +180,11 @@ def test_a_dub_adds_a_described_track_per_language(sample_video: Path, tmp_path:
         [("p1", 2.0, None, "A title card shows the name of the talk."), ("p2", 15.0, None, "The speaker smiles.")],
     )
     out = tmp_path / "out"
-    proc = _run("dub", str(sample_video), "--to", "es", "--describe", str(script), "--out", str(out))
+    bed = ("--bed", "compose:calm", "--denoise", "speech")  # and the sound around the voice (issue 19)
+    proc = _run("dub", str(sample_video), "--to", "es", "--describe", str(script), *bed, "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     assert "audio description (es)" in proc.stdout
+    assert "bed (es): compose:calm" in proc.stdout and "denoise (speech)" in proc.stdout
     audio = [s for s in _streams(out / "talk.dub.mp4") if s["codec_type"] == "audio"]
     assert [s["tags"]["language"] for s in audio] == ["eng", "spa", "spa"]
     assert [s["disposition"]["visual_impaired"] for s in audio] == [0, 0, 1]
@@ -206,3 +208,12 @@ def test_a_dub_adds_a_described_track_per_language(sample_video: Path, tmp_path:
     placed = read_script(out / "talk.es.description.vtt")
     assert [c.id for c in placed.cues] == sorted(cues, key=lambda i: cues[i]["start"])
     assert report["loudness"]["es-ad"]["meets"] is True
+    # the sample's own music runs from start to end: no silent stretch, so the bed is laid but never heard
+    # (it does not pile onto the music; tests/pipeline/stages/test_mix_bed.py has one that fills a silence)
+    assert report["bed"]["es"]["generated"] is True and report["bed"]["es"]["heard_s"] == 0.0
+    assert [a["copy"] for a in report["denoise"]["applied"]] == ["speech"]
+    from pipeline.core.config import get_settings
+    from pipeline.ledger.signing import JOB_ASSERTION, check_file
+
+    job = check_file(get_settings(), out / "talk.dub.mp4").assertions[JOB_ASSERTION]
+    assert job["generated_audio"][0]["spec"] == "compose:calm" and job["generated_audio"][0]["generated"] is True

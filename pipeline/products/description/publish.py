@@ -121,6 +121,7 @@ def build_report(
         else None,
         "qa": d.qa,
         "levels": m.levels,
+        "bed": m.bed,
         "loudness": {"ad": m.loudness, "extended_ad": m.extended_loudness, "original": job.rendered.original_loudness},
         "watermark": m.watermark,
         "content_credentials": job.rendered.c2pa,

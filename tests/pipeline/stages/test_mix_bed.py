@@ -67,3 +67,21 @@ def test_a_bed_fills_the_silence_ducks_under_speech_and_is_marked_generated(sett
     under_tone = b[1 * RATE : 3 * RATE] - a[1 * RATE : 3 * RATE] * (np.std(b[: 3 * RATE]) / np.std(a[: 3 * RATE]))
     assert _rms_db(under_tone) < _rms_db(b[8 * RATE : 10 * RATE]) - 15  # not under the programme's own sound
     assert 3.0 < laid.bed["heard_s"] < 6.0  # 4-10 s, less the speech at 6-7 s and the fades
+
+
+def test_the_ad_mix_lays_a_bed_too_and_its_key_names_it(settings: Settings, tmp_path: Path):
+    from pipeline.products.description.admix import mix_description
+    from pipeline.products.description.contracts import Described, DescribeRequest
+    from pipeline.stages.ingest import ingest
+
+    ingested = ingest(settings, str(_programme(tmp_path / "programme.wav")))
+    speech = _speech(settings, tmp_path)  # a "description" at 6-7 s
+    described = Described.model_construct(
+        language="en", track_uri=speech.dub_speech_uri, spans=[(6.0, 7.0)], key="described-test", extended=False
+    )
+    request = DescribeRequest(video="programme.mp4", script="s.vtt")
+    plain = mix_description(settings, request, ingested, described)
+    laid = mix_description(settings, request.model_copy(update={"bed": "ambience:wind"}), ingested, described)
+    assert plain.bed is None and laid.key != plain.key
+    assert laid.bed is not None and laid.bed["spec"] == "ambience:wind" and laid.bed["generated"] is True
+    assert 3.0 < laid.bed["heard_s"] < 6.0 and laid.loudness["meets"], (laid.bed, laid.loudness)
