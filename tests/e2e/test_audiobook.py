@@ -56,12 +56,15 @@ def _probe(path: Path, *what: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout))
 
 
+ARGS = ("--voice", "piper:en_US-joe-medium", "--ident", "calm")  # a composed ident and closing bed (issue 19)
+
+
 @pytest.fixture(scope="module")
 def narrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("book")
     book = _epub(root / "village.epub", CHAPTERS)
     out = root / "out"
-    proc = _run("audiobook", str(book), "--voice", "piper:en_US-joe-medium", "--out", str(out))
+    proc = _run("audiobook", str(book), *ARGS, "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     report = json.loads((out / "village.report.json").read_text())
     return {"root": root, "book": book, "out": out, "stdout": proc.stdout, "report": report}
@@ -109,6 +112,14 @@ def test_mp3s_are_acx_format_and_chapters_pass_acx(narrated: dict[str, Any]) -> 
 
 
 @pytest.mark.slow
+def test_a_composed_ident_opens_the_book_and_a_bed_closes_it(narrated: dict[str, Any]) -> None:
+    first, last = (c["music"] for c in narrated["report"]["chapters"])
+    assert set(first) == {"mood", "below_narration_db", "opening"} and first["opening"]["generated"] is True
+    assert set(last) == {"mood", "below_narration_db", "closing"} and last["closing"]["generated"] is True
+    assert "fluidsynth" in first["opening"]["origin"]
+
+
+@pytest.mark.slow
 def test_every_file_is_marked_and_signed(narrated: dict[str, Any]) -> None:
     report = narrated["report"]
     mark = report["watermark"]
@@ -123,13 +134,13 @@ def test_every_file_is_marked_and_signed(narrated: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 def test_rerun_reuses_everything_and_an_edit_renarrates_one_sentence(narrated: dict[str, Any]) -> None:
-    again = _run("audiobook", str(narrated["book"]), "--voice", "piper:en_US-joe-medium", "--out", str(narrated["out"]))
+    again = _run("audiobook", str(narrated["book"]), *ARGS, "--out", str(narrated["out"]))
     assert again.returncode == 0, again.stderr[-2000:]
     report = json.loads((narrated["out"] / "village.report.json").read_text())
     assert all(s["cached"] for s in report["stages"]), report["stages"]
     edited = [CHAPTERS[0], ("Chapter II", ["Mr. Green opened his shop at 9 o'clock.", "He sold 13 loaves of bread."])]
     book = _epub(narrated["root"] / "village.epub", edited)
-    proc = _run("audiobook", str(book), "--voice", "piper:en_US-joe-medium", "--out", str(narrated["out"]))
+    proc = _run("audiobook", str(book), *ARGS, "--out", str(narrated["out"]))
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((narrated["out"] / "village.report.json").read_text())
     by_index = {c["index"]: c for c in report["chapters"]}

@@ -89,6 +89,7 @@ def build_report(
                 "acx": acx[c.index],
                 "acx_master": c.acx,
                 "qa": c.qa,
+                "music": c.music,
             }
             for c in chapters
         ],
