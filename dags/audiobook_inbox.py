@@ -43,6 +43,12 @@ SCHEDULE = os.environ.get("DUBLINE_AUDIOBOOK_INBOX_SCHEDULE", "").strip() or "@h
             "else the store",
         ),
         "voice": Param("", type="string", description="narrator of every book (ENGINE:VOICE or person:ID)"),
+        "ident": Param(
+            "",
+            type="string",
+            enum=["", "calm", "bright", "tense", "sad"],
+            description="a composed ident opening and a bed closing every book; empty = none",
+        ),
         "style": Param(
             "",
             type="string",
@@ -77,7 +83,7 @@ def audiobook_inbox() -> None:
             logging.getLogger(__name__).info("no inbox: set DUBLINE_AUDIOBOOK_INBOX or the `inbox` param")
             raise AirflowSkipException("no inbox set (DUBLINE_AUDIOBOOK_INBOX or the inbox param)")
         output = str(p.get("output") or os.environ.get("DUBLINE_AUDIOBOOK_OUTPUT", "")).strip()
-        defaults = {k: p.get(k) or "" for k in ("voice", "style", "language")}
+        defaults = {k: p.get(k) or "" for k in ("voice", "style", "language", "ident")}
         try:
             return inbox.pending(get_settings(), location, output, defaults, settle_s=float(p.get("settle_s") or 0))
         except (InputError, ConfigError) as e:  # the inbox or the defaults are wrong: no retries

@@ -111,7 +111,7 @@ def test_inbox_dag_tasks_and_default_schedule(parsed: dict[str, Any]) -> None:
     assert dag["mapped"] == ["start_book"]  # one trigger per new manuscript
     assert dag["schedule"] == "0 * * * *"  # @hourly
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
-    assert sorted(dag["params"]) == ["inbox", "language", "output", "settle_s", "style", "voice"]
+    assert sorted(dag["params"]) == ["ident", "inbox", "language", "output", "settle_s", "style", "voice"]
     assert sorted(dag["params"]["style"]["enum"]) == sorted(typing.get_args(Style))
 
 

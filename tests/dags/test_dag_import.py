@@ -62,8 +62,8 @@ def test_dub_video_tasks_and_params(tmp_path: Path) -> None:
          "separate", "mix", "describe", "mux", "publish"]
     )
     assert info["params"] == [
-        "containers", "describe", "glossary", "input", "loudness_profile", "output", "series", "source_language",
-        "speaker_people", "speakers", "stems", "style", "subtitle_profile", "target_languages"]
+        "bed", "containers", "denoise", "describe", "glossary", "input", "loudness_profile", "output", "series",
+        "source_language", "speaker_people", "speakers", "stems", "style", "subtitle_profile", "target_languages"]
 
 
 def test_dub_video_params_are_the_dub_request(tmp_path: Path) -> None:
