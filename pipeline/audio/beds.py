@@ -30,6 +30,7 @@ from pipeline.audio.compose import (
     BED_LUFS,
     IDENT_LUFS,
     MOODS,
+    Composed,
     check_mood,
     check_seconds,
     compose,
@@ -115,15 +116,7 @@ def make_bed(spec: str, seconds: float, dest: Path, seed: int = 0, rate: int = 4
             parsed.name, tempo=BED_TEMPO[parsed.name], seconds=seconds, seed=seed, out_dir=dest.parent, stem=dest.stem,
             rate=rate,
         )  # fmt: skip
-        record = c.provenance()
-        prov = {
-            "generated": True,
-            "source": f"{record['generator']} {record['version']}",
-            "licence": f"{_HERE}; rendered with the soundfont {record['soundfont']['id']}",
-            "origin": f"composed here ({parsed.name}, seed {seed}) and rendered by {c.engine.id} {c.engine.version}",
-            "parameters": record["parameters"] | {"rate": rate},
-            "composition": record,
-        }
+        prov = _composed(c, f"{parsed.name}, seed {seed}", rate)
         return _bed(dest, spec, seconds, prov, (c.midi, c.musicxml))
     if parsed.kind == "ambience":
         write_ambience(parsed.name, seconds, dest, seed=seed, rate=rate)
@@ -173,16 +166,21 @@ def ident(
     c = compose_ident(
         mood, seconds, seed, out_dir=dest.parent, stem=dest.stem, key=key, level_lufs=level_lufs, rate=rate
     )
+    prov = _composed(c, f"ident, {mood}, seed {seed}", rate)
+    return _bed(dest, f"ident:{mood}", c.seconds, prov, (c.midi, c.musicxml))
+
+
+def _composed(c: Composed, what: str, rate: int) -> dict[str, Any]:
+    """The provenance of a bed or ident composed here: generated, by what, from which parameters."""
     record = c.provenance()
-    prov = {
+    return {
         "generated": True,
         "source": f"{record['generator']} {record['version']}",
         "licence": f"{_HERE}; rendered with the soundfont {record['soundfont']['id']}",
-        "origin": f"composed here (ident, {mood}, seed {seed}) and rendered by {c.engine.id} {c.engine.version}",
+        "origin": f"composed here ({what}) and rendered by {c.engine.id} {c.engine.version}",
         "parameters": record["parameters"] | {"rate": rate},
         "composition": record,
     }
-    return _bed(dest, f"ident:{mood}", c.seconds, prov, (c.midi, c.musicxml))
 
 
 def _check_dest(dest: Path) -> Path:
