@@ -33,6 +33,9 @@ from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast
         "voice": Param("", type="string", description="describer of every video (ENGINE:VOICE or person:ID)"),
         "style": Param("", type="string", enum=["", "neutral", "calm", "warm", "serious"]),
         "language": Param("", type="string", description="ISO 639-1 code; empty = each script's or programme's"),
+        "bed": Param(
+            "", type="string", description="a bed under every programme's silent stretches (compose:MOOD, ...)"
+        ),
     },
     doc_md=__doc__,
 )
@@ -44,7 +47,8 @@ def describe_batch() -> None:
         from pipeline.products.description import batch
 
         p = dict(params or {})
-        defaults = {k: p.get(k) for k in ("extended", "voice", "style", "language") if p.get(k) not in (None, "")}
+        keys = ("extended", "voice", "style", "language", "bed")
+        defaults = {k: p.get(k) for k in keys if p.get(k) not in (None, "")}
         try:
             return batch.pairs(get_settings(), str(p.get("folder") or ""), str(p.get("output") or ""), defaults)
         except (InputError, ConfigError) as e:  # the folder or the settings are wrong: no retries

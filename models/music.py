@@ -28,6 +28,20 @@ DEBIAN_SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
     Path("/usr/share/sounds/sf2/default-GM.sf2"),
 )
+# Licences of the soundfonts Debian ships (their copyright files); the rendered audio is the project's output,
+# but provenance names the instrument samples it was rendered with and their terms.
+SOUNDFONT_LICENCES = {
+    "TimGM6mb": "GPL-2 (Debian timgm6mb-soundfont, Tim Brechbill)",
+    "FluidR3_GM": "MIT (Debian fluid-soundfont-gm, Frank Wen)",
+    "MuseScore_General": "MIT (Debian musescore-general-soundfont)",
+}
+
+
+def soundfont_licence(name: str) -> str:
+    """The licence of a soundfont by its file stem; an operator's own is theirs to state."""
+    return SOUNDFONT_LICENCES.get(name, "not known to dubline: an operator's own soundfont, under its own terms")
+
+
 _SETUP_HINT = (
     f"run `make setup` (scripts/setup-system.sh installs fluidsynth and timgm6mb-soundfont) "
     f"or set {SOUNDFONT_ENV} to a General MIDI .sf2 file"

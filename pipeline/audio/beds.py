@@ -173,10 +173,11 @@ def ident(
 def _composed(c: Composed, what: str, rate: int) -> dict[str, Any]:
     """The provenance of a bed or ident composed here: generated, by what, from which parameters."""
     record = c.provenance()
+    font = record["soundfont"]
     return {
         "generated": True,
         "source": f"{record['generator']} {record['version']}",
-        "licence": f"{_HERE}; rendered with the soundfont {record['soundfont']['id']}",
+        "licence": f"{_HERE}; rendered with the soundfont {font['id']} ({font['licence']})",
         "origin": f"composed here ({what}) and rendered by {c.engine.id} {c.engine.version}",
         "parameters": record["parameters"] | {"rate": rate},
         "composition": record,

@@ -21,6 +21,7 @@ import soundfile as sf
 
 from models.base import EngineError, EngineUnavailable, ModelInfo
 from models.files import atomic_path, atomic_write_bytes
+from models.music import soundfont_licence
 from models.registry import sha256_file
 from pipeline.audio.compose_score import BEATS_PER_BAR, MOODS, STYLES, Key, Piece, parse_key, plan
 from pipeline.core.errors import InputError, SetupError, StageError
@@ -64,7 +65,11 @@ class Composed:
             "version": VERSION,
             "generated": True,
             "engine": self.engine.as_dict(),
-            "soundfont": {"id": self.engine.id.partition("+")[2], "sha256": self.engine.sha256},
+            "soundfont": {
+                "id": self.engine.id.partition("+")[2],
+                "sha256": self.engine.sha256,
+                "licence": soundfont_licence(self.engine.id.partition("+")[2]),
+            },
             "parameters": {
                 "form": self.form,
                 "mood": self.mood,

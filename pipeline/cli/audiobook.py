@@ -81,3 +81,8 @@ def print_chapters(report: dict[str, Any]) -> None:
             "pass" if acx.get("passed") else "FAIL: " + "; ".join(acx.get("failures") or []),
         )
     console.print(table)
+    for c in report.get("chapters", []):
+        music = c.get("music") or {}
+        parts = [p for p in ("opening", "closing") if p in music]
+        if parts:
+            console.print(f"chapter {c['index']}: composed {music['mood']} {' and '.join(parts)} (generated)")
