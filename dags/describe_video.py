@@ -64,6 +64,12 @@ from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
         "description_gain_db": Param(
             0.0, type="number", minimum=-12, maximum=12, description="description level relative to the programme"
         ),
+        "denoise": Param(
+            "",
+            type="string",
+            enum=["", "off", "auto", "speech"],
+            description="denoise the speech the dialogue map hears (auto: when it is noisy); empty = DUBLINE_DENOISE",
+        ),
         "bed": Param(
             "",
             type="string",
@@ -92,7 +98,8 @@ def describe_video() -> None:
         from pipeline.products.description.contracts import DescribeRequest
         from pipeline.stages import ingest
 
-        return run(ingest.ingest, DescribeRequest.from_xcom(request).video)
+        req = DescribeRequest.from_xcom(request)
+        return run(ingest.ingest, req.video, req.denoise)
 
     @task
     def read_script(request: XCom, ingested: XCom) -> XCom:

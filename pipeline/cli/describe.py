@@ -31,6 +31,9 @@ def describe(
     language: Annotated[str, typer.Option(help="the descriptions' language (ISO 639-1); default: the script's")] = "",
     mkv: Annotated[bool, typer.Option("--mkv", help="also deliver the described video as mkv")] = False,
     duck_db: Annotated[float, typer.Option(help="programme gain while a description speaks (dB)")] = -10.0,
+    denoise: Annotated[
+        str, typer.Option(help="off | auto | speech: denoise the speech the dialogue map hears (README: Sound)")
+    ] = "",
     bed: Annotated[
         str, typer.Option(help="a bed under silent stretches: compose:MOOD, library:MOOD, ambience:KIND or a file")
     ] = "",
@@ -58,6 +61,7 @@ def describe(
             "language": language,
             "containers": ["mp4", "mkv"] if mkv else ["mp4"],
             "duck_db": duck_db,
+            "denoise": denoise,
             "bed": str(Path(bed).expanduser().resolve()) if bed.strip() and Path(bed).expanduser().is_file() else bed,
         },
         out,

@@ -40,6 +40,9 @@ class DescribeRequest(Contract):
     description_gain_db: float = Field(
         0.0, ge=-12.0, le=12.0, description="description level, relative to the programme's level before ducking"
     )
+    denoise: Literal["", "off", "auto", "speech"] = Field(
+        "", description="denoise the speech the dialogue map hears (not the programme mixed); empty = the settings'"
+    )
     bed: str = Field(
         "", description="a bed under the programme's silent stretches: compose:MOOD, library:MOOD, ambience:KIND, FILE"
     )
@@ -56,6 +59,11 @@ class DescribeRequest(Contract):
         from pipeline.audio.beds import checked_spec
 
         return checked_spec(v)  # an unknown mood or kind, or a missing file, is refused where the job enters
+
+    @field_validator("denoise", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> str:
+        return str(v or "").strip().lower()
 
     @field_validator("style", mode="before")
     @classmethod
