@@ -56,6 +56,8 @@ class DescribeRequest(Contract):
     @field_validator("bed")
     @classmethod
     def _bed(cls, v: str) -> str:
+        if not v:
+            return v
         from pipeline.audio.beds import checked_spec
 
         return checked_spec(v)  # an unknown mood or kind, or a missing file, is refused where the job enters
