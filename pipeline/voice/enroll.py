@@ -43,10 +43,13 @@ class Heard:
 
     speech_s: float
     embedding: list[float]
+    denoise: dict[str, Any] | None = None  # the embedding is of a denoised copy: what the denoiser did
 
 
-def measure_reference(path: Path) -> Heard:
+def measure_reference(path: Path, settings: Settings | None = None) -> Heard:
     """Speech seconds (Resemblyzer's voice-activity trimming) and the Resemblyzer embedding of a recording.
+    With `settings` whose `consent_denoise` is on, the embedding is of a denoised copy (as the consent's own
+    references were embedded) and `denoise` says what was done; the speech seconds are the recording's own.
     EngineError when it cannot be decoded or holds too little speech to embed."""
     from models.speaker import SAMPLE_RATE, ResemblyzerEncoder, decode_audio
 
@@ -62,7 +65,13 @@ def measure_reference(path: Path) -> Heard:
     speech_s = len(preprocess_wav(samples, source_sr=SAMPLE_RATE)) / SAMPLE_RATE
     if speech_s < 1.0:
         return Heard(round(speech_s, 2), [])
-    return Heard(round(speech_s, 2), [float(x) for x in ResemblyzerEncoder().embed(path)])
+    if settings is None or not settings.consent_denoise:
+        return Heard(round(speech_s, 2), [float(x) for x in ResemblyzerEncoder().embed(path)])
+    from pipeline.voice.cleaning import cleaned_for_checks
+
+    with cleaned_for_checks(settings, [path]) as (clean, figures):
+        embedding = [float(x) for x in ResemblyzerEncoder().embed(clean[0])]
+    return Heard(round(speech_s, 2), embedding, figures[0] if figures else None)
 
 
 def speaker_model() -> dict[str, str]:
@@ -125,7 +134,6 @@ def check(
     from models.speaker import cosine
     from pipeline.core.inputs import resolve_input
     from pipeline.ledger.voices import centroid
-    from pipeline.voice.cleaning import cleaned_for_checks
     from pipeline.voice.consent import require_consent
 
     language = normalize_language(language)
@@ -144,16 +152,12 @@ def check(
     scratch = settings.data_dir / "work" / "inputs"
     scratch.mkdir(parents=True, exist_ok=True)
     found: list[tuple[str, Path, Heard]] = []
-    denoised: dict[str, dict[str, Any]] = {}
     for ref in references:
         path = resolve_input(ref, scratch, settings)
         if not path.is_file():
             raise InputError(f"reference {ref} does not exist", "give the path of a recording of the person speaking")
         try:
-            with cleaned_for_checks(settings, [path]) as (clean, figures):
-                heard = measure_reference(clean[0])
-            if figures:
-                denoised[ref] = figures[0]
+            heard = measure_reference(path, settings)
         except EngineUnavailable as e:
             raise SetupError(str(e), "run `make setup`") from e
         except EngineError as e:
@@ -200,7 +204,7 @@ def check(
                 speech_s=heard.speech_s,
                 cosine=cos,
                 embedding=heard.embedding,
-                denoise=denoised.get(ref),
+                denoise=heard.denoise,
             )
         )
     return EnrollChecked(

@@ -37,7 +37,7 @@ def recording(folder: Path, name: str, voice: str = "joe", speech_s: float = 6.0
     return p
 
 
-def fake_measure(path: Path) -> Any:
+def fake_measure(path: Path, settings: Any = None) -> Any:
     from pipeline.voice.enroll import Heard
 
     try:
