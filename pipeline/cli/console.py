@@ -8,7 +8,8 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -109,3 +110,17 @@ def run_and_report(
         return None
     report: dict[str, Any] = json.loads(report_path.read_text())
     return report
+
+
+BedOption = Annotated[
+    str, typer.Option(help="a bed under silent stretches: compose:MOOD, library:MOOD, ambience:KIND or a file")
+]
+
+
+def bed_arg(bed: str) -> str:
+    """`--bed` as the job's parameter: a file given by path made absolute (the run may not share the working
+    folder); compose:/library:/ambience: specs and URIs as they are."""
+    head = bed.split(":", 1)[0].strip().lower()
+    if not bed.strip() or head in ("compose", "library", "ambience") or "://" in bed:
+        return bed
+    return str(Path(bed).expanduser().resolve())

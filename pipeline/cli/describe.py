@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pipeline.cli.console import console, errors, run_and_report
+from pipeline.cli.console import BedOption, bed_arg, console, errors, run_and_report
 from pipeline.core.config import get_settings
 from pipeline.core.errors import InputError
 
@@ -34,9 +34,7 @@ def describe(
     denoise: Annotated[
         str, typer.Option(help="off | auto | speech: denoise the speech the dialogue map hears (README: Sound)")
     ] = "",
-    bed: Annotated[
-        str, typer.Option(help="a bed under silent stretches: compose:MOOD, library:MOOD, ambience:KIND or a file")
-    ] = "",
+    bed: BedOption = "",
     out: Annotated[Path, typer.Option("--out", help="folder for the outputs")] = Path("described"),
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
@@ -62,7 +60,7 @@ def describe(
             "containers": ["mp4", "mkv"] if mkv else ["mp4"],
             "duck_db": duck_db,
             "denoise": denoise,
-            "bed": str(Path(bed).expanduser().resolve()) if bed.strip() and Path(bed).expanduser().is_file() else bed,
+            "bed": bed_arg(bed),
         },
         out,
         verbose,

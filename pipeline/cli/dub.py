@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from pipeline.cli.console import console, errors, run_and_report
+from pipeline.cli.console import BedOption, bed_arg, console, errors, run_and_report
 from pipeline.core.config import get_settings
 
 if TYPE_CHECKING:
@@ -41,9 +41,7 @@ def dub(
     denoise: Annotated[
         str, typer.Option(help="off | auto | speech | all: clean noisy speech before transcription (README: Sound)")
     ] = "",
-    bed: Annotated[
-        str, typer.Option(help="a bed under silent stretches: compose:MOOD, library:MOOD, ambience:KIND or a file")
-    ] = "",
+    bed: BedOption = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
     """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
@@ -68,16 +66,10 @@ def dub(
             "describe": str(Path(describe).expanduser().resolve()) if describe.strip() and "://" not in describe
             else describe,
             "denoise": denoise,
-            "bed": str(Path(bed).expanduser().resolve()) if bed.strip() and _is_file_spec(bed) else bed,
+            "bed": bed_arg(bed),
         }
     )
     _dub(request, verbose)
-
-
-def _is_file_spec(spec: str) -> bool:
-    """A bed given as a file (a path, not compose:/library:/ambience: nor a URI)."""
-    head = spec.split(":", 1)[0].strip().lower()
-    return head not in ("compose", "library", "ambience") and "://" not in spec
 
 
 def _preflight(request: DubRequest) -> Any:

@@ -8,10 +8,24 @@ diarization report, loudness figures): their inner shape belongs to the module t
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from pipeline.core.stagerun import JsonDoc, StageResult
 
+
+def _checked_bed(spec: str) -> str:
+    """A request's `bed` checked where the job enters (pipeline.audio.beds.checked_spec: an unknown mood or
+    kind, or a missing file, is a ValueError the request names); imported only when a bed is asked for."""
+    if not spec:
+        return spec
+    from pipeline.audio.beds import checked_spec
+
+    return checked_spec(spec)
+
+
+BedSpecParam = Annotated[str, AfterValidator(_checked_bed)]  # a request's bed spec, checked
 
 class Ingested(StageResult):
     """The stored source and its two derived audio copies (16 kHz mono for ASR, 48 kHz stereo for mixing)."""

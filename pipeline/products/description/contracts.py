@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from pipeline.core.langs import normalize_language
 from pipeline.core.stagerun import Contract, JsonDoc, StageResult
+from pipeline.stages.contracts import BedSpecParam
 
 Container = Literal["mp4", "mkv"]
 LoudnessProfile = Literal["ebu_r128", "atsc_a85", "streaming", "none"]
@@ -43,7 +44,7 @@ class DescribeRequest(Contract):
     denoise: Literal["", "off", "auto", "speech"] = Field(
         "", description="denoise the speech the dialogue map hears (not the programme mixed); empty = the settings'"
     )
-    bed: str = Field(
+    bed: BedSpecParam = Field(
         "", description="a bed under the programme's silent stretches: compose:MOOD, library:MOOD, ambience:KIND, FILE"
     )
     lookahead_s: float = Field(10.0, ge=0.0, le=120.0, description="how far after its time a description may go")
@@ -52,15 +53,6 @@ class DescribeRequest(Contract):
     @classmethod
     def _strip(cls, v: object) -> str:
         return str(v or "").strip()
-
-    @field_validator("bed")
-    @classmethod
-    def _bed(cls, v: str) -> str:
-        if not v:
-            return v
-        from pipeline.audio.beds import checked_spec
-
-        return checked_spec(v)  # an unknown mood or kind, or a missing file, is refused where the job enters
 
     @field_validator("denoise", mode="before")
     @classmethod

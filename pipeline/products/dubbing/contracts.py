@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pipeline.core.langs import language_list, normalize_language
 from pipeline.core.stagerun import Contract, StageResult
-from pipeline.stages.contracts import JsonDoc, SpeechTrack
+from pipeline.stages.contracts import BedSpecParam, JsonDoc, SpeechTrack
 
 Container = Literal["mp4", "mkv", "m4a"]
 LoudnessProfile = Literal["ebu_r128", "atsc_a85", "streaming", "acx", "none"]
@@ -63,7 +63,7 @@ class DubRequest(Contract):
         "dub language; empty = none",
     )
     denoise: Denoise = Field("", description="off | auto | speech | all (README: Sound); empty = the settings'")
-    bed: str = Field(
+    bed: BedSpecParam = Field(
         "", description="a bed under the silent stretches: compose:MOOD, library:MOOD, ambience:KIND or a file"
     )
 
@@ -99,15 +99,6 @@ class DubRequest(Contract):
     @classmethod
     def _style(cls, v: object) -> str:
         return str(v or "").strip().lower()
-
-    @field_validator("bed")
-    @classmethod
-    def _bed(cls, v: str) -> str:
-        if not v:
-            return v
-        from pipeline.audio.beds import checked_spec
-
-        return checked_spec(v)  # an unknown mood or kind, or a missing file, is refused where the job enters
 
     @model_validator(mode="after")
     def _not_into_itself(self) -> DubRequest:
