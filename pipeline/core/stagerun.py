@@ -30,6 +30,7 @@ STAGE_VERSIONS = {
     "diarize": 1,
     "cast": 1,
     "translate": 1,
+    "revise": 1,
     "synthesize": 1,
     "fit": 1,
     "separate": 1,
@@ -182,6 +183,7 @@ def write_job_manifest(
     stage_results: Sequence[StageResult],
     final: StageResult,
     published: Mapping[str, Any],
+    request: Mapping[str, Any] | None = None,
 ) -> str:
     """Write `jobs/<job id>/manifest.json`: the result document of every stage of the job (the
     content-addressed objects it made are listed in those) and what was delivered where. `source` is the
@@ -201,6 +203,8 @@ def write_job_manifest(
         "outputs": published.get("files", {}),
         "report": published.get("report"),
     }
+    if request is not None:  # the job as asked for: what `dubline retake` runs again
+        doc["request"] = dict(request)
     return put_json(store, f"jobs/{jid}/manifest.json", doc)
 
 

@@ -72,6 +72,9 @@ class Transcribed(StageResult):
     diarization: JsonDoc | None = None
     people: list[str] = []
     speaker_info: list[SpeakerSummary] = []
+    # a reviewer's edit applied (products' revise stage): the Transcribed it was applied to ("previous"), the
+    # lines it made stale ("stale": {id: why}) and the revision recorded; None = the transcript as heard
+    revision: JsonDoc | None = None
 
 
 class Separated(StageResult):

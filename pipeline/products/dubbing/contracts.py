@@ -38,6 +38,40 @@ def parse_speaker_people(spec: Mapping[str, Any] | str | None) -> dict[str, str]
     return {str(k).strip().upper(): str(v).strip() for k, v in spec.items() if str(v).strip()}
 
 
+class Retake(Contract):
+    """A line spoken again with other delivery settings (`dubline retake`)."""
+
+    style: Style = ""
+    rate: float | None = Field(None, ge=0.5, le=2.0, description="speaking rate against the line's own")
+    take: int = Field(1, ge=1, description="the take's number: another take of the same settings")
+
+
+def parse_scripts(spec: object) -> dict[str, str]:
+    """{"es": "edited.srt"} from a mapping, from "es=edited.srt,en=t.vtt" or from a list of LANG=FILE."""
+    if not spec:
+        return {}
+    if isinstance(spec, Mapping):
+        pairs = [(str(k), str(v)) for k, v in spec.items()]
+    else:
+        parts = spec.split(",") if isinstance(spec, str) else [str(p) for p in spec]  # type: ignore[attr-defined]
+        pairs = []
+        for part in parts:
+            if not part.strip():
+                continue
+            lang, sep, where = part.partition("=")
+            if not sep or not lang.strip() or not where.strip():
+                raise ValueError(f"script {part!r} is not LANG=FILE (write e.g. es=edited.srt)")
+            pairs.append((lang, where))
+    out: dict[str, str] = {}
+    for lang, where in pairs:
+        code = normalize_language(lang.strip())
+        if not code:
+            raise ValueError(f"script language {lang!r} is not a language code (write e.g. es=edited.srt)")
+        if where.strip():
+            out[code] = where.strip()
+    return out
+
+
 class DubRequest(Contract):
     """One dub job as asked for: the `dub_video` DAG's params, normalised and checked in one place."""
 
@@ -65,6 +99,16 @@ class DubRequest(Contract):
     denoise: Denoise = Field("", description="off | auto | speech | all (README: Sound); empty = the settings'")
     bed: BedSpecParam = Field(
         "", description="a bed under the silent stretches: compose:MOOD, library:MOOD, ambience:KIND or a file"
+    )
+    scripts: dict[str, str] = Field(
+        default_factory=dict,
+        description='edited scripts to apply, by language: {"es": "edited.srt", "en": "transcript.vtt"} (README: '
+        "Review); the source language's edits the transcript, a target's its translation",
+    )
+    editor: str = Field("", description="who edited the scripts (recorded in the revision history); empty = the user")
+    review: bool = Field(False, description="wait for a person to approve the transcript and each translation")
+    retakes: dict[str, dict[str, Retake]] = Field(
+        default_factory=dict, description='per language and line, new delivery: {"es": {"s0007": {"rate": 0.95}}}'
     )
 
     @field_validator("source_language", mode="before")
@@ -100,10 +144,25 @@ class DubRequest(Contract):
     def _style(cls, v: object) -> str:
         return str(v or "").strip().lower()
 
+    @field_validator("scripts", mode="before")
+    @classmethod
+    def _scripts(cls, v: object) -> dict[str, str]:
+        return parse_scripts(v)
+
     @model_validator(mode="after")
     def _not_into_itself(self) -> DubRequest:
         if self.source_language and self.source_language in self.target_languages:
             raise ValueError(f"target language {self.source_language} is the source language")
+        known = {*self.target_languages, "source", *([self.source_language] if self.source_language else [])}
+        unknown = [lang for lang in self.scripts if lang not in known]
+        if len(unknown) > (0 if self.source_language else 1):  # undetected yet, one other may be the source
+            raise ValueError(
+                f"an edited script is given for {unknown[-1]}, which is neither the source language"
+                f" ({self.source_language or 'detected'}) nor a target ({', '.join(self.target_languages)})"
+            )
+        for lang in self.retakes:
+            if lang not in self.target_languages:
+                raise ValueError(f"a retake is asked for {lang}, which is not a target language")
         return self
 
 
@@ -120,6 +179,8 @@ class Translated(StageResult):
     cached_lines: int
     glossary_entries: int
     budget: JsonDoc | None = None
+    # edits applied (the transcript's and this language's): the stale lines {id: why} and the revisions
+    revision: JsonDoc | None = None
 
 
 class Synthesized(StageResult):
@@ -138,6 +199,8 @@ class Synthesized(StageResult):
     shortened: int
     delivery: JsonDoc
     qa: JsonDoc | None = None
+    rendered: dict[str, str] = {}  # the lines spoken in this run, and why (new, an edit, a retake)
+    reused: int = 0  # lines whose clip and check an earlier run made (unchanged since)
 
 
 class Fitted(SpeechTrack):

@@ -65,8 +65,6 @@ def _timing_lines(store: Any, fits: list[Fitted]) -> dict[str, list[JsonValue]]:
     return {f.language: list(get_json(store, key_of(store, f.timing_report_uri))["lines"]) for f in fits}
 
 
-
-
 def _description(described: list[DescribedDub], cues: dict[str, list[JsonValue]] | None) -> dict[str, Any]:
     """The described tracks (`--describe`): per language the script, its translation, the describer, the
     figures, each cue as placed (asked and placed time, rate, text as written and as spoken), QA, levels."""
@@ -109,6 +107,27 @@ def _warnings(job: DubOutcome, muxed: Muxed) -> list[str]:
             if d.figures.get("overruns")
         ]
     )
+
+
+def revisions(job: DubOutcome) -> list[dict[str, Any]]:
+    """The reviewers' edits and approvals this delivery carries: per edit its revision, editor, file, hashes
+    and the lines it changed; per review gate who approved and when (or that it timed out)."""
+    out: list[dict[str, Any]] = []
+    docs = [("transcript", job.transcribed.revision), *[(t.language, t.revision) for t in job.translated]]
+    for where, given in docs:
+        doc: dict[str, Any] = dict(given or {})
+        for e in doc.get("edits") or []:
+            changes = e.get("changes") or []
+            out.append(
+                {
+                    **{k: e.get(k) for k in ("kind", "language", "revision", "editor", "edit", "edit_sha256")},
+                    **{k: e.get(k) for k in ("before_sha256", "after_sha256") if e.get(k)},
+                    "lines": sorted({c["id"] for c in changes}),
+                }
+            )
+        if doc.get("review"):
+            out.append({"kind": "review", "language": where, **dict(doc["review"])})
+    return out
 
 
 def build_report(
@@ -166,6 +185,8 @@ def build_report(
         "watermark": {m.language: m.watermark for m in job.mixes},
         "description": _description(job.described, described_cues) if job.described else None,
         "content_credentials": muxed.c2pa,
+        "revisions": revisions(job),
+        "rendered": {s.language: {"lines": s.rendered, "reused": s.reused} for s in job.synthesized},
         "warnings": _warnings(job, muxed),
         "stages": stages,
         "stage_time_s": round(sum(float(s["elapsed_s"] or 0.0) for s in stages if not s["cached"]), 3),
@@ -185,6 +206,9 @@ def publish(settings: Settings, job: DubOutcome, request: DubRequest) -> Publish
     results = job.results()
     docs = [r.to_xcom() for r in results]
     params = request.to_xcom()
+    edits = revisions(job)
+    if edits:  # the provenance and the content credentials name the edits this delivery carries
+        params["revisions"] = edits
     signed = sign_outputs(settings, job.ingested.to_xcom(), docs, job.muxed.to_xcom(), params)
     credentials: JsonDoc = {"signed": dict(signed.signed), "skipped": dict(signed.skipped)}
     muxed = job.muxed.model_copy(update={"media": signed.media, "c2pa": credentials})
@@ -197,7 +221,7 @@ def publish(settings: Settings, job: DubOutcome, request: DubRequest) -> Publish
     )
     source = (job.ingested.filename, job.ingested.source_sha256)
     store = open_settings_store(settings)
-    published.manifest = write_job_manifest(store, source, results, muxed, published.model_dump())
+    published.manifest = write_job_manifest(store, source, results, muxed, published.model_dump(), request.to_xcom())
     progress.emit("publish", "done", **published.model_dump())
     return published
 

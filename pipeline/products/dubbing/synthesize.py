@@ -20,6 +20,7 @@ Clips are content-addressed (text, engine, voice, prosody), so a re-run re-synth
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,9 @@ from pipeline.core.config import Settings
 from pipeline.core.errors import DublineError
 from pipeline.core.script import Clip, LineQA, Segment, Translation
 from pipeline.core.stagerun import StageRun, open_settings_store, run_stage
-from pipeline.products.dubbing.contracts import Synthesized, Translated
+from pipeline.products.dubbing import lines
+from pipeline.products.dubbing.contracts import Retake, Synthesized, Translated
+from pipeline.products.dubbing.revise import stale_of
 from pipeline.products.dubbing.voicing import Cast, main_speaker, prepare_cast
 from pipeline.stages.common import load_script, save_script
 from pipeline.text import timing
@@ -49,10 +52,13 @@ def synthesize(
     today: str | None = None,
     series: str | None = None,
     style: str | None = None,
+    retakes: Mapping[str, Retake] | None = None,
 ) -> Synthesized:
     """Speak every line. A line too long for its slot is re-translated shorter when it would need more
     than the largest overall speed-up (rung d), then spoken faster by the engine within its bound (rung b);
-    the fit stage stretches what remains (rung c)."""
+    the fit stage stretches what remains (rung c). A line whose record an earlier run left (pipeline.products.
+    dubbing.lines: same text, voice, delivery, slot and settings) is reused after the consent gate; `retakes`
+    ({segment id: Retake}) speaks those lines again with another style or rate."""
     from pipeline.speech.casting import summary
 
     lang = translated.language
@@ -63,7 +69,10 @@ def synthesize(
 
         get_style(style)  # an unknown style is refused before anything is spoken
     casting, consents = _cast_and_gate(settings, translated, use, day, series)
+    takes = {k: Retake.model_validate(v) for k, v in (retakes or {}).items()}
     material = _material(settings, translated, casting, consents, use, duration, style)
+    material["retakes"] = {k: t.model_dump() for k, t in sorted(takes.items())} or None
+    stale = stale_of(translated.revision)
 
     def work(run: StageRun) -> Synthesized:
         from pipeline.speech import hearing, qa
@@ -75,7 +84,8 @@ def synthesize(
         slot_of = dict(
             zip((s.id for s in script.segments), timing.slots(spans, end, settings.fit_min_gap_s), strict=True)
         )
-        cast = prepare_cast(settings, script, casting.voices, consents, lang, bool(style))
+        styled = bool(style) or any(t.style for t in takes.values())
+        cast = prepare_cast(settings, script, casting.voices, consents, lang, styled)
         checker = hearing.LineChecker.from_settings(settings) if settings.qa else None
         total = len(script.segments)
         spoken = 0.0
@@ -83,18 +93,42 @@ def synthesize(
         qas: list[LineQA] = []
         pending: list[tuple[Segment, Cast, str, Prosody, Path]] = []
         line = _Speaker(settings, run, lang, use, day, style, script.source.language or "", counts)
+        keys: dict[str, str] = {}
+        rendered: dict[str, str] = {}
+        reused = 0
         for i, seg in enumerate(script.segments):
             tr = seg.translations.get(lang)
             if tr is None or not tr.text.strip():
                 continue
             c = cast.get(seg.speaker) or next(iter(cast.values()))
-            text, base, local, dur = line.speak(seg, tr, c, slot_of[seg.id])
-            spoken += dur
+            take = takes.get(seg.id)
+            base = line.delivery(seg, c, take)
+            key = lines.line_key(settings, c, base, seg, tr, slot_of[seg.id], line.source, take)
+            record = lines.get_line(run.store, lang, key)
+            if record is not None:  # spoken and checked before, unchanged since: reused past the consent gate
+                require_consent(c.voice, use, lang, day)
+                seg.translations[lang], seg.clips[lang] = record.translation, record.clip
+                if record.clip.qa is not None:
+                    qas.append(record.clip.qa)
+                spoken += record.clip.duration
+                reused += 1
+            else:
+                text, base, local, dur = line.speak(seg, tr, c, slot_of[seg.id], base, take)
+                spoken += dur
+                pending.append((seg, c, text, base, local))
+                keys[seg.id] = key
+                rendered[seg.id] = lines.retake_note(take) if take else stale.get(seg.id, "new")
             record_voice_output(settings, c.voice, c.consent_id, seg.clips[lang].uri, c.tts.info.as_dict(), use, lang)
-            pending.append((seg, c, text, base, local))
             run.step(i + 1, total, seg.id)
         if checker is not None and pending:
             spoken += _check_lines(run, checker, pending, lang, use, day, settings, qas)
+        for seg, *_ in pending:  # each line's record, once it is checked
+            rec = lines.LineRecord(clip=seg.clips[lang], translation=seg.translations[lang])
+            lines.put_line(run.store, lang, keys[seg.id], rec)
+            if rec.translation.full_text:  # shortened to fit: a reviewer sees, and may keep, the spoken text
+                lines.put_spoken(
+                    run.store, script.source.sha256, lang, seg.id, rec.translation.full_text, rec.translation.text
+                )
         main = main_speaker(script, cast)
         return Synthesized(
             language=lang,
@@ -116,6 +150,8 @@ def synthesize(
             }
             if checker is not None
             else None,
+            rendered=rendered,
+            reused=reused,
         )
 
     return run_stage(settings, "synthesize", material, work, Synthesized, label=lang)
@@ -192,18 +228,33 @@ class _Speaker:
     source: str
     counts: dict[str, int]
 
-    def speak(self, seg: Segment, tr: Translation, c: Cast, slot: timing.Slot) -> tuple[str, Prosody, Path, float]:
-        """Speak `seg` in c's voice and put its Clip in the Script. Returns (the text spoken, the delivery,
-        the clip's local path, its seconds)."""
+    def delivery(self, seg: Segment, c: Cast, take: Retake | None = None) -> Prosody:
+        """How `seg` is to be spoken in c's voice: the source's delivery carried over (or the job's style, or a
+        retake's), at the speaker's pitch, at a retake's rate."""
         from pipeline.speech import prosody as pros
 
+        style = (take.style if take and take.style else None) or self.style
+        if self.settings.prosody_transfer or style:
+            base = pros.transfer(seg.prosody, c.speaker_base, c.voice_base, style, self.settings)
+        else:
+            base = Prosody()
+        base = dataclasses.replace(base, pitch=round(base.pitch * c.choice.pitch, 4))
+        if take and take.rate:
+            base = dataclasses.replace(base, rate=round(base.rate * take.rate, 4))
+        return base
+
+    def speak(
+        self, seg: Segment, tr: Translation, c: Cast, slot: timing.Slot, base: Prosody, take: Retake | None = None
+    ) -> tuple[str, Prosody, Path, float]:
+        """Speak `seg` in c's voice with delivery `base` and put its Clip in the Script. Returns (the text
+        spoken, the delivery, the clip's local path, its seconds)."""
         settings, run, lang, use, day, style, counts = (
             self.settings,
             self.run,
             self.lang,
             self.use,
             self.day,
-            self.style,
+            (take.style if take and take.style else None) or self.style,
             self.counts,
         )
         tts, voice = c.tts, c.voice
@@ -211,11 +262,6 @@ class _Speaker:
         def gate() -> None:  # a revocation mid-run stops the lines not yet spoken
             require_consent(c.voice, use, lang, day)
 
-        if settings.prosody_transfer or style:
-            base = pros.transfer(seg.prosody, c.speaker_base, c.voice_base, style, settings)
-        else:
-            base = Prosody()
-        base = dataclasses.replace(base, pitch=round(base.pitch * c.choice.pitch, 4))
         gate()
         uri, natural, local = synth_clip(run.store, tts, voice, tr.text, base, run.scratch)
         available = max(slot.end - slot.start, 0.01)
@@ -224,7 +270,8 @@ class _Speaker:
         # rung d before b: a line that would need more than the largest overall speed-up is first
         # re-translated shorter (stretching it that far is what makes dubs sound like chipmunks)
         budget = timing.char_budget(text, natural, available, settings.stretch_max)
-        if budget is not None and settings.fit_shorten and self.source:
+        # a reviewer's own wording is never re-translated: what does not fit is spoken faster, then stretched
+        if budget is not None and settings.fit_shorten and self.source and tr.engine != "edit":
             shorter = _shorter(settings, seg.text, self.source, lang, budget)
             if shorter and len(shorter) < len(text):
                 gate()

@@ -16,8 +16,9 @@ from pipeline.core.errors import ConfigError, InputError
 from pipeline.core.inputs import resolve_input
 from pipeline.core.langs import normalize_language
 from pipeline.core.script import Translation
-from pipeline.core.stagerun import StageRun, run_stage
+from pipeline.core.stagerun import JsonDoc, StageRun, run_stage
 from pipeline.products.dubbing.contracts import Translated
+from pipeline.products.dubbing.revise import kept_translations, previous_transcript, stale_of
 from pipeline.stages.common import load_script, save_script
 from pipeline.stages.contracts import Transcribed
 from pipeline.text.translation.base import LineContext
@@ -44,6 +45,25 @@ def load_glossary(settings: Settings, spec: str | None = None, scratch: Path | N
         raise InputError(str(e), "fix the glossary file (format: README, 'Glossary')") from None
 
 
+def _before_edit(
+    settings: Settings, transcribed: Transcribed, target: str, glossary: str | None
+) -> tuple[Translated | None, dict[str, str]]:
+    """Where the transcript was edited: this language's translation of the transcript before the edit (the
+    recorded result, or made now) and the lines the edit made stale."""
+    previous = previous_transcript(transcribed)
+    if previous is None:
+        return None, {}
+    return translate(settings, previous, target, glossary), stale_of(transcribed.revision)
+
+
+def _carried(transcribed: Transcribed, kept: dict[str, Translation], translated: int) -> JsonDoc | None:
+    """The transcript's revision as this language sees it: its stale lines, and what was kept."""
+    if transcribed.revision is None:
+        return None
+    stale: JsonDoc = dict(stale_of(transcribed.revision))
+    return {"stale": stale, "kept_lines": len(kept), "translated_lines": translated}
+
+
 def neighbours(texts: list[str], n: int) -> list[LineContext]:
     """For each line, up to n source lines before and after it."""
     return [
@@ -64,6 +84,8 @@ def translate(settings: Settings, transcribed: Transcribed, target: str, glossar
     gloss = load_glossary(settings, glossary)
     ratio, unit = settings.mt_budget_ratio, settings.mt_budget_unit
     provenance = translator_provenance(engine)
+    # a reviewer edited the transcript: the lines it left as they were keep the translation they had
+    kept_from, stale = _before_edit(settings, transcribed, target, glossary)
     material = {
         "script": transcribed.script_uri,
         "key": transcribed.key,
@@ -72,6 +94,7 @@ def translate(settings: Settings, transcribed: Transcribed, target: str, glossar
         "context_lines": settings.mt_context_lines,
         "glossary": gloss.as_dict() if gloss else None,
         "budget": [ratio, unit] if ratio else None,
+        "kept_from": kept_from.key if kept_from else None,
     }
 
     def work(run: StageRun) -> Translated:
@@ -83,20 +106,33 @@ def translate(settings: Settings, transcribed: Transcribed, target: str, glossar
         ]
         stats = getattr(engine, "stats", None)
         cached_before = stats.cached if stats is not None else 0
-        rendered = translate_lines(
-            engine,
-            texts,
-            source,
-            target,
-            budgets if ratio else None,
-            neighbours(texts, settings.mt_context_lines),
-            gloss,
-            unit,
+        kept = kept_translations(load_script(run.store, kept_from.script_uri), target, stale) if kept_from else {}
+        todo = [i for i, seg in enumerate(script.segments) if seg.id not in kept]
+        context = neighbours(texts, settings.mt_context_lines)
+        fresh = (
+            translate_lines(
+                engine,
+                [texts[i] for i in todo],
+                source,
+                target,
+                [budgets[i] for i in todo] if ratio else None,
+                [context[i] for i in todo],
+                gloss,
+                unit,
+            )
+            if todo
+            else []
         )
+        by_index = dict(zip(todo, fresh, strict=True))
         counts: dict[str, int] = {}
         fallbacks = flagged = over = 0
         llm_id = engine.info.id
-        for seg, r, budget in zip(script.segments, rendered, budgets, strict=True):
+        for i, (seg, budget) in enumerate(zip(script.segments, budgets, strict=True)):
+            if seg.id in kept:
+                seg.translations[target] = kept[seg.id]
+                counts["kept"] = counts.get("kept", 0) + 1
+                continue
+            r = by_index[i]
             is_main = r.engine == llm_id
             seg.translations[target] = Translation(
                 text=r.text.strip(),
@@ -126,6 +162,7 @@ def translate(settings: Settings, transcribed: Transcribed, target: str, glossar
             cached_lines=(stats.cached - cached_before) if stats is not None else 0,
             glossary_entries=(len(gloss.keep) + len(gloss.terms)) if gloss else 0,
             budget={"ratio": ratio, "unit": unit, "lines": budgeted, "met": budgeted - over} if ratio else None,
+            revision=_carried(transcribed, kept, len(todo)),
         )
 
     return run_stage(settings, "translate", material, work, Translated, label=target)
