@@ -36,16 +36,14 @@ from lxml import etree
 from pipeline.core.errors import InputError
 from pipeline.core.revision import LineEdit, ScriptEdit, normalise
 from pipeline.core.script import Script
-from pipeline.text.descriptions.dapt import DAPTM, TT, TTM, XML_ID, XML_LANG, parse_time
+from pipeline.text.descriptions.dapt import DAPTM, TT, TTM, XML_ID, XML_LANG
 from pipeline.text.descriptions.scripts import decode_text, primary_language
+from pipeline.text.script_files import FileCue, _stamp, _unpayload, read_cues
 from pipeline.text.subtitles import PROFILES, Profile, script_cues, segment_cues
 
 FORMATS = ("srt", "vtt", "dapt", "json")
 TIME_TOLERANCE_S = 0.05
 _SUFFIXES = {".srt": "srt", ".vtt": "vtt", ".ttml": "dapt", ".xml": "dapt", ".dapt": "dapt", ".json": "json"}
-_STAMP = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})$")
-_TIMING = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
-_TAGS = {"vtt": re.compile(r"<[^>]*>"), "srt": re.compile(r"</?(?:[ibus]|font)\b[^>]*>|\{\\an\d\}")}
 _NCNAME = re.compile(r"[^\w.\-]")
 _ADD_HINT = "adding lines is not supported: put its text into the cue of the line it belongs to"
 
@@ -59,17 +57,6 @@ class _Out:
     start: float
     end: float
     text: str
-
-
-@dataclass(frozen=True)
-class _In:
-    """One cue (or event) as read from the file."""
-
-    where: str  # "cue 3 (00:00:01.000 --> 00:00:02.000) at line 9", for messages
-    start: float
-    end: float
-    text: str
-    ident: str | None
 
 
 def format_of(path: Path) -> str:
@@ -126,26 +113,11 @@ def _exported(script: Script, language: str | None, rules: Profile) -> list[_Out
     return out
 
 
-def _stamp(seconds: float, sep: str = ".") -> str:
-    total = max(0, round(seconds * 1000))
-    h, rest = divmod(total, 3_600_000)
-    m, rest = divmod(rest, 60_000)
-    s, ms = divmod(rest, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
-
-
 def _payload(fmt: str, text: str) -> list[str]:
     """A cue's text as written: its lines, no "-->" (it would read as a timing line); in WebVTT, & < > escaped."""
     lines = [" ".join(line.split()).replace("-->", "->") for line in text.split("\n")]
     lines = [line for line in lines if line]
     return [html.escape(line, quote=False) for line in lines] if fmt == "vtt" else lines
-
-
-def _unpayload(fmt: str, lines: list[str]) -> str:
-    """A cue's text as read, lines joined by a space: WebVTT's tags stripped and entities resolved; SRT's
-    formatting tags (<i>, <b>, <u>, <s>, <font>, {\\an8}) stripped, other text kept as it is."""
-    text = _TAGS[fmt].sub("", " ".join(lines))
-    return normalise(html.unescape(text) if fmt == "vtt" else text)
 
 
 def _srt(script: Script, language: str | None, rules: Profile) -> bytes:
@@ -243,8 +215,7 @@ def read_edit(script: Script, language: str | None, path: Path, rules: Profile =
     text = decode_text(data, name)
     expected_lang = _lang_of(script, language)
     kind = "transcript" if language is None else "translation"
-    readers = {"srt": _read_srt, "vtt": _read_vtt, "dapt": _read_dapt, "json": _read_json}
-    cues, file_lang = readers[fmt](text, name, kind)
+    cues, file_lang = read_cues(fmt, text, name, kind)
     if primary_language(file_lang) and primary_language(expected_lang):
         if primary_language(file_lang) != primary_language(expected_lang):
             raise InputError(
@@ -256,147 +227,9 @@ def read_edit(script: Script, language: str | None, path: Path, rules: Profile =
     return ScriptEdit(language=expected_lang, kind=kind, name=name, sha256=sha, format=fmt, lines=lines)
 
 
-def _seconds(stamp: str) -> float | None:
-    m = _STAMP.match(stamp)
-    if m is None or int(m.group(3)) >= 60 or (m.group(1) is not None and int(m.group(2)) >= 60):
-        return None
-    h, mi, s, frac = m.groups()
-    return int(h or 0) * 3600 + int(mi) * 60 + int(s) + float("0." + frac)
-
-
-def _blocks(lines: list[str], start: int) -> list[tuple[int, list[str]]]:
-    """The blocks of non-blank lines from index `start`, each with its first line's number."""
-    out: list[tuple[int, list[str]]] = []
-    for i in range(start, len(lines)):
-        if not lines[i].strip():
-            continue
-        if i == start or not lines[i - 1].strip():
-            out.append((i + 1, []))
-        out[-1][1].append(lines[i])
-    return out
-
-
-def _read_cues(lines: list[str], start: int, name: str, fmt: str) -> list[_In]:
-    cues: list[_In] = []
-    for line_no, block in _blocks(lines, start):
-        if fmt == "vtt" and block[0].startswith(("NOTE", "STYLE", "REGION")) and "-->" not in block[0]:
-            continue
-        at = next((i for i, line in enumerate(block[:2]) if "-->" in line), None)
-        if at is None:
-            raise InputError(
-                f"{name}: line {line_no}: text outside a cue ({block[0][:60]!r})",
-                "a blank line ends a cue: remove blank lines inside a cue's text, and keep each cue's time line",
-            )
-        n = len(cues) + 1
-        m = _TIMING.match(block[at])
-        times = (_seconds(m.group(1)), _seconds(m.group(2))) if m else (None, None)
-        if times[0] is None or times[1] is None or times[1] < times[0]:
-            raise InputError(
-                f"{name}: cue {n} at line {line_no + at}: malformed time line {block[at].strip()[:60]!r}",
-                "write cue times as 00:01:02.500 --> 00:01:05.000 (SRT: 00:01:02,500), the end after the start",
-            )
-        ident = block[0].strip() if at == 1 else None
-        if fmt == "srt" or (ident is not None and ident.isdigit()):
-            ident = None
-        where = f"cue {n} ({_stamp(times[0])} --> {_stamp(times[1])}) at line {line_no + at}"
-        cues.append(_In(where, times[0], times[1], _unpayload(fmt, block[at + 1 :]), ident))
-    return cues
-
-
-def _read_srt(text: str, name: str, kind: str) -> tuple[list[_In], str]:
-    return _read_cues(text.splitlines(), 0, name, "srt"), ""
-
-
-def _read_vtt(text: str, name: str, kind: str) -> tuple[list[_In], str]:
-    lines = text.splitlines()
-    if not lines or not lines[0].startswith("WEBVTT"):
-        raise InputError(f"{name}: line 1: a WebVTT file starts with 'WEBVTT'", "put WEBVTT on the first line")
-    header_end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
-    language = ""
-    for line in lines[1:header_end]:
-        key, _, value = line.partition(":")
-        if key.strip().lower() == "language":
-            language = value.strip()
-    return _read_cues(lines, header_end, name, "vtt"), language
-
-
-def _read_json(text: str, name: str, kind: str) -> tuple[list[_In], str]:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name}: line {exc.lineno}: not valid JSON ({exc.msg})", "fix the JSON there") from exc
-    hint = 'give the JSON exported by dubline: {"dubline_script": 1, "kind", "language", "lines": [...]}'
-    if not isinstance(doc, dict) or doc.get("dubline_script") != 1 or not isinstance(doc.get("lines"), list):
-        raise InputError(f'{name}: not a dubline script (no "dubline_script": 1 with "lines")', hint)
-    if doc.get("kind", kind) != kind:
-        raise InputError(f"{name}: the file is a {doc.get('kind')!r}, not a {kind}", f"give the {kind} export")
-    cues = []
-    for n, line in enumerate(doc["lines"], start=1):
-        try:
-            ident, words, start, end = line["id"], line["text"], float(line["start"]), float(line["end"])
-            if not isinstance(ident, str) or not isinstance(words, str) or not 0 <= start <= end:
-                raise ValueError(line)
-        except (KeyError, TypeError, ValueError):
-            raise InputError(
-                f'{name}: line {n} of "lines" ({str(line)[:60]}): needs an "id", a "text", and "start" <= "end"',
-                'keep each line as exported: {"id": "s0001", "start": 1.0, "end": 2.5, "text": "..."}',
-            ) from None
-        cues.append(_In(f"line {n} (id {ident!r}, {start:.3f}-{end:.3f})", start, end, normalise(words), ident))
-    return cues, str(doc.get("language") or "")
-
-
-def _read_dapt(text: str, name: str, kind: str) -> tuple[list[_In], str]:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True)
-    try:
-        root = etree.fromstring(text.encode(), parser)
-    except etree.XMLSyntaxError as exc:
-        raise InputError(f"{name}: line {exc.lineno or 1}: not well-formed XML ({exc.msg})", "fix the XML") from exc
-    if root.tag != f"{{{TT}}}tt":
-        raise InputError(f"{name}: not a TTML document (root <{etree.QName(root).localname}>)", "give the DAPT export")
-    want = "originalTranscript" if kind == "transcript" else "translatedTranscript"
-    got = root.get(f"{{{DAPTM}}}scriptType")
-    if got and got != want:
-        raise InputError(f"{name}: daptm:scriptType is {got!r}, not {want!r}", f"give the {kind} export")
-    file_lang = root.get(XML_LANG, "")
-    cues = []
-    for n, div in enumerate(root.iter(f"{{{TT}}}div"), start=1):
-        ps = [p for p in div if p.tag == f"{{{TT}}}p"]
-        if not ps:
-            continue
-        where = f"<div> {n} at line {div.sourceline}"
-        try:
-            offset = sum(parse_time(a.get("begin", "0s")) for a in div.iterancestors() if a.get("begin"))
-            start, end = (offset + parse_time(div.get(k) or "") for k in ("begin", "end"))
-        except ValueError:
-            raise InputError(
-                f"{name}: {where}: needs begin and end times (has {div.get('begin')!r}, {div.get('end')!r})",
-                'write times as begin="00:01:02.500" end="00:01:05.000"',
-            ) from None
-        mine = [p for p in ps if primary_language(_xml_lang(p)) == primary_language(file_lang)] or ps[:1]
-        ident = div.get(XML_ID)
-        where = f'<div xml:id="{ident}"> at line {div.sourceline} ({_stamp(start)}-{_stamp(end)})' if ident else where
-        cues.append(_In(where, start, end, normalise(" ".join(_text(p) for p in mine)), ident))
-    return cues, file_lang
-
-
-def _xml_lang(el: etree._Element) -> str:
-    node: etree._Element | None = el
-    while node is not None and node.get(XML_LANG) is None:
-        node = node.getparent()
-    return "" if node is None else str(node.get(XML_LANG))
-
-
-def _text(el: etree._Element) -> str:
-    parts = [el.text or ""]
-    for child in el:
-        if isinstance(child.tag, str):
-            local = etree.QName(child).localname
-            parts.append(" " if local == "br" else "" if local in ("metadata", "desc", "audio") else _text(child))
-        parts.append(child.tail or "")
-    return "".join(parts)
-
-
-def _diff(script: Script, language: str | None, fmt: str, rules: Profile, cues: list[_In], name: str) -> list[LineEdit]:
+def _diff(
+    script: Script, language: str | None, fmt: str, rules: Profile, cues: list[FileCue], name: str
+) -> list[LineEdit]:
     """Map the file's cues to lines and return the lines that differ from the export."""
     if fmt in ("srt", "vtt"):
         expected: dict[str, list[_Out]] = {seg.id: [] for seg in script.segments}
@@ -408,7 +241,7 @@ def _diff(script: Script, language: str | None, fmt: str, rules: Profile, cues: 
             seg.id: [_Out(seg.id, seg.id, round(seg.start, 3), round(seg.end, 3), "")] for seg in script.segments
         }
         texts = {seg.id: normalise(_line_text(script, language, i)) for i, seg in enumerate(script.segments)}
-    mapped: dict[str, list[_In]] = {seg.id: [] for seg in script.segments}
+    mapped: dict[str, list[FileCue]] = {seg.id: [] for seg in script.segments}
     for cue in cues:
         mapped[_line_of(cue, expected, script, fmt, name)].append(cue)
     edits = []
@@ -442,7 +275,7 @@ def _diff(script: Script, language: str | None, fmt: str, rules: Profile, cues: 
     return edits
 
 
-def _line_of(cue: _In, expected: dict[str, list[_Out]], script: Script, fmt: str, name: str) -> str:
+def _line_of(cue: FileCue, expected: dict[str, list[_Out]], script: Script, fmt: str, name: str) -> str:
     """The id of the line a cue belongs to: by its id, else by the largest overlap with a line's span (as
     exported; a line with no cue by its segment's times), ties to the nearest midpoint."""
     if cue.ident is not None:
