@@ -225,3 +225,35 @@ class SeriesVoice(Base):
     person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
     embedding: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScriptRevision(Base):
+    """A reviewer's edit of a job's transcript or translation, applied as a new revision of its Script.
+
+    input_sha256 is the source media's; kind: transcript | translation; revision the Script's revision number
+    after the edit; before/after_sha256 the edited view's script hash either side of it; changes the fields
+    changed ({id, field, language, before, after}); stale the lines it made stale ({language: {id: why}});
+    review what the review gate recorded (who approved, when, or that it timed out). The same edit applied to
+    the same script again (a re-run) is one row."""
+
+    __tablename__ = "script_revisions"
+    __table_args__ = (
+        UniqueConstraint("input_sha256", "language", "kind", "edit_sha256", "before_sha256", name="uq_script_revision"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    input_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    language: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer)
+    editor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    edit_name: Mapped[str] = mapped_column(String(500))
+    edit_sha256: Mapped[str] = mapped_column(String(64))
+    edit_format: Mapped[str] = mapped_column(String(20))
+    before_sha256: Mapped[str] = mapped_column(String(64))
+    after_sha256: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    stale: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON)
+    review: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    script_uri: Mapped[str] = mapped_column(Text)

@@ -25,6 +25,7 @@ TABLES = {
     "audit_head",
     "voice_profiles",
     "series_voices",
+    "script_revisions",
     "alembic_version",
 }
 

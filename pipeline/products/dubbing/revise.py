@@ -55,13 +55,14 @@ def revise_transcript(
     scripts: Mapping[str, str],
     editor: str = "",
     review: Mapping[str, Any] | None = None,
+    subtitle_profile: str = "broadcast",
 ) -> Transcribed:
     """Apply `scripts[<source language>]` (a path or store URI of an edited SRT, WebVTT, DAPT or JSON
     transcript), if there is one, to the transcript. `review` is what the review gate recorded (who approved,
     when, whether it timed out), kept in the revision history. Returns `transcribed` itself (with the review
     noted) when there is nothing to apply."""
     where = edit_for(scripts, transcribed.language, source=True)
-    return _revise(settings, transcribed, None, transcribed.language, where, editor, review)
+    return _revise(settings, transcribed, None, transcribed.language, where, editor, review, subtitle_profile)
 
 
 def revise_translation(
@@ -70,10 +71,13 @@ def revise_translation(
     scripts: Mapping[str, str],
     editor: str = "",
     review: Mapping[str, Any] | None = None,
+    subtitle_profile: str = "broadcast",
 ) -> Translated:
     """Apply `scripts[<translated.language>]` (an edited translation), if there is one."""
     where = edit_for(scripts, translated.language, source=False)
-    return _revise(settings, translated, translated.language, translated.language, where, editor, review)
+    return _revise(
+        settings, translated, translated.language, translated.language, where, editor, review, subtitle_profile
+    )
 
 
 def _revise(
@@ -84,8 +88,12 @@ def _revise(
     where: str,
     editor: str,
     review: Mapping[str, Any] | None,
+    subtitle_profile: str,
 ) -> R:
+    """Apply the edit at `where` (nothing: `given`, with the review noted). The file is read with the subtitle
+    rules the job's cues were made with (`subtitle_profile`), as it was exported."""
     from pipeline.text.script_io import read_edit
+    from pipeline.text.subtitles import profile
 
     prior: dict[str, Any] = dict(given.revision or {})
     if review:
@@ -95,7 +103,8 @@ def _revise(
     path = locate_edit(settings, where, label)
     store = open_settings_store(settings)
     script = load_script(store, given.script_uri)
-    edit = read_edit(as_spoken(store, script, language) if language else script, language, path)
+    view = as_spoken(store, script, language) if language else script
+    edit = read_edit(view, language, path, profile(subtitle_profile))
     if not edit.lines:  # imported back as exported: nothing changes, nothing is re-rendered
         return given.model_copy(
             update={"revision": {**prior, "edits": [*prior.get("edits", []), _unchanged(edit.name, edit.sha256)]}}

@@ -18,7 +18,7 @@ from pipeline.stages.common import load_script
 from pipeline.text.mt_cache import StoreCache
 from pipeline.text.script_io import export_script
 from pipeline.text.translation.llm import LLMTranslator
-from tests.pipeline.products.dubbing.test_translate_stage import LINES, SPANISH, FakeApertium, FakeLlama, _transcribed
+from tests.pipeline.products.dubbing.test_translate_stage import SPANISH, FakeApertium, FakeLlama, _transcribed
 
 EDITED = "I have 3 tickets for the concert."
 
