@@ -4,6 +4,13 @@ Wiring only: every task calls one stage function of `pipeline` by reference (dub
 inside the task so that parsing this file stays fast and imports no ML library. `configure` validates the
 run's params once into a `DubRequest`; tasks pass the stages' typed results through XCom as small JSON
 documents; media stay in the object store.
+
+Review (param `review`): after `cast` the `review_transcript` gate, and after every translation the
+`review_translations` gate, wait for a person to approve or hand in an edited script, in Airflow's Required
+Actions view or with `dubline review` (dubline_review.py); unanswered after DUBLINE_REVIEW_TIMEOUT_H hours
+(default 24), a gate approves and records that it timed out. `revise_transcript` and `revise_translation`
+apply the edited scripts (the `scripts` param's and the reviewer's) and record the gate's answer; with review
+off the gates pass at once and the revise tasks apply only the `scripts` param (none: the Script unchanged).
 """
 
 from __future__ import annotations
@@ -11,7 +18,40 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Param, dag, task
+from dubline_review import ReviewGate
 from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
+
+# What the gates show the reviewer (Jinja, rendered when the gate runs; Markdown in Airflow's UI).
+TRANSCRIPT_BODY = """\
+{% set t = ti.xcom_pull(task_ids='cast') %}\
+The transcript of `{{ params.input }}` ({{ t['language'] }}, {{ t['segments'] }} lines, {{ t['speakers'] }} \
+speakers) is ready for review before it is translated.
+
+- The Script (JSON): `{{ t['script_uri'] }}`; as SRT or WebVTT to edit: \
+`dubline script export JOB --lang {{ t['language'] }}`.
+- **Approve**: translate it as it is.
+- **Apply edited script**: put the edited file's path or URI (SRT, WebVTT, DAPT or JSON) in `script`; only the \
+lines it changes are re-rendered.
+- From a terminal: `dubline review approve {{ run_id }}` or \
+`dubline review apply {{ run_id }} --script {{ t['language'] }}=edited.srt`.
+
+Without an answer within the time limit the transcript is approved as it is, recorded as timed out.
+"""
+
+TRANSLATIONS_BODY = """\
+The translations of `{{ params.input }}` are ready for review before they are spoken:
+{% set done = ti.xcom_pull(task_ids='translate') or [] %}{% if done is mapping %}{% set done = [done] %}{% endif %}\
+{% for t in done %}
+- **{{ t['language'] }}**: {{ t['lines'] }} lines, `{{ t['script_uri'] }}` \
+(`dubline script export JOB --lang {{ t['language'] }}`)
+{%- endfor %}
+
+- **Approve**: synthesize them as they are.
+- **Apply edited script**: give the edited files in `scripts`, by language, e.g. `{"es": "/reviews/es.srt"}`.
+- From a terminal: `dubline review approve {{ run_id }}` or `dubline review apply {{ run_id }} --script es=es.srt`.
+
+Without an answer within the time limit the translations are approved as they are, recorded as timed out.
+"""
 
 
 @dag(
@@ -92,6 +132,26 @@ from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
             description="a bed under the silent stretches: compose:MOOD, library:MOOD, ambience:KIND or an audio "
             "file; empty = none",
         ),
+        "scripts": Param(
+            {},
+            type="object",
+            description='edited scripts to apply, by language: {"es": "edited.srt"} (path or URI; SRT, WebVTT, '
+            "DAPT or JSON); the source language's edits the transcript, a target's its translation",
+        ),
+        "editor": Param(
+            "", type="string", description="who edited the scripts (the revision history); empty = the user"
+        ),
+        "review": Param(
+            False,
+            type="boolean",
+            description="wait for a person to approve (or edit) the transcript and the translations: Required "
+            "Actions, or `dubline review`",
+        ),
+        "retakes": Param(
+            {},
+            type="object",
+            description='per language and line, new delivery: {"es": {"s0007": {"rate": 0.95, "style": "calm"}}}',
+        ),
     },
     doc_md=__doc__,
 )
@@ -141,6 +201,41 @@ def dub_video() -> None:
         people = DubRequest.from_xcom(request).speaker_people
         return run(cast.cast, Ingested.from_xcom(ingested), Transcribed.from_xcom(diarized), people)
 
+    review_transcript = ReviewGate(
+        task_id="review_transcript",
+        subject="Review the transcript of {{ params.input }}",
+        body=TRANSCRIPT_BODY,
+        params={
+            "script": Param(
+                "",
+                type="string",
+                description="the edited transcript (SRT, WebVTT, DAPT or JSON): a path or URI the workers can read; "
+                "empty = approve it as it is",
+            )
+        },
+    )
+
+    @task
+    def revise_transcript(transcribed: XCom, review: XCom, request: XCom) -> XCom:
+        """The transcript with the edited script applied: the `scripts` param's, or the one the reviewer gave."""
+        from dubline_review import edited_scripts
+
+        from pipeline.products.dubbing import revise
+        from pipeline.products.dubbing.contracts import DubRequest
+        from pipeline.stages.contracts import Transcribed
+
+        req, source = DubRequest.from_xcom(request), Transcribed.from_xcom(transcribed)
+        given = edited_scripts(review, source.language)
+        editor = review.get("approved_by") if given else ""
+        return run(
+            revise.revise_transcript,
+            source,
+            {**req.scripts, **given},
+            editor or req.editor,
+            None if review.get("auto") else review,
+            req.subtitle_profile,
+        )
+
     @task
     def targets(request: XCom) -> list[str]:
         from pipeline.products.dubbing.contracts import DubRequest
@@ -156,19 +251,54 @@ def dub_video() -> None:
         glossary = DubRequest.from_xcom(request).glossary or None
         return run(translate.translate, Transcribed.from_xcom(transcribed), target, glossary)
 
+    review_translations = ReviewGate(
+        task_id="review_translations",
+        subject="Review the translations of {{ params.input }}",
+        body=TRANSLATIONS_BODY,
+        params={
+            "scripts": Param(
+                {},
+                type="object",
+                description='edited translations by language, e.g. {"es": "/reviews/talk.es.srt"} (a path or URI '
+                "the workers can read; SRT, WebVTT, DAPT or JSON); {} = approve them as they are",
+            )
+        },
+    )
+
+    @task
+    def revise_translation(translated: XCom, review: XCom, request: XCom) -> XCom:
+        """One language's translation with its edited script applied (the `scripts` param's or the reviewer's)."""
+        from dubline_review import edited_scripts
+
+        from pipeline.products.dubbing import revise
+        from pipeline.products.dubbing.contracts import DubRequest, Translated
+
+        req, done = DubRequest.from_xcom(request), Translated.from_xcom(translated)
+        given = edited_scripts(review)
+        editor = review.get("approved_by") if done.language in given else ""
+        return run(
+            revise.revise_translation,
+            done,
+            {**req.scripts, **given},
+            editor or req.editor,
+            None if review.get("auto") else review,
+            req.subtitle_profile,
+        )
+
     @task
     def synthesize(ingested: XCom, translated: XCom, request: XCom) -> XCom:
         from pipeline.products.dubbing import synthesize
         from pipeline.products.dubbing.contracts import DubRequest, Translated
         from pipeline.stages.contracts import Ingested
 
-        req = DubRequest.from_xcom(request)
+        req, lines = DubRequest.from_xcom(request), Translated.from_xcom(translated)
         return run(
             synthesize.synthesize,
-            Translated.from_xcom(translated),
+            lines,
             Ingested.from_xcom(ingested).duration,
             series=req.series or None,
             style=req.style or None,
+            retakes=req.retakes.get(lines.language),
         )
 
     @task
@@ -281,9 +411,16 @@ def dub_video() -> None:
     ingested: Any = ingest(request)
     heard: Any = transcribe(ingested, request)
     diarized: Any = diarize(ingested, heard, request)
-    transcribed: Any = cast(ingested, diarized, request)  # the Script with speakers, people and delivery
+    cast_done: Any = cast(ingested, diarized, request)  # the Script with speakers, people and delivery
+    cast_done >> review_transcript  # waits for a person only when the run's `review` param is true
+    transcript_review: Any = review_transcript.output  # the gate's record
+    transcribed: Any = revise_transcript(cast_done, transcript_review, request)  # + the edited transcript
     translated: Any = translate.partial(transcribed=transcribed, request=request).expand(target=targets(request))
-    synthesized: Any = synthesize.partial(ingested=ingested, request=request).expand(translated=translated)
+    translated >> review_translations  # one gate for every language
+    revised: Any = revise_translation.partial(review=review_translations.output, request=request).expand(
+        translated=translated
+    )
+    synthesized: Any = synthesize.partial(ingested=ingested, request=request).expand(translated=revised)
     fitted: Any = fit.partial(ingested=ingested).expand(synthesized=synthesized)
     separated: Any = separate(ingested, transcribed)
     mixed: Any = mix.partial(ingested=ingested, separated=separated, request=request).expand(fitted=fitted)
@@ -292,7 +429,7 @@ def dub_video() -> None:
     ).expand(mixed=mixed)
     muxed: Any = mux(ingested, transcribed, fitted, mixed, described, request)
     publish(
-        ingested, [heard, diarized, transcribed], separated, translated, synthesized, fitted, mixed, described, muxed,
+        ingested, [heard, diarized, transcribed], separated, revised, synthesized, fitted, mixed, described, muxed,
         request,
     )  # fmt: skip
 

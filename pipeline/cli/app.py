@@ -17,6 +17,9 @@ from pipeline.cli.detect import detect
 from pipeline.cli.dub import dub, jobs, sample
 from pipeline.cli.models import models_app
 from pipeline.cli.provenance import provenance_app
+from pipeline.cli.retake import retake
+from pipeline.cli.review import review_app
+from pipeline.cli.script import script_app
 from pipeline.cli.sound import ambience, compose
 from pipeline.cli.voice import voice_app
 from pipeline.core.errors import DublineError
@@ -30,6 +33,7 @@ app.command("sample")(sample)
 app.command("audiobook")(audiobook)
 app.command("describe")(describe)
 app.command("jobs")(jobs)
+app.command("retake")(retake)
 app.command("clean")(clean)
 app.command("compose")(compose)
 app.command("ambience")(ambience)
@@ -39,6 +43,8 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(audit_app, name="audit")
 app.add_typer(provenance_app, name="provenance")
 app.add_typer(voice_app, name="voice")
+app.add_typer(review_app, name="review")
+app.add_typer(script_app, name="script")
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -106,6 +106,9 @@ def run_and_report(
         console.print(f"  {name}")
     report_path = Path(str(published.get("report", "")))
     console.print(f"  {report_path.name}")
+    manifest = str(published.get("manifest") or "")
+    if "/jobs/" in manifest:  # the job's id: what `dubline script export` and `dubline retake` take
+        console.print(f"job {manifest.rsplit('/jobs/', 1)[1].split('/')[0]}")
     if not report_path.is_file():
         return None
     report: dict[str, Any] = json.loads(report_path.read_text())

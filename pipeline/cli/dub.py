@@ -42,6 +42,18 @@ def dub(
         str, typer.Option(help="off | auto | speech | all: clean noisy speech before transcription (README: Sound)")
     ] = "",
     bed: BedOption = "",
+    script: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--script",
+            help="LANG=FILE: apply an edited script (SRT, WebVTT, DAPT, JSON from `dubline script export`): the source "
+            "language's edits the transcript, a target's its translation; only the lines it changes are re-rendered",
+        ),
+    ] = None,
+    editor: Annotated[str, typer.Option(help="who edited the --script files (revision history); default: you")] = "",
+    review: Annotated[
+        bool, typer.Option("--review", help="wait for approval of the transcript and translations (`dubline review`)")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
 ) -> None:
     """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
@@ -63,13 +75,38 @@ def dub(
             "series": series,
             "style": style,
             "subtitle_profile": subtitles or settings.subtitle_profile,
-            "describe": str(Path(describe).expanduser().resolve()) if describe.strip() and "://" not in describe
+            "describe": str(Path(describe).expanduser().resolve())
+            if describe.strip() and "://" not in describe
             else describe,
             "denoise": denoise,
             "bed": bed_arg(bed),
+            "scripts": script_args(script or []),
+            "editor": editor,
+            "review": review,
         }
     )
     _dub(request, verbose)
+
+
+def script_args(specs: list[str]) -> dict[str, str]:
+    """`--script es=edited.srt` as the job's parameter: each file checked and made absolute."""
+    from pipeline.core.errors import InputError
+    from pipeline.products.dubbing.contracts import parse_scripts
+
+    try:
+        scripts = parse_scripts(specs)
+    except ValueError as e:
+        raise InputError(str(e), "write --script LANG=FILE, e.g. --script es=edited.srt") from None
+    out: dict[str, str] = {}
+    for lang, where in scripts.items():
+        if "://" in where:
+            out[lang] = where
+            continue
+        path = Path(where).expanduser()
+        if not path.is_file():
+            raise InputError(f"edited script {where} (for {lang}) does not exist", "check the path and try again")
+        out[lang] = str(path.resolve())
+    return out
 
 
 def _preflight(request: DubRequest) -> Any:
@@ -125,8 +162,9 @@ def _print_sound(report: dict[str, Any]) -> None:
     """What the denoiser measured and did, and the bed laid under the silent stretches."""
     d = report.get("denoise") or {}
     if d:
-        applied = ", ".join(f"{a['copy']} ({a['engine']['id']}, SNR {a['snr_after_db']:.1f} dB after)"
-                            for a in d.get("applied") or [])
+        applied = ", ".join(
+            f"{a['copy']} ({a['engine']['id']}, SNR {a['snr_after_db']:.1f} dB after)" for a in d.get("applied") or []
+        )
         console.print(
             f"denoise ({d['mode']}): speech SNR {d['snr_db']:.1f} dB; "
             + (f"cleaned {applied}" if applied else f"not needed (at or above {d['below_db']:.0f} dB)")

@@ -58,12 +58,14 @@ def test_dag_folder_imports_cleanly_fast_and_light(tmp_path: Path) -> None:
 def test_dub_video_tasks_and_params(tmp_path: Path) -> None:
     info = _probe(tmp_path)
     assert info["tasks"] == sorted(
-        ["configure", "ingest", "transcribe", "diarize", "cast", "targets", "translate", "synthesize", "fit",
-         "separate", "mix", "describe", "mux", "publish"]
+        ["configure", "ingest", "transcribe", "diarize", "cast", "review_transcript", "revise_transcript", "targets",
+         "translate", "review_translations", "revise_translation", "synthesize", "fit", "separate", "mix", "describe",
+         "mux", "publish"]
     )
     assert info["params"] == [
-        "bed", "containers", "denoise", "describe", "glossary", "input", "loudness_profile", "output", "series",
-        "source_language", "speaker_people", "speakers", "stems", "style", "subtitle_profile", "target_languages"]
+        "bed", "containers", "denoise", "describe", "editor", "glossary", "input", "loudness_profile", "output",
+        "retakes", "review", "scripts", "series", "source_language", "speaker_people", "speakers", "stems", "style",
+        "subtitle_profile", "target_languages"]
 
 
 def test_dub_video_params_are_the_dub_request(tmp_path: Path) -> None:
