@@ -123,10 +123,17 @@ class ReviewGate(HITLOperator):
             # dag.test() runs no scheduler, whose sweep ends a wait that timed out: do it from here
             _start_timeout_timer(self.response_timeout)
         self.log.info("waiting for a review of %s (at most %s)", self.task_id, self.response_timeout)
+        from pipeline.core import progress  # `dubline dub --review` shows that it waits, and how to answer
+
+        progress.emit(self.task_id, "start")
+        progress.emit(self.task_id, "waiting", run_id=str(context.get("run_id") or ""))
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        from pipeline.core import progress
+
         payload = super().execute_complete(context, event)
+        progress.emit(self.task_id, "done")
         chosen = (payload.get("chosen_options") or [APPROVE])[0]
         at = payload.get("responded_at")
         done = record(

@@ -74,6 +74,13 @@ def stage_progress(hide: tuple[str, ...] = ()) -> Iterator[Console]:
             live.print(f"  [cyan]reused[/] {escape(stage):<24}   (done before)")
         elif event == "failed":
             live.print(f"  [red]failed[/] {escape(stage)}")
+        elif event == "waiting":  # a review gate (dub --review): who answers, and how
+            run = escape(str(data.get("run_id") or "RUN_ID"))
+            live.print(
+                f"  [yellow]waiting[/] {escape(stage)}: a person approves or edits. In another terminal: "
+                f"dubline review approve '{run}', or dubline review apply '{run}' --script LANG=FILE"
+            )
+            status.update(f"{escape(stage)}: waiting for a review...")
 
     status.start()
     unsubscribe = progress.subscribe(show)
