@@ -28,7 +28,7 @@ The transcript of `{{ params.input }}` ({{ t['language'] }}, {{ t['segments'] }}
 speakers) is ready for review before it is translated.
 
 - The Script (JSON): `{{ t['script_uri'] }}`; as SRT or WebVTT to edit: \
-`dubline script export JOB --lang {{ t['language'] }}`.
+`dubline script export '{{ t['script_uri'] }}' --lang {{ t['language'] }}`.
 - **Approve**: translate it as it is.
 - **Apply edited script**: put the edited file's path or URI (SRT, WebVTT, DAPT or JSON) in `script`; only the \
 lines it changes are re-rendered.
@@ -43,7 +43,7 @@ The translations of `{{ params.input }}` are ready for review before they are sp
 {% set done = ti.xcom_pull(task_ids='translate') or [] %}{% if done is mapping %}{% set done = [done] %}{% endif %}\
 {% for t in done %}
 - **{{ t['language'] }}**: {{ t['lines'] }} lines, `{{ t['script_uri'] }}` \
-(`dubline script export JOB --lang {{ t['language'] }}`)
+(`dubline script export '{{ t['script_uri'] }}' --lang {{ t['language'] }}`)
 {%- endfor %}
 
 - **Approve**: synthesize them as they are.

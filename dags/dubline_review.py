@@ -126,7 +126,7 @@ class ReviewGate(HITLOperator):
         from pipeline.core import progress  # `dubline dub --review` shows that it waits, and how to answer
 
         progress.emit(self.task_id, "start")
-        progress.emit(self.task_id, "waiting", run_id=str(context.get("run_id") or ""))
+        progress.emit(self.task_id, "waiting", run_id=str(context.get("run_id") or ""), body=str(self.body or ""))
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:

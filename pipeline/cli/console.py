@@ -76,10 +76,9 @@ def stage_progress(hide: tuple[str, ...] = ()) -> Iterator[Console]:
             live.print(f"  [red]failed[/] {escape(stage)}")
         elif event == "waiting":  # a review gate (dub --review): who answers, and how
             run = escape(str(data.get("run_id") or "RUN_ID"))
-            live.print(
-                f"  [yellow]waiting[/] {escape(stage)}: a person approves or edits. In another terminal: "
-                f"dubline review approve '{run}', or dubline review apply '{run}' --script LANG=FILE"
-            )
+            live.print(f"  [yellow]waiting[/] {escape(stage)}: for a person to approve or edit (run {run})")
+            for line in str(data.get("body") or "").strip().splitlines():
+                live.print(f"    {escape(line)}")
             status.update(f"{escape(stage)}: waiting for a review...")
 
     status.start()

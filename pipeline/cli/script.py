@@ -125,6 +125,29 @@ class JobScript:
         return sum(1 for s in self.script.segments if lang in s.translations and s.translations[lang].text.strip())
 
 
+def open_view(store: ObjectStore, ref: str, lang: str) -> tuple[dict[str, Any], JobScript]:
+    """The job's manifest and the script of `lang` in it; or, where `ref` is a Script's URI (what a review
+    gate shows: the job has no id until it is published), that Script (and an empty manifest)."""
+    if "://" not in ref:
+        manifest = find_job(store, ref)
+        return manifest, job_script(store, manifest, lang)
+    from pipeline.core.storage import key_of
+
+    try:
+        script = _load_script(store, ref)
+    except Exception as e:  # a URI outside the store, or not a Script
+        raise InputError(
+            f"{ref} is not a Script of the store {store.url} ({type(e).__name__})",
+            "give a job id, or the script_uri a review gate shows",
+        ) from None
+    code = lang.strip().lower()
+    if code in (SOURCE, script.source.language or SOURCE):
+        view = JobScript({}, script, store.uri(key_of(store, ref)), None, script.source.language or SOURCE)
+    else:
+        view = JobScript({}, script, ref, code, code)
+    return {"input": {"filename": script.source.filename, "sha256": script.source.sha256}}, view
+
+
 def job_rules(manifest: dict[str, Any]) -> Any:
     """The subtitle rules the job's cues were made with (its request's profile; else the settings')."""
     from pipeline.text.subtitles import profile
@@ -179,7 +202,7 @@ def _short(text: str, width: int = 60) -> str:
 @script_app.command("export")
 @errors
 def script_export(
-    job: Annotated[str, typer.Argument(help="the job's id (or a unique prefix of it)")],
+    job: Annotated[str, typer.Argument(help="the job's id (or a unique prefix), or a Script's URI (a review gate's)")],
     lang: Annotated[str, typer.Option("--lang", help="'source' (the transcript) or a target language, e.g. es")],
     fmt: Annotated[str, typer.Option("--format", help="srt | vtt | dapt | json")] = "srt",
     out: Annotated[Path | None, typer.Option("--out", help="the file; default <input stem>.<lang>.<ext> here")] = None,
@@ -189,8 +212,7 @@ def script_export(
 
     fmt = _check_format(fmt)
     store = _store()
-    manifest = find_job(store, job)
-    view = job_script(store, manifest, lang)
+    manifest, view = open_view(store, job, lang)
     dest = out or _default_out(manifest, view.code, fmt)
     dest.parent.mkdir(parents=True, exist_ok=True)
     rules = job_rules(manifest)
@@ -215,8 +237,7 @@ def script_check(
     if not file.is_file():
         raise InputError(f"{file} is not a file", "give the edited script file")
     store = _store()
-    manifest = find_job(store, job)
-    view = job_script(store, manifest, lang)
+    manifest, view = open_view(store, job, lang)
     edit = read_edit(view.script, view.language, file, job_rules(manifest))
     revised, changes = apply_edit(view.script, edit)
     languages = list(dict.fromkeys([*target_languages(store, manifest), *view.script.languages]))
