@@ -133,3 +133,29 @@ def bed_arg(bed: str) -> str:
     if not bed.strip() or head in ("compose", "library", "ambience") or "://" in bed:
         return bed
     return str(Path(bed).expanduser().resolve())
+
+
+def script_args(specs: list[str], transcript: bool = False) -> dict[str, str]:
+    """`--script LANG=FILE` (repeated) as the job's or a gate's parameter: {lang: absolute path or URI}, each
+    file checked. At the transcript's gate (`transcript`) one bare FILE is the transcript's ("source")."""
+    from pipeline.core.errors import InputError
+    from pipeline.products.dubbing.contracts import parse_scripts
+
+    if transcript and len(specs) == 1 and "=" not in specs[0]:
+        scripts = {"source": specs[0]}  # the transcript's language goes without saying
+    else:
+        try:
+            scripts = parse_scripts(specs)
+        except ValueError as e:
+            raise InputError(str(e), "write --script LANG=FILE, e.g. --script es=edited.srt") from None
+    out: dict[str, str] = {}
+    for lang, where in scripts.items():
+        if "://" not in where:
+            path = Path(where).expanduser()
+            if not path.is_file():
+                raise InputError(f"edited script {where} (for {lang}) does not exist", "check the path and try again")
+            where = str(path.resolve())
+        out[lang] = where
+    if transcript and len(out) > 1:
+        raise InputError("the transcript takes one edited script", "give one --script (the source language's)")
+    return out

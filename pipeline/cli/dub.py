@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from pipeline.cli.console import BedOption, bed_arg, console, errors, run_and_report
+from pipeline.cli.console import BedOption, bed_arg, console, errors, run_and_report, script_args
 from pipeline.core.config import get_settings
 
 if TYPE_CHECKING:
@@ -86,27 +86,6 @@ def dub(
         }
     )
     _dub(request, verbose)
-
-
-def script_args(specs: list[str]) -> dict[str, str]:
-    """`--script es=edited.srt` as the job's parameter: each file checked and made absolute."""
-    from pipeline.core.errors import InputError
-    from pipeline.products.dubbing.contracts import parse_scripts
-
-    try:
-        scripts = parse_scripts(specs)
-    except ValueError as e:
-        raise InputError(str(e), "write --script LANG=FILE, e.g. --script es=edited.srt") from None
-    out: dict[str, str] = {}
-    for lang, where in scripts.items():
-        if "://" in where:
-            out[lang] = where
-            continue
-        path = Path(where).expanduser()
-        if not path.is_file():
-            raise InputError(f"edited script {where} (for {lang}) does not exist", "check the path and try again")
-        out[lang] = str(path.resolve())
-    return out
 
 
 def _preflight(request: DubRequest) -> Any:

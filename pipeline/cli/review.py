@@ -17,14 +17,13 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipeline.cli.console import console, errors
+from pipeline.cli.console import console, errors, script_args
 from pipeline.core.config import get_settings
 from pipeline.core.errors import InputError, SetupError
 
@@ -179,30 +178,6 @@ def _api(url: str, token: str, user: str, password: str) -> _Api | None:
     return _Api(url, token, user, password) if url else None
 
 
-def edited(specs: list[str], transcript: bool) -> dict[str, str]:
-    """--script LANG=FILE (a bare FILE for the transcript) as {lang: absolute path or URI}; files checked."""
-    from pipeline.products.dubbing.contracts import parse_scripts
-
-    if transcript and len(specs) == 1 and "=" not in specs[0]:
-        scripts = {"source": specs[0]}  # the transcript's language goes without saying
-    else:
-        try:
-            scripts = parse_scripts(specs)
-        except ValueError as e:
-            raise InputError(str(e), "write --script LANG=FILE, e.g. --script es=edited.srt") from None
-    out: dict[str, str] = {}
-    for lang, where in scripts.items():
-        if "://" not in where:
-            path = Path(where).expanduser()
-            if not path.is_file():
-                raise InputError(f"edited script {where} (for {lang}) does not exist", "check the path and try again")
-            where = str(path.resolve())
-        out[lang] = where
-    if transcript and len(out) > 1:
-        raise InputError("the transcript takes one edited script", "give one --script (the source language's)")
-    return out
-
-
 # --- the commands -----------------------------------------------------------------------------------
 
 
@@ -268,7 +243,7 @@ def review_apply(
     client = _api(api, token, user, password)
     gate = _gate(client, run_id, task)
     transcript = gate["task_id"] == TRANSCRIPT_GATE
-    scripts = edited(script, transcript)
+    scripts = script_args(script, transcript)
     values: dict[str, Any] = {"script": next(iter(scripts.values()))} if transcript else {"scripts": scripts}
     done = _answer(client, run_id, gate["task_id"], APPLY, values, by or getpass.getuser())
     given = ", ".join(f"{k}={v}" for k, v in scripts.items())

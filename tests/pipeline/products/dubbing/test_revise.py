@@ -8,29 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from models.llama import LlamaChat
 from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
 from pipeline.core.storage import open_store
 from pipeline.products.dubbing import lines, revise
 from pipeline.products.dubbing import translate as stage
 from pipeline.stages.common import load_script
-from pipeline.text.mt_cache import StoreCache
 from pipeline.text.script_io import export_script
-from pipeline.text.translation.llm import LLMTranslator
-from tests.pipeline.products.dubbing.test_translate_stage import SPANISH, FakeApertium, FakeLlama, _transcribed
+from tests.pipeline.products.dubbing import test_translate_stage as base
+from tests.pipeline.products.dubbing.test_translate_stage import SPANISH, FakeLlama, _transcribed
+
+llm = base.llm  # the translate stage's fixture: a scripted LLM with Apertium as its fallback
 
 EDITED = "I have 3 tickets for the concert."
-
-
-@pytest.fixture
-def llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FakeLlama, Settings]:
-    settings = Settings(data_dir=tmp_path / "data", mt_context_lines=1)
-    fake = FakeLlama()
-    tr = LLMTranslator(LlamaChat(tmp_path / "m.gguf", "test-llm", "1", "cd" * 32, llama=fake))
-    cache = StoreCache(open_store(settings.resolved_store_url))
-    monkeypatch.setattr(stage, "choose_translator", lambda s, a, b: tr.with_fallback(FakeApertium(), cache=cache))
-    return fake, settings
 
 
 def _edit(path: Path, old: str, new: str) -> Path:
