@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 PYTEST_ARGS ?= --basetemp=$(CURDIR)/var/pytest
 
-.PHONY: setup system venv spleeter models demo test test-fast lint bench bench-storage eval clean
+.PHONY: setup system venv spleeter models demo test test-fast lint bench bench-revise bench-storage eval clean
 
 setup: system venv spleeter models
 
@@ -72,6 +72,9 @@ lint: venv
 
 bench: setup
 	$(PY) -m benchmarks.bench
+
+bench-revise: setup
+	$(PY) -m benchmarks.bench_revise
 
 bench-storage: venv
 	$(PY) -m benchmarks.bench_storage

@@ -234,15 +234,28 @@ def test_unanswered_gate_approves_when_its_time_is_up(probe: dict[str, Any]) -> 
     assert review["at"] and review["script"] == ""
 
 
-def test_gate_records_and_edited_scripts() -> None:
-    sys.path.insert(0, str(REPO / "dags"))
-    try:
-        from dubline_review import edited_scripts, record
-    finally:
-        sys.path.remove(str(REPO / "dags"))
-    rec = record("review_translations", "Apply edited script", {"scripts": {"es": " /e/es.srt ", "fr": ""}})
-    assert rec["scripts"] == {"es": "/e/es.srt"}
-    assert edited_scripts(rec) == {"es": "/e/es.srt"}
-    assert edited_scripts(record("review_transcript", params_input={"script": "/e/t.vtt"}), "en") == {"en": "/e/t.vtt"}
-    assert edited_scripts(record("review_transcript", auto=True), "en") == {}
-    assert edited_scripts(None) == {}
+HELPERS = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from dubline_review import edited_scripts, record
+
+rec = record("review_translations", "Apply edited script", {"scripts": {"es": " /e/es.srt ", "fr": ""}})
+assert rec["scripts"] == {"es": "/e/es.srt"}, rec
+assert edited_scripts(rec) == {"es": "/e/es.srt"}
+assert edited_scripts(record("review_transcript", params_input={"script": "/e/t.vtt"}), "en") == {"en": "/e/t.vtt"}
+assert edited_scripts(record("review_transcript", auto=True), "en") == {}
+assert edited_scripts(None) == {}
+print("ok")
+"""
+
+
+def test_gate_records_and_edited_scripts(tmp_path: Path) -> None:
+    """In a subprocess: importing Airflow here would fix its database for the rest of the session's tests."""
+    proc = subprocess.run(
+        [sys.executable, "-c", HELPERS, str(REPO / "dags")],
+        capture_output=True,
+        text=True,
+        env=airflow_env(tmp_path / "airflow"),
+        timeout=300,
+    )
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
