@@ -164,7 +164,13 @@ def run_stage(
         report_failure(name, err)
         raise err from e
     result = made.model_copy(
-        update={"stage": stage, "label": label, "key": key, "elapsed_s": round(time.perf_counter() - t0, 3)}
+        update={
+            "stage": stage,
+            "label": label,
+            "key": key,
+            "elapsed_s": round(time.perf_counter() - t0, 3),
+            "cached": False,  # made now (a result built from a reused one carries its flag)
+        }
     )
     put_json(store, result_key, result.model_dump(mode="json", exclude={"cached"}))
     progress.emit(name, "done", elapsed_s=result.elapsed_s)
