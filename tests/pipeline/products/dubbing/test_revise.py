@@ -80,7 +80,9 @@ def test_a_transcript_edit_keeps_the_other_lines_translations(llm: tuple[FakeLla
 
 def test_a_translation_edit_and_the_spoken_view(llm: tuple[FakeLlama, Settings], tmp_path: Path) -> None:
     _, settings = llm
+    stage.translate(settings, _transcribed(settings), "es")
     translated = stage.translate(settings, _transcribed(settings), "es")
+    assert translated.cached  # reused: the revise stage's own result must not say so
     store = open_store(settings.resolved_store_url)
     script = load_script(store, translated.script_uri)
     # the dub spoke line s2 shorter than it was written: the export shows (and the reviewer keeps) the spoken text
@@ -91,6 +93,7 @@ def test_a_translation_edit_and_the_spoken_view(llm: tuple[FakeLlama, Settings],
     _edit(path, "Buenos días, Anna.", "Buenos días, Ana.")
     done = revise.revise_translation(settings, translated, {"es": str(path)}, editor="luis")
     assert done.revision is not None and done.revision["stale"] == {"s0": "translation edited"}
+    assert done.stage == "revise" and not done.cached
     segs = load_script(store, done.script_uri).segments
     assert segs[0].translations["es"].text == "Buenos días, Ana." and segs[0].translations["es"].engine == "edit"
     assert segs[2].translations["es"].text == written  # kept as written: its record speaks it as before
