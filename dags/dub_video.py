@@ -18,40 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Param, dag, task
-from dubline_review import ReviewGate
+from dubline_review import TRANSCRIPT_BODY, TRANSLATIONS_BODY, ReviewGate
 from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
-
-# What the gates show the reviewer (Jinja, rendered when the gate runs; Markdown in Airflow's UI).
-TRANSCRIPT_BODY = """\
-{% set t = ti.xcom_pull(task_ids='cast') %}\
-The transcript of `{{ params.input }}` ({{ t['language'] }}, {{ t['segments'] }} lines, {{ t['speakers'] }} \
-speakers) is ready for review before it is translated.
-
-- The Script (JSON): `{{ t['script_uri'] }}`; as SRT or WebVTT to edit: \
-`dubline script export '{{ t['script_uri'] }}' --lang {{ t['language'] }}`.
-- **Approve**: translate it as it is.
-- **Apply edited script**: put the edited file's path or URI (SRT, WebVTT, DAPT or JSON) in `script`; only the \
-lines it changes are re-rendered.
-- From a terminal: `dubline review approve {{ run_id }}` or \
-`dubline review apply {{ run_id }} --script {{ t['language'] }}=edited.srt`.
-
-Without an answer within the time limit the transcript is approved as it is, recorded as timed out.
-"""
-
-TRANSLATIONS_BODY = """\
-The translations of `{{ params.input }}` are ready for review before they are spoken:
-{% set done = ti.xcom_pull(task_ids='translate') or [] %}{% if done is mapping %}{% set done = [done] %}{% endif %}\
-{% for t in done %}
-- **{{ t['language'] }}**: {{ t['lines'] }} lines, `{{ t['script_uri'] }}` \
-(`dubline script export '{{ t['script_uri'] }}' --lang {{ t['language'] }}`)
-{%- endfor %}
-
-- **Approve**: synthesize them as they are.
-- **Apply edited script**: give the edited files in `scripts`, by language, e.g. `{"es": "/reviews/es.srt"}`.
-- From a terminal: `dubline review approve {{ run_id }}` or `dubline review apply {{ run_id }} --script es=es.srt`.
-
-Without an answer within the time limit the translations are approved as they are, recorded as timed out.
-"""
 
 
 @dag(
