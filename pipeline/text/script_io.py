@@ -136,8 +136,8 @@ def _vtt(script: Script, language: str | None, rules: Profile) -> bytes:
     kind = "transcript" if language is None else "translation"
     note = (
         f"NOTE dubline script export: {kind} ({_lang_of(script, language)}) of {script.source.filename}, "
-        f"revision {script.revision}, subtitle profile {rules.name}. Keep each cue's identifier; to leave a "
-        "line unspoken, keep its cue and empty its text."
+        f"revision {script.revision}, subtitle profile {rules.name}. Keep each cue's identifier"
+        + ("; to leave a line unspoken, keep its cue and empty its text." if language else ".")
     )
     out = [f"WEBVTT\nLanguage: {_lang_of(script, language)}\n\n{html.escape(note, quote=False)}\n\n"]
     for c in _exported(script, language, rules):
@@ -250,7 +250,8 @@ def _diff(
         if exp and not got:
             raise InputError(
                 f"{name}: line {seg.id} ({_stamp(exp[0].start)} --> {_stamp(exp[-1].end)}) has no cue in the file",
-                "deleting lines is not supported: to leave a line unspoken, keep its cue and empty its text",
+                "deleting lines is not supported: "
+                + ("to leave a line unspoken, keep its cue and empty its text" if language else "keep its cue"),
             )
         if not got:
             continue
