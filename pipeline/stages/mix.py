@@ -54,7 +54,9 @@ def mix(
     }
     # the base's URI (the bed or the original) after the params: params' "base" (its kind) must not hide it,
     # or a mix made on one bed would be reused for another (Spleeter installed after a DSP run, say)
-    material = {**params, "base": base_uri, "source": ingested.source_sha256, "dub": fitted.key}
+    # as a key inside the store (content-addressed), not a URI: the same job in a data folder that moved gets
+    # the same mix, and so the same watermark payload
+    material = {**params, "base": store_key(settings, base_uri), "source": ingested.source_sha256, "dub": fitted.key}
     material["watermark"] = marking.material(settings)
     if bed_spec:
         material["bed"] = bed_material(settings, bed_spec)
@@ -84,6 +86,20 @@ def mix(
         )
 
     return run_stage(settings, "mix", material, work, Mixed, label=lang)
+
+
+def store_key(settings: Settings, uri: str | None) -> str | None:
+    """`uri`'s key inside the job's store (the URI itself where it lies elsewhere)."""
+    from pipeline.core.errors import StageError
+    from pipeline.core.stagerun import open_settings_store
+    from pipeline.core.storage import key_of
+
+    if uri is None:
+        return None
+    try:
+        return key_of(open_settings_store(settings), uri)
+    except StageError:
+        return uri
 
 
 def bed_material(settings: Settings, spec: str) -> dict[str, Any]:

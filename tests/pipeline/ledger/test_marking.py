@@ -203,3 +203,18 @@ def test_parts_marked_at_their_phase_read_as_one_mark_when_joined(settings: Sett
     assert wmd.decode(joined(False), RATE, key).payload != 0x1234ABCD
     # a part marked at its phase still reads alone (a chapter's own MP3): the detector finds the grid's phase
     assert wmd.decode(alone[1], RATE, key).payload == 0x1234ABCD
+
+
+def test_the_mix_and_its_mark_do_not_depend_on_where_the_data_folder_is(tmp_path: Path) -> None:
+    """The same job in a data folder that moved: the same mix key, so the same watermark payload."""
+    from pipeline.stages.mix import mix
+
+    keys = []
+    for where in ("a", "b/deeper"):
+        folder = tmp_path / where
+        folder.mkdir(parents=True)
+        s = Settings(data_dir=folder / "data")
+        r = mix(s, *_stage_inputs(s, folder), "ebu_r128")
+        assert r.watermark is not None
+        keys.append((r.key, r.watermark["payload"]))
+    assert keys[0] == keys[1]
