@@ -119,6 +119,7 @@ def _revise(
         new, changes = apply_edit(script, edit)
         stale = stale_lines(new, changes, [language or ALL])[language or ALL]
         uri = save_script(run, new)
+        before, after = script_hash(script, language), script_hash(new, language)
         row = record_revision(
             settings,
             input_sha256=script.source.sha256,
@@ -129,8 +130,8 @@ def _revise(
             edit_name=edit.name,
             edit_sha256=edit.sha256,
             edit_format=edit.format,
-            before_sha256=script_hash(script, language),
-            after_sha256=script_hash(new, language),
+            before_sha256=before,
+            after_sha256=after,
             changes=[c.model_dump() for c in changes],
             stale={label: stale},
             script_uri=uri,
@@ -145,8 +146,8 @@ def _revise(
             "edit": edit.name,
             "edit_sha256": edit.sha256,
             "format": edit.format,
-            "before_sha256": script_hash(script, language),
-            "after_sha256": script_hash(new, language),
+            "before_sha256": before,
+            "after_sha256": after,
             "changes": [c.model_dump() for c in changes],
         }
         revision = {
