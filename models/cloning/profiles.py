@@ -5,6 +5,8 @@ Profile folder layout (profile.json plus the backend's files):
     reference_embedding.npy  (256,) float64: the enrolment speech's mean Resemblyzer embedding
     style.npy                (256,) float32: the Kokoro style (every backend here speaks through Kokoro)
     world.json               WORLD matching parameters (world-match and kokoro-search+world only)
+    reference_embedding_campp.npy  (192,) the enrolment speech's CAM++ embedding (the second judge's reference)
+    matchset.npz, knn.json   knn-vc only (models/cloning/knn_backend.py): the reference frames and the settings
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ PROFILE_VERSION = 1
 
 
 def profile_digest(profile_dir: Path) -> str:
-    """sha256 over the files that define the voice (style.npy, world.json)."""
+    """sha256 over the files that define the voice (style.npy, world.json; knn-vc: knn.json, matchset.npz)."""
     h = hashlib.sha256()
-    for name in ("style.npy", "world.json"):
+    for name in ("style.npy", "world.json", "knn.json", "matchset.npz"):
         p = Path(profile_dir) / name
         if p.is_file():
             h.update(name.encode())

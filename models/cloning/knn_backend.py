@@ -1,0 +1,232 @@
+"""The "knn-vc" cloning backend: a line spoken by a stock Kokoro voice, then converted to the person by kNN voice
+conversion (models/cloning/knnvc.py) against their consented reference speech.
+
+Enrolment (KnnVcCloner.enroll):
+1. the person's reference speech is split by time as every backend splits it (enrolment / held-out clips);
+2. the base voice is the stock Kokoro style whose Spanish Resemblyzer places closest to the person (5 syntheses);
+   its log-F0 statistics and long-term spectrum are measured on the check sentences;
+3. a matching set is built from the enrolment speech only; the share of the line's own spectrum kept
+   (SOURCE_MIX_LADDER, least first: the less kept, the more like the person) rises until the unseen check
+   sentences' re-transcription WER is within `max_wer`;
+4. the held-out similarity is measured with that matching set by both judges (Resemblyzer and CAM++), so the
+   held-out clips were never matched against;
+5. the profile's matching set is then rebuilt from all the reference speech (enrolment and held-out: more
+   frames to match, so the figures above are conservative) and written with the settings.
+
+Profile files: matchset.npz (features, mels, F0 of every reference frame), knn.json (settings, base style
+name, its F0 statistics, the spectrum EQ), style.npy (the base style), the reference embeddings.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.base import EngineError, ModelInfo, Prosody, Voice
+from models.cloning.embedding import EMBED_RATE, cos
+from models.cloning.enrolment import CHECK_SENTENCES, KokoroCloner, transcribe_wer
+from models.cloning.knnvc import KnnSettings, KnnVC, MatchSet, resample, spectrum_eq
+from models.cloning.profiles import profile_digest, read_profile, write_json
+
+KNN_NAME = "knn-vc"
+# The settings chosen by the sweep (`python -m benchmarks.eval cloning --sweep`), then milder ones: more of the
+# base voice's own spectrum where the person's frames match poorly.
+KNN_LADDER: tuple[KnnSettings, ...] = (
+    KnnSettings(),
+    KnnSettings(source_mix=0.5, poor_below=0.8),
+    KnnSettings(source_mix=0.8, poor_below=0.85),
+)
+
+
+class KnnVcCloner(KokoroCloner):
+    """The "knn-vc" backend (see the module's notes)."""
+
+    name = KNN_NAME
+
+    def __init__(self, model_dir: Path | None = None, *, ladder: tuple[KnnSettings, ...] = KNN_LADDER, **kw: Any):
+        super().__init__(model_dir, **kw)
+        self.ladder = ladder
+        self._knn: dict[tuple[int, ...], KnnVC] = {}
+
+    def knn(self, settings: KnnSettings) -> KnnVC:
+        vc = self._knn.get(settings.blocks)
+        if vc is None:
+            vc = self._knn[settings.blocks] = KnnVC(settings, model_dir=self.model_dir, threads=self.threads)
+        vc.settings = settings
+        return vc
+
+    def base_style(self, target: np.ndarray) -> tuple[str, np.ndarray, float]:
+        """The stock style closest to the person (Resemblyzer, on the search sentence)."""
+        best: tuple[str, np.ndarray, float] | None = None
+        for label, style in sorted(self.kokoro.styles().items()):
+            sim = cos(self.embed_style(style), target)
+            if best is None or sim > best[2]:
+                best = (label, style, sim)
+        assert best is not None
+        return best
+
+    def enroll(
+        self,
+        references: list[Path],
+        out_dir: Path,
+        language: str,
+        *,
+        budget_s: float,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> dict[str, Any]:
+        from models.cloning.world import f0_track, log_f0_stats
+        from models.kokoro import SAMPLE_RATE
+
+        t0 = time.monotonic()
+        split, target = self._prepare(references, progress)
+        if progress:
+            progress("choosing the base voice", 0.05)
+        label, style, stock_sim = self.base_style(target)
+        check_audio = [(text, lang, self.speak(style, lang, text)) for lang, text in CHECK_SENTENCES]
+        base_f0 = log_f0_stats([f0_track(a, SAMPLE_RATE) for _t, _l, a in check_audio])
+        if progress:
+            progress(f"base voice {label}; building the matching set", 0.15)
+        first = self.knn(self.ladder[0])
+        held_set = first.matchset([(split.enrolment, EMBED_RATE)])
+        eq = spectrum_eq(held_set, [first.analyse(a, SAMPLE_RATE) for _t, _l, a in check_audio])
+        tried: list[dict[str, Any]] = []
+        chosen = self.ladder[0]
+        for i, settings in enumerate(self.ladder):
+            vc = self.knn(settings)
+            wers = []
+            for text, lang, audio in check_audio:
+                out = vc.convert(audio, SAMPLE_RATE, held_set, base_f0, eq=eq)
+                wers.append(transcribe_wer(self.asr, out.audio, 22050, text, lang))
+            tried.append({"source_mix": settings.source_mix, "wer": round(float(np.mean(wers)), 4)})
+            chosen = settings
+            if progress:
+                progress(f"own-spectrum share {settings.source_mix:.2f}: WER {np.mean(wers):.2f}", 0.2 + 0.1 * (i + 1))
+            if np.mean(wers) <= self.max_wer or time.monotonic() - t0 > 0.7 * budget_s:
+                break
+        vc = self.knn(chosen)
+
+        def render(text: str, lang: str) -> np.ndarray:
+            out = vc.convert(self.speak(style, lang, text), SAMPLE_RATE, held_set, base_f0, eq=eq)
+            return resample(out.audio, 22050, SAMPLE_RATE)
+
+        if progress:
+            progress("held-out similarity", 0.8)
+        held = self.held_out_figures(render, split.held_out)
+        stock = self.held_out_figures(lambda text, lang: self.speak(style, lang, text), split.held_out)
+        if progress:
+            progress("the profile's matching set from all the reference speech", 0.95)
+        full = MatchSet.join([held_set, *[vc.analyse(c, EMBED_RATE) for c in split.held_out]])
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "matchset.npz").write_bytes(full.to_bytes())
+        write_json(
+            out_dir / "knn.json",
+            {
+                "settings": chosen.as_dict(),
+                "base_style": label,
+                "base_log_f0": list(base_f0),
+                "eq": [round(float(x), 4) for x in eq],
+                "matchset_seconds": round(full.seconds, 1),
+            },
+        )
+        doc = {
+            "backend": self.name,
+            "reference_language": language,
+            "base_styles": [label],
+            "best_stock": label,
+            "best_stock_similarity": round(stock_sim, 4),
+            "best_stock_held_out_similarity": round(stock["resemblyzer"], 4),
+            "best_stock_held_out_similarity_campp": round(stock["campp"], 4),
+            "held_out_similarity": round(held["resemblyzer"], 4),
+            "held_out_similarity_campp": round(held["campp"], 4),
+            "wer": tried[-1]["wer"],
+            "knn_tried": tried,
+            "knn": chosen.as_dict(),
+            "vocoder": self.knn(chosen).vocoder.version,
+            "matchset_seconds": round(full.seconds, 1),
+            "seconds": round(time.monotonic() - t0, 1),
+            "steps": len(tried),
+            "reference_seconds": round(split.total_s, 1),
+            "enrolment_seconds": round(split.enrolment_s, 1),
+            "held_out_seconds": round(split.held_out_s, 1),
+        }
+        if progress:
+            progress(f"held-out similarity {held['resemblyzer']:.3f}, CAM++ {held['campp']:.3f}", 1.0)
+        return self._write(out_dir, doc, style, target, None, split.enrolment)
+
+    def load(self, profile_dir: Path, person_id: str) -> KnnVcTTS:
+        if not person_id:
+            raise EngineError("a cloned voice needs the person's id (consent applies to it)")
+        return KnnVcTTS(profile_dir, person_id, self.model_dir, self.threads)
+
+
+class KnnVcTTS:
+    """A TTS speaking with a knn-vc profile: the base Kokoro style, converted to the person.
+
+    Voices: Voice(engine="clone-knn-vc", id="profile:<sha12>", language, person_id)."""
+
+    name = "clone-knn-vc"
+
+    def __init__(self, profile_dir: Path, person_id: str, model_dir: Path | None = None, threads: int | None = None):
+        from models.kokoro import KokoroTTS
+
+        self.profile_dir = Path(profile_dir)
+        self.person_id = person_id
+        self.profile = read_profile(self.profile_dir)
+        missing = [n for n in ("matchset.npz", "knn.json", "style.npy") if not (self.profile_dir / n).is_file()]
+        if missing:
+            raise EngineError(f"{self.profile_dir}: {', '.join(missing)} missing; enrol the voice again")
+        knn = json.loads((self.profile_dir / "knn.json").read_text())
+        self.settings = KnnSettings.from_dict(knn["settings"])
+        self.base_f0 = (float(knn["base_log_f0"][0]), float(knn["base_log_f0"][1]))
+        self.eq = np.asarray(knn.get("eq") or np.zeros(80), np.float32)
+        self.matchset = MatchSet.from_bytes((self.profile_dir / "matchset.npz").read_bytes())
+        self.style = np.load(self.profile_dir / "style.npy").astype(np.float32)
+        self.kokoro = KokoroTTS.from_registry(model_dir, threads=threads)
+        self.vc = KnnVC(self.settings, model_dir=model_dir, threads=threads)
+        self.digest = profile_digest(self.profile_dir)
+        self.info = ModelInfo(
+            id=f"{self.name}:{self.profile.get('backend', '?')}",
+            version=(
+                f"profile v{self.profile.get('version', '?')} {self.digest[:12]}; {self.kokoro.info.version}; "
+                f"{self.vc.vocoder.version}"
+            ),
+            sha256=self.kokoro.info.sha256,
+        )
+
+    @property
+    def voice_id(self) -> str:
+        return f"profile:{self.digest[:12]}"
+
+    def languages(self) -> list[str]:
+        return self.kokoro.languages()
+
+    def voice_for(self, language: str) -> Voice:
+        base = self.kokoro.voice_for(language).language
+        return Voice(engine=self.name, id=self.voice_id, language=base, person_id=self.person_id)
+
+    def render(self, text: str, language: str, prosody: Prosody = Prosody()) -> np.ndarray:
+        """Float32 samples (24 kHz) of the person's voice: pitch and range move the F0 the conversion aims at."""
+        from models.kokoro import SAMPLE_RATE
+
+        audio = self.kokoro.render(text, self.style, language, speed=prosody.rate)
+        out = self.vc.convert(
+            audio, SAMPLE_RATE, self.matchset, self.base_f0, prosody.pitch, prosody.pitch_range, self.eq
+        )
+        return resample(out.audio, 22050, SAMPLE_RATE) * np.float32(prosody.volume)
+
+    def synthesize(self, text: str, voice: Voice, out_path: Path, prosody: Prosody = Prosody()) -> Path:
+        from models.kokoro import write_wav
+
+        if voice.engine != self.name or voice.id != self.voice_id:
+            raise EngineError(f"{self.name}: voice {voice.engine}/{voice.id} is not this profile's ({self.voice_id})")
+        if voice.person_id != self.person_id:
+            raise EngineError(f"{self.name}: voice is for person {voice.person_id!r}, profile for {self.person_id!r}")
+        if prosody.rate <= 0 or prosody.pitch <= 0 or prosody.volume < 0:
+            raise EngineError(f"{self.name}: invalid prosody {prosody}")
+        return write_wav(self.render(text, voice.language, prosody), out_path, engine=self.name)
