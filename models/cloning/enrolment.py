@@ -75,6 +75,22 @@ def transcribe_wer(asr: ASR, audio: np.ndarray, rate: int, text: str, language: 
     return heard_wer(text, heard, language)
 
 
+def check_asr(model_dir: Path | None = None, threads: int | None = None) -> ASR:
+    """The intelligibility check's ASR: Whisper base (faster-whisper, greedy), as line QA hears."""
+    from models import registry
+    from models.asr import FasterWhisperASR
+
+    spec = registry.SPECS["whisper-base-ct2"]
+    return FasterWhisperASR(
+        registry.require("whisper-base-ct2", model_dir),
+        spec.id,
+        spec.version,
+        spec.main_sha256,
+        beam_size=1,
+        cpu_threads=threads or 0,
+    )
+
+
 Progress = Callable[[str, float], None] | None
 
 
@@ -103,6 +119,7 @@ class KokoroCloner:
         self.max_wer = max_wer
         self.seed = seed
         self._embedder: Embedder | None = None
+        self._campp: Any = None
         self.info = ModelInfo(id=f"clone-{self.name}", version=f"v{PROFILE_VERSION}", sha256=self.kokoro.info.sha256)
 
     # -- helpers
@@ -113,20 +130,18 @@ class KokoroCloner:
         return self._embedder
 
     @property
+    def campp(self) -> Any:
+        """The second judge (models.cloning.campp.CamppEncoder)."""
+        if self._campp is None:
+            from models.cloning.campp import CamppEncoder
+
+            self._campp = CamppEncoder(threads=self.threads)
+        return self._campp
+
+    @property
     def asr(self) -> ASR:
         if self._asr is None:
-            from models import registry
-            from models.asr import FasterWhisperASR
-
-            spec = registry.SPECS["whisper-base-ct2"]
-            self._asr = FasterWhisperASR(
-                registry.require("whisper-base-ct2", self.model_dir),
-                spec.id,
-                spec.version,
-                spec.main_sha256,
-                beam_size=1,
-                cpu_threads=self.threads or 0,
-            )
+            self._asr = check_asr(self.model_dir, self.threads)
         return self._asr
 
     def speak(self, style: np.ndarray, language: str, text: str) -> np.ndarray:
@@ -184,14 +199,20 @@ class KokoroCloner:
             )
         return out
 
-    def held_out(
+    def held_out_figures(
         self, render: Callable[[str, str], np.ndarray], clips: list[np.ndarray], language: str = "es"
-    ) -> float:
+    ) -> dict[str, float]:
+        """Held-out similarity by both judges: {"resemblyzer": .., "campp": ..} (render gives 24 kHz audio)."""
         from models.kokoro import SAMPLE_RATE
 
-        clip_embs = [self.embedder.embed_speech(c) for c in clips]
-        speech = [self.embedder.embed(render(text, language), SAMPLE_RATE) for text in HELD_OUT_SENTENCES[language]]
-        return held_out_similarity(clip_embs, speech)
+        audio = [render(text, language) for text in HELD_OUT_SENTENCES[language]]
+        res = held_out_similarity(
+            [self.embedder.embed_speech(c) for c in clips], [self.embedder.embed(a, SAMPLE_RATE) for a in audio]
+        )
+        cam = held_out_similarity(
+            [self.campp.embed(c, EMBED_RATE) for c in clips], [self.campp.embed(a, SAMPLE_RATE) for a in audio]
+        )
+        return {"resemblyzer": res, "campp": cam}
 
     def _prepare(self, references: list[Path], progress: Progress) -> tuple[ReferenceSplit, np.ndarray]:
         speech = reference_speech(references, self.embedder, self.min_reference_s)
@@ -208,12 +229,22 @@ class KokoroCloner:
         return labels[i], styles[i]
 
     def _write(
-        self, out_dir: Path, doc: dict[str, Any], style: np.ndarray, target: np.ndarray, world: dict[str, Any] | None
+        self,
+        out_dir: Path,
+        doc: dict[str, Any],
+        style: np.ndarray,
+        target: np.ndarray,
+        world: dict[str, Any] | None,
+        speech: np.ndarray | None = None,
     ) -> dict[str, Any]:
+        """profile.json and the voice's files; `speech` (16 kHz enrolment speech) gives the CAM++ reference
+        embedding a job's report measures its lines against."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         np.save(out_dir / "style.npy", np.asarray(style, dtype=np.float32))
         np.save(out_dir / "reference_embedding.npy", np.asarray(target, dtype=np.float64))
+        if speech is not None:
+            np.save(out_dir / "reference_embedding_campp.npy", self.campp.embed(speech, EMBED_RATE))
         if world is not None:
             write_json(out_dir / "world.json", world)
         else:

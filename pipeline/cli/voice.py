@@ -67,7 +67,8 @@ def voice_enroll(
     console.print(
         f"[bold green]voice profile {result.get('profile_id')}[/] {what} for {escape(person)} "
         f"({escape(str(result.get('backend')))}, {', '.join(result.get('languages', []))}): held-out similarity "
-        f"{_figure(figs, 'held_out_similarity', '.3f')}, WER {_figure(figs, 'wer', '.3f')}, "
+        f"{_figure(figs, 'held_out_similarity', '.3f')} (CAM++ {_figure(figs, 'held_out_similarity_campp', '.3f')}), "
+        f"WER {_figure(figs, 'wer', '.3f')}, "
         f"search {_figure(figs, 'seconds', '.0f')} s{'' if result.get('searched') else ' (reused, not searched again)'}"
     )
     console.print(f"  {escape(str(result.get('uri')))}")
@@ -90,7 +91,8 @@ def voice_list(person: Annotated[str | None, typer.Option(help="only this person
     from pipeline.ledger import db, voices
 
     table = Table()
-    cols = ("id", "person", "backend", "languages", "similarity", "wer", "search s", "consent", "created", "status")
+    cols = ["id", "person", "backend", "languages", "similarity", "CAM++", "wer", "search s", "consent", "created"]
+    cols.append("status")
     for col in cols:
         table.add_column(col, overflow="fold")
     with db.session(get_settings()) as s:
@@ -102,6 +104,7 @@ def voice_list(person: Annotated[str | None, typer.Option(help="only this person
                 p.backend,
                 ",".join(p.languages),
                 _figure(p.figures, "held_out_similarity", ".3f"),
+                _figure(p.figures, "held_out_similarity_campp", ".3f"),
                 _figure(p.figures, "wer", ".3f"),
                 _figure(p.figures, "seconds", ".0f"),
                 str(p.consent_id),

@@ -146,7 +146,10 @@ class Settings(BaseSettings):
     voice_match_min_cosine: float = Field(
         0.80, ge=-1, le=1, description="a speaker is matched to an enrolled person from this cosine"
     )
-    clone_backend: str = Field("kokoro-search", description="kokoro-search | world-match | a module:Class of yours")
+    clone_backend: str = Field(
+        "auto",
+        description="auto (the best of knn-vc and world-match) | knn-vc | kokoro-search | world-match | module:Class",
+    )
     clone_budget_s: float = Field(300.0, gt=0, description="seconds an enrolment may search for the voice")
     clone_min_reference_s: float = Field(10.0, ge=1, description="least reference speech to enrol a voice")
     stock_voices: bool = Field(True, description="give each speaker a stock voice suited to them (else one voice)")

@@ -35,6 +35,15 @@ from pipeline.voice.contracts import EnrollBuilt, EnrollChecked, Enrolled, Refer
 
 STAGE = "enroll"
 FIGURES = ("held_out_similarity", "wer", "seconds")
+# recorded too where the backend gives them: the second judge's (CAM++) figures, the stock voice's, and the
+# "auto" backend's candidates and why it chose
+MORE_FIGURES = (
+    "held_out_similarity_campp",
+    "best_stock_held_out_similarity",
+    "best_stock_held_out_similarity_campp",
+    "candidates",
+    "chosen_by",
+)
 
 
 @dataclass(frozen=True)
@@ -272,7 +281,7 @@ def build(settings: Settings, checked: EnrollChecked, budget_s: float | None = N
             sha256=sha256_file(profile_json),
             backend=str(doc["backend"]),
             languages=[str(x) for x in (langs if isinstance(langs, list) else [langs])],
-            figures={k: doc[k] for k in FIGURES},
+            figures={k: doc[k] for k in (*FIGURES, *MORE_FIGURES) if k in doc},
             files=[f.relative_to(out).as_posix() for f in files] + ["profile.json"],
             budget_s=budget,
         )

@@ -424,7 +424,7 @@ def test_an_unknown_backend_is_refused_after_the_consent_check(
     with pytest.raises(ConsentError):  # consent first, whatever the backend
         stage.enroll(settings, "joe", refs, "es", backend="nonsense")
     consent_with_references(settings, grant, languages=("es",))
-    with pytest.raises(ConfigError, match="unknown cloning backend 'nonsense'. use one of kokoro-search"):
+    with pytest.raises(ConfigError, match="unknown cloning backend 'nonsense'. use one of auto, knn-vc, kokoro-search"):
         stage.enroll(settings, "joe", refs, "es", backend="nonsense")
     with pytest.raises(SetupError, match="cannot import no_such_module"):
         stage.enroll(settings, "joe", refs, "es", backend="no_such_module:Cloner")

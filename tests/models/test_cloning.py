@@ -256,7 +256,7 @@ def test_short_references_are_refused(tmp_path: Path, fixtures_dir: Path) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["kokoro-search", "world-match"])
+@pytest.mark.parametrize("backend", ["kokoro-search", "world-match", "knn-vc"])
 def test_tiny_enrolment_writes_a_loadable_profile(backend: str, tmp_path: Path, fixtures_dir: Path) -> None:
     _kokoro_or_skip()
     cloner = make_cloner(backend, threads=2)
@@ -272,6 +272,9 @@ def test_tiny_enrolment_writes_a_loadable_profile(backend: str, tmp_path: Path, 
     assert doc == read_profile(tmp_path / "p")
     assert (tmp_path / "p" / "style.npy").is_file() and (tmp_path / "p" / "reference_embedding.npy").is_file()
     assert ((tmp_path / "p" / "world.json").is_file()) == (backend == "world-match")
+    assert ((tmp_path / "p" / "matchset.npz").is_file()) == (backend == "knn-vc")
+    assert (tmp_path / "p" / "reference_embedding_campp.npy").is_file()
+    assert -1 <= doc["held_out_similarity_campp"] <= 1  # the second judge, beside Resemblyzer
     assert doc["wer"] <= 0.25
     assert time.monotonic() - t0 < 40 + 200  # the bank may be built once per machine on top of the budget
 
@@ -286,6 +289,13 @@ def test_tiny_enrolment_writes_a_loadable_profile(backend: str, tmp_path: Path, 
 
     with wave.open(str(out)) as w:
         assert w.getframerate() == 24000 and w.getnchannels() == 1 and w.getnframes() > 12000
+    if backend == "knn-vc":  # a delivery's pitch moves the converted voice's F0
+        from models.base import Prosody
+        from models.cloning.world import f0_track
+
+        low = np.median(f0_track(tts.render("Hola, ¿cómo estás?", "es"), 24000))
+        high = np.median(f0_track(tts.render("Hola, ¿cómo estás?", "es", Prosody(pitch=1.3)), 24000))
+        assert high > low * 1.1
     with pytest.raises(EngineError, match="person"):
         tts.synthesize("Hola", Voice(tts.name, voice.id, "es", person_id="someone-else"), tmp_path / "x.wav")
     with pytest.raises(EngineError, match="person's id"):
@@ -308,3 +318,68 @@ def test_search_shrinks_a_generation_to_the_time_left() -> None:
     )
     assert sizes == [8, 5] and clock.t == 39.0  # 24 s, then the 5 candidates that fit in the 16 s left, then none
     assert res.generations == 2
+
+
+class _Candidate:
+    """A candidate backend for "auto" with set figures; writes a marker file of its own."""
+
+    figures: dict[str, float] = {}
+
+    def __init__(self, model_dir: Path | None = None, **options: Any) -> None:
+        self.model_dir = model_dir
+        self.info = ModelInfo(self.name, "1")
+
+    def enroll(
+        self, references: list[Path], out_dir: Path, language: str, *, budget_s: float, progress: Any = None
+    ) -> dict[str, Any]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{self.name}.npy").write_bytes(b"x")
+        if progress:
+            progress("half", 0.5)
+        doc = {"backend": self.name, "seconds": 2.0, "budget": budget_s, **self.figures}
+        (out_dir / "profile.json").write_text(json.dumps(doc))
+        return doc
+
+    def load(self, profile_dir: Path, person_id: str) -> Any:
+        return (self.name, person_id)
+
+
+class LikeButMumbles(_Candidate):
+    name = f"{__name__}:LikeButMumbles"
+    figures = {"held_out_similarity": 0.9, "held_out_similarity_campp": 0.7, "wer": 0.4}
+
+
+class ClearButStock(_Candidate):
+    name = f"{__name__}:ClearButStock"
+    figures = {"held_out_similarity": 0.6, "held_out_similarity_campp": 0.3, "wer": 0.05}
+
+
+class ClearAndLike(_Candidate):
+    name = f"{__name__}:ClearAndLike"
+    figures = {"held_out_similarity": 0.8, "held_out_similarity_campp": 0.65, "wer": 0.08}
+
+
+def test_auto_keeps_the_likest_voice_within_the_intelligibility_bound(tmp_path: Path) -> None:
+    names = (LikeButMumbles.name, ClearButStock.name, ClearAndLike.name)
+    auto = make_cloner("auto", tmp_path, candidates=names)
+    seen: list[float] = []
+    doc = auto.enroll([], tmp_path / "p", "en", budget_s=90, progress=lambda m, f: seen.append(f))
+    assert doc["backend"] == ClearAndLike.name and doc["budget"] == 30  # an equal share of the budget each
+    assert "WER <= 0.10" in doc["chosen_by"]
+    assert [c["backend"] for c in doc["candidates"]] == list(names)
+    assert doc["candidates"][0]["held_out_similarity_campp"] == 0.7 and doc["seconds"] == 6.0
+    files = sorted(p.name for p in (tmp_path / "p").iterdir())
+    assert files == ["profile.json", "test_cloning:ClearAndLike.npy".replace("test_cloning", __name__)]
+    assert read_profile(tmp_path / "p") == doc
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert auto.load(tmp_path / "p", "joe") == (ClearAndLike.name, "joe")  # loads with the chosen backend
+
+
+def test_auto_falls_back_to_the_most_intelligible(tmp_path: Path) -> None:
+    auto = make_cloner("auto", tmp_path, candidates=(LikeButMumbles.name, ClearButStock.name), max_wer=0.01)
+    doc = auto.enroll([], tmp_path / "p", "en", budget_s=10)
+    assert doc["backend"] == ClearButStock.name and "no candidate" in doc["chosen_by"]
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q" / "profile.json").write_text(json.dumps({"backend": "kokoro-search"}))
+    with pytest.raises(EngineError, match="not one of"):
+        auto.load(tmp_path / "q", "joe")
