@@ -64,6 +64,7 @@ class LineQA(BaseModel):
     heard: str = ""
     wer: float | None = None
     similarity: float | None = None  # speaker cosine to the assigned voice's reference
+    similarity_campp: float | None = None  # a person's cloned voice: CAM++ cosine to them (the second judge)
     attempts: int = 1
     passed: bool = True
     tried: list[str] = Field(default_factory=list)  # the settings of each attempt

@@ -194,3 +194,22 @@ class LineChecker:
             passed=passed,
             reason="" if passed else f"heard {heard!r}: WER {wer:.2f} > {self.max_wer:.2f}",
         )
+
+
+def campp_similarity(clip_path: Path, reference: np.ndarray | None) -> float | None:
+    """CAM++ cosine of the clip's voice to a person's CAM++ reference embedding (the second judge of a cloned
+    voice); None without a reference or when the clip is too short to embed."""
+    if reference is None:
+        return None
+    from models.cloning.campp import SAMPLE_RATE as CAMPP_RATE
+    from models.cloning.campp import CamppEncoder
+    from models.speaker import decode_audio
+
+    try:
+        emb = CamppEncoder().embed(decode_audio(Path(clip_path), CAMPP_RATE), CAMPP_RATE)
+    except EngineUnavailable:
+        raise
+    except EngineError:
+        return None
+    ref = np.asarray(reference, np.float64)
+    return round(float(emb @ (ref / max(float(np.linalg.norm(ref)), 1e-12))), 4)

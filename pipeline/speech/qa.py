@@ -104,10 +104,12 @@ def synthesize_checked(
 
 def summarize(clips: list[LineQA]) -> dict[str, Any]:
     """QA figures of a job's lines: checked, passed, failed, retried (more than one attempt), mean and max
-    WER, mean and min speaker similarity (None where nothing was measured)."""
+    WER, mean and min speaker similarity, and for people's cloned voices the mean CAM++ similarity (None where
+    nothing was measured)."""
     checked = [q for q in clips if q.wer is not None]
     wers = [float(q.wer) for q in checked if q.wer is not None]
     sims = [float(q.similarity) for q in clips if q.similarity is not None]
+    cams = [float(q.similarity_campp) for q in clips if q.similarity_campp is not None]
     return {
         "lines": len(checked),
         "passed": sum(1 for q in checked if q.passed),
@@ -117,4 +119,6 @@ def summarize(clips: list[LineQA]) -> dict[str, Any]:
         "max_wer": round(max(wers), 4) if wers else None,
         "mean_similarity": round(sum(sims) / len(sims), 4) if sims else None,
         "min_similarity": round(min(sims), 4) if sims else None,
+        # cloned voices only: the independent judge's (CAM++) cosine of each line to the person
+        "mean_similarity_campp": round(sum(cams) / len(cams), 4) if cams else None,
     }

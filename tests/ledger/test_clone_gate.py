@@ -54,7 +54,9 @@ class _FakeCloner:
 
     def load(self, profile_dir: Path, person_id: str) -> _FakeCloneTTS:
         assert (profile_dir / "profile.json").is_file()
-        return _FakeCloneTTS(person_id)
+        tts = _FakeCloneTTS(person_id)
+        tts.profile_dir = profile_dir  # type: ignore[attr-defined]
+        return tts
 
 
 @pytest.fixture
@@ -178,3 +180,32 @@ def test_revocation_during_a_run_stops_the_cloned_voice(cloned: tuple[Settings, 
     with db.session(settings) as s:
         made = impact(s, "joe")
     assert len(made) == 1 and made[0][1] == [cid] and made[0][0].flag == "consent_revoked"
+
+
+def test_a_cloned_voices_lines_are_judged_by_campp_too(cloned: tuple[Settings, int]) -> None:
+    """With QA on, each line in a person's voice gets the second judge's (CAM++) cosine to the person's CAM++
+    reference from their profile, and the QA summary its mean."""
+    import io
+
+    import numpy as np
+
+    from models import registry
+    from pipeline.products.dubbing.synthesize import synthesize
+    from pipeline.stages.common import load_script
+
+    pytest.importorskip("kaldi_native_fbank")
+    try:
+        registry.require("whisper-base-ct2")
+    except registry.WeightsError as e:
+        pytest.skip(f"weights not installed: {e}")
+    settings, _ = cloned
+    store = open_settings_store(settings)
+    buf = io.BytesIO()
+    np.save(buf, np.random.default_rng(0).standard_normal(192))
+    store.put_bytes("voices/joe/profile/reference_embedding_campp.npy", buf.getvalue())
+    settings = settings.model_copy(update={"qa": True, "qa_retries": 0})
+    result = synthesize(settings, _translated(settings), today=TODAY.isoformat())
+    script = load_script(store, result.script_uri)
+    sims = [seg.clips["en"].qa.similarity_campp for seg in script.segments]  # type: ignore[union-attr]
+    assert all(s is not None and -1 <= s <= 1 for s in sims), sims
+    assert result.qa and result.qa["mean_similarity_campp"] == pytest.approx(np.mean(sims), abs=1e-3)

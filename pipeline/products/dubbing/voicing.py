@@ -5,6 +5,7 @@ reference embedding line QA compares with."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ class Cast:
     voice_base: dict[str, Any]
     speaker_base: dict[str, Any]
     reference: np.ndarray | None = None
+    reference_campp: np.ndarray | None = None  # a person's CAM++ embedding (their profile's), for the report
 
 
 def _person_reference(settings: Settings, person_id: str) -> np.ndarray | None:
@@ -77,11 +79,15 @@ def prepare_cast(
                 raise
             except Exception:  # the voice's own delivery is a refinement: without it, rates stay relative
                 voice_base = {}
-        reference = None
+        reference, reference_campp = None, None
         if settings.qa:
             if choice.person_id:
                 reference = _person_reference(settings, choice.person_id)
+                campp = Path(getattr(tts, "profile_dir", "")) / "reference_embedding_campp.npy"
+                if choice.profile_uri and campp.is_file():
+                    reference_campp = np.load(campp)
             else:
                 reference = voice_embedding(settings, tts, voice, lang)
-        out[spk] = Cast(choice, tts, voice, consents.get(choice.person_id or ""), voice_base, speaker_base, reference)
+        consent = consents.get(choice.person_id or "")
+        out[spk] = Cast(choice, tts, voice, consent, voice_base, speaker_base, reference, reference_campp)
     return out

@@ -103,7 +103,7 @@ def test_summarize() -> None:
     lines = [
         LineQA(heard="a", wer=0.0, similarity=0.8),
         LineQA(heard="b", wer=0.5, similarity=None, passed=False, attempts=3),
-        LineQA(heard="c", wer=0.2, similarity=0.6, attempts=2),
+        LineQA(heard="c", wer=0.2, similarity=0.6, attempts=2, similarity_campp=0.5),
         LineQA(),  # not checked
     ]
     s = qa.summarize(lines)
@@ -116,5 +116,6 @@ def test_summarize() -> None:
         "max_wer": 0.5,
         "mean_similarity": pytest.approx(0.7),
         "min_similarity": 0.6,
+        "mean_similarity_campp": 0.5,  # a cloned voice's lines only
     }
-    assert qa.summarize([])["mean_wer"] is None
+    assert qa.summarize([])["mean_wer"] is None and qa.summarize(lines[:1])["mean_similarity_campp"] is None
