@@ -34,13 +34,10 @@ from models.cloning.knnvc import KnnSettings, KnnVC, MatchSet, resample, spectru
 from models.cloning.profiles import profile_digest, read_profile, write_json
 
 KNN_NAME = "knn-vc"
-# The settings chosen by the sweep (`python -m benchmarks.eval cloning --sweep`), then milder ones: more of the
-# base voice's own spectrum where the person's frames match poorly.
-KNN_LADDER: tuple[KnnSettings, ...] = (
-    KnnSettings(),
-    KnnSettings(source_mix=0.5, poor_below=0.8),
-    KnnSettings(source_mix=0.8, poor_below=0.85),
-)
+# The settings chosen by the sweep (`python -m benchmarks.eval.cloning_sweep`), the share of the line's own
+# spectrum kept rising rung by rung (and 0.3 more where the match is poor) until the words come through.
+SOURCE_MIX_LADDER: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.75)
+KNN_LADDER: tuple[KnnSettings, ...] = tuple(KnnSettings(source_mix=m) for m in SOURCE_MIX_LADDER)
 
 
 class KnnVcCloner(KokoroCloner):
@@ -94,20 +91,7 @@ class KnnVcCloner(KokoroCloner):
         first = self.knn(self.ladder[0])
         held_set = first.matchset([(split.enrolment, EMBED_RATE)])
         eq = spectrum_eq(held_set, [first.analyse(a, SAMPLE_RATE) for _t, _l, a in check_audio])
-        tried: list[dict[str, Any]] = []
-        chosen = self.ladder[0]
-        for i, settings in enumerate(self.ladder):
-            vc = self.knn(settings)
-            wers = []
-            for text, lang, audio in check_audio:
-                out = vc.convert(audio, SAMPLE_RATE, held_set, base_f0, eq=eq)
-                wers.append(transcribe_wer(self.asr, out.audio, 22050, text, lang))
-            tried.append({"source_mix": settings.source_mix, "wer": round(float(np.mean(wers)), 4)})
-            chosen = settings
-            if progress:
-                progress(f"own-spectrum share {settings.source_mix:.2f}: WER {np.mean(wers):.2f}", 0.2 + 0.1 * (i + 1))
-            if np.mean(wers) <= self.max_wer or time.monotonic() - t0 > 0.7 * budget_s:
-                break
+        chosen, tried = self._least_share(check_audio, held_set, base_f0, eq, t0 + 0.7 * budget_s, progress)
         vc = self.knn(chosen)
 
         def render(text: str, lang: str) -> np.ndarray:
@@ -144,7 +128,7 @@ class KnnVcCloner(KokoroCloner):
             "best_stock_held_out_similarity_campp": round(stock["campp"], 4),
             "held_out_similarity": round(held["resemblyzer"], 4),
             "held_out_similarity_campp": round(held["campp"], 4),
-            "wer": tried[-1]["wer"],
+            "wer": next(t["wer"] for t in tried if t["source_mix"] == chosen.source_mix),
             "knn_tried": tried,
             "knn": chosen.as_dict(),
             "vocoder": self.knn(chosen).vocoder.version,
@@ -158,6 +142,52 @@ class KnnVcCloner(KokoroCloner):
         if progress:
             progress(f"held-out similarity {held['resemblyzer']:.3f}, CAM++ {held['campp']:.3f}", 1.0)
         return self._write(out_dir, doc, style, target, None, split.enrolment)
+
+    def _least_share(
+        self,
+        check_audio: list[tuple[str, str, np.ndarray]],
+        matchset: MatchSet,
+        base_f0: tuple[float, float],
+        eq: np.ndarray,
+        deadline: float,
+        progress: Callable[[str, float], None] | None,
+    ) -> tuple[KnnSettings, list[dict[str, Any]]]:
+        """The rung of the ladder with the least own-spectrum share whose check sentences are heard within
+        max_wer, found by bisection (WER falls as the share rises). Out of time or with no rung passing: the
+        most intelligible rung tried, or the last rung (the most kept) when the time ran out first."""
+        from models.kokoro import SAMPLE_RATE
+
+        tried: list[dict[str, Any]] = []
+        wer_of: dict[int, float] = {}
+
+        def check(rung: int) -> float:
+            vc = self.knn(self.ladder[rung])
+            wers = [
+                transcribe_wer(self.asr, vc.convert(a, SAMPLE_RATE, matchset, base_f0, eq=eq).audio, 22050, t, lang)
+                for t, lang, a in check_audio
+            ]
+            wer_of[rung] = round(float(np.mean(wers)), 4)
+            tried.append({"source_mix": self.ladder[rung].source_mix, "wer": wer_of[rung]})
+            if progress:
+                share = self.ladder[rung].source_mix
+                progress(f"own-spectrum share {share:.2f}: WER {wer_of[rung]:.2f}", min(0.7, 0.2 + 0.1 * len(tried)))
+            return wer_of[rung]
+
+        lo, hi, best = 0, len(self.ladder) - 1, None
+        while lo <= hi:
+            if wer_of and time.monotonic() > deadline:
+                break
+            mid = (lo + hi) // 2
+            if check(mid) <= self.max_wer:
+                best, hi = mid, mid - 1
+            else:
+                lo = mid + 1
+        if best is None:
+            ran_out = lo <= hi
+            best = len(self.ladder) - 1 if ran_out else min(wer_of, key=lambda k: (wer_of[k], -k))
+            if best not in wer_of:
+                check(best)
+        return self.ladder[best], tried
 
     def load(self, profile_dir: Path, person_id: str) -> KnnVcTTS:
         if not person_id:

@@ -118,8 +118,8 @@ class KnnSettings:
     pitch_weight: float = 0.0  # cosine distance per unit of log F0 difference, in choosing among the pool
     softmax_t: float = 0.0  # 0: plain mean of the k; else weights softmax(cos / t)
     smooth: int = 3  # frames of a moving average over the matched mel (1: none)
-    source_mix: float = 0.4  # share of the line's own mel (its F0 and spectrum moved toward the person's)
-    poor_mix: float = 0.0  # more of it, up to this much again, where the match is poor
+    source_mix: float = 0.3  # share of the line's own mel (its F0 and spectrum moved toward the person's)
+    poor_mix: float = 0.3  # more of it, up to this much again, where the match is poor
     poor_below: float = 0.7  # mean cosine of the k under which a frame counts as poorly matched
     voiced_penalty: float = 0.5  # added distance for a voiced/unvoiced mismatch (with pitch_weight)
     center: bool = False  # match on features less each side's mean (removes what is constant: the speaker)

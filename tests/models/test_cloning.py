@@ -383,3 +383,20 @@ def test_auto_falls_back_to_the_most_intelligible(tmp_path: Path) -> None:
     (tmp_path / "q" / "profile.json").write_text(json.dumps({"backend": "kokoro-search"}))
     with pytest.raises(EngineError, match="not one of"):
         auto.load(tmp_path / "q", "joe")
+
+
+@pytest.mark.slow
+def test_auto_enrols_with_both_candidates_and_records_why(tmp_path: Path, fixtures_dir: Path) -> None:
+    _kokoro_or_skip()
+    cloner = make_cloner("auto", threads=2)
+    doc = cloner.enroll([fixtures_dir / "lecture_en_60s.wav"], tmp_path / "p", "en", budget_s=120)
+    assert [c["backend"] for c in doc["candidates"]] == ["knn-vc", "world-match"]
+    chosen = next(c for c in doc["candidates"] if c["backend"] == doc["backend"])
+    ok = [c for c in doc["candidates"] if c["wer"] <= 0.10]
+    if ok:
+        assert chosen["held_out_similarity"] == max(c["held_out_similarity"] for c in ok)
+    assert doc["chosen_by"].startswith("auto") and doc == read_profile(tmp_path / "p")
+    for c in doc["candidates"]:
+        assert -1 <= c["held_out_similarity_campp"] <= 1
+    tts = cloner.load(tmp_path / "p", "person-7")
+    assert tts.name == ("clone-knn-vc" if doc["backend"] == "knn-vc" else "clone-kokoro+world")
