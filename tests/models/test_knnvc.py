@@ -23,7 +23,7 @@ class _NoModel:
 
 def _vc(**kw: float | int | bool | tuple[int, ...]) -> KnnVC:
     """Plain matching unless told otherwise: no smoothing, nothing of the line's own spectrum kept."""
-    plain: dict[str, object] = {"smooth": 1, "source_mix": 0.0, "shift_f0": False, "eq": False}
+    plain: dict[str, object] = {"smooth": 1, "source_mix": 0.0, "poor_mix": 0.0, "shift_f0": False, "eq": False}
     return KnnVC(KnnSettings(**{**plain, **kw}), features=_NoModel(), vocoder=_NoModel())  # type: ignore[arg-type]
 
 
