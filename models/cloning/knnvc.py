@@ -163,12 +163,14 @@ class KnnVC:
         self.features = features or WhisperFeatures(blocks=settings.blocks, model_dir=model_dir)
         self.vocoder = vocoder or HifiGan(threads=threads)
 
-    def analyse(self, audio: np.ndarray, rate: int) -> MatchSet:
-        """One recording's frames: features, mel, F0 (as a MatchSet; a line's own analysis too)."""
+    def analyse(self, audio: np.ndarray, rate: int, with_f0: bool = True) -> MatchSet:
+        """One recording's frames: features, mel, F0 (as a MatchSet; a line's own analysis too). Without
+        `with_f0` the F0 is left unvoiced (NaN): a line's own F0 is needed only by pitch-aware matching."""
         a22 = resample(audio, rate, VOCODER_RATE)
         mel = log_mel(a22)
         feats = self.features(resample(audio, rate, FEATURE_RATE))
-        return MatchSet(unit_rows(to_frames(feats, len(mel))), mel, frame_f0(a22, len(mel)))
+        f0 = frame_f0(a22, len(mel)) if with_f0 else np.full(len(mel), np.nan, np.float32)
+        return MatchSet(unit_rows(to_frames(feats, len(mel))), mel, f0)
 
     def matchset(self, clips: list[tuple[np.ndarray, int]]) -> MatchSet:
         if not clips:
@@ -260,14 +262,16 @@ class KnnVC:
         if len(audio) < rate // 20:
             raise EngineError("too little audio to convert (under 50 ms)")
         s = self.settings
+        n = int(round(len(audio) * VOCODER_RATE / rate))
+        # everything below 8 kHz (the vocoder's top mel band): 16 kHz is enough, and WORLD runs faster there
+        line = resample(audio, rate, FEATURE_RATE)
         if s.shift_f0:
-            stats = src_f0_stats or self.analyse_f0(audio, rate)
-            audio = self.shift_f0(audio, rate, stats, target.f0_stats(), pitch, pitch_range)
+            stats = src_f0_stats or self.analyse_f0(line, FEATURE_RATE)
+            line = self.shift_f0(line, FEATURE_RATE, stats, target.f0_stats(), pitch, pitch_range)
             src_f0_stats, pitch, pitch_range = target.f0_stats(), 1.0, 1.0  # already where it is aimed
-        src = self.analyse(audio, rate)
+        src = self.analyse(line, FEATURE_RATE, with_f0=s.pitch_weight > 0 and s.pool > s.k)
         res = self.match(src, target, src_f0_stats, pitch, pitch_range, eq if s.eq else None)
         y = self.vocoder(res.audio)
-        n = int(round(len(audio) * VOCODER_RATE / rate))
         y = np.pad(y, (0, max(0, n - len(y))))[:n]
         peak = float(np.max(np.abs(y))) if len(y) else 0.0
         if peak > 0.99:
