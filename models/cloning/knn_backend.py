@@ -90,7 +90,9 @@ class KnnVcCloner(KokoroCloner):
             progress(f"base voice {label}; building the matching set", 0.15)
         first = self.knn(self.ladder[0])
         held_set = first.matchset([(split.enrolment, EMBED_RATE)])
-        eq = spectrum_eq(held_set, [first.analyse(a, SAMPLE_RATE) for _t, _l, a in check_audio])
+        eq = spectrum_eq(
+            held_set, [first.analyse(resample(a, SAMPLE_RATE, EMBED_RATE), EMBED_RATE) for *_x, a in check_audio]
+        )
         chosen, tried = self._least_share(check_audio, held_set, base_f0, eq, t0 + 0.7 * budget_s, progress)
         vc = self.knn(chosen)
 
