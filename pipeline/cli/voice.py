@@ -64,11 +64,12 @@ def voice_enroll(
     result = _run(settings, request, verbose)
     figs = result.get("figures", {})
     what = "recorded" if result.get("created") else "already recorded"
+    has_campp = "held_out_similarity_campp" in figs
+    campp = f" (CAM++ {_figure(figs, 'held_out_similarity_campp', '.3f')})" if has_campp else ""
     console.print(
         f"[bold green]voice profile {result.get('profile_id')}[/] {what} for {escape(person)} "
         f"({escape(str(result.get('backend')))}, {', '.join(result.get('languages', []))}): held-out similarity "
-        f"{_figure(figs, 'held_out_similarity', '.3f')} (CAM++ {_figure(figs, 'held_out_similarity_campp', '.3f')}), "
-        f"WER {_figure(figs, 'wer', '.3f')}, "
+        f"{_figure(figs, 'held_out_similarity', '.3f')}{campp}, WER {_figure(figs, 'wer', '.3f')}, "
         f"search {_figure(figs, 'seconds', '.0f')} s{'' if result.get('searched') else ' (reused, not searched again)'}"
     )
     console.print(f"  {escape(str(result.get('uri')))}")

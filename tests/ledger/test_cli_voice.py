@@ -75,7 +75,7 @@ def test_enroll_refusals(
 
 def test_list_show_retire_and_series(settings: Settings, grant: Any) -> None:
     cid = consent_with_references(settings, grant, languages=("es",))
-    figures = {"held_out_similarity": 0.812, "wer": 0.04, "seconds": 95.0}
+    figures = {"held_out_similarity": 0.812, "held_out_similarity_campp": 0.634, "wer": 0.04, "seconds": 95.0}
     with db.session(settings) as s:
         p, _ = voices.add_profile(s, "joe", "kokoro-search", ["es"], "file:///store/p/", "a" * 64, figures, [1], cid)
         pid = p.id
@@ -84,6 +84,7 @@ def test_list_show_retire_and_series(settings: Settings, grant: Any) -> None:
     r = runner.invoke(app, ["voice", "list"])
     out = " ".join(r.output.split())
     assert r.exit_code == 0 and "kokoro-search" in out and "0.812" in out and "active" in out, r.output
+    assert "CAM++" in out and "0.634" in out  # the second judge beside Resemblyzer
     r = runner.invoke(app, ["voice", "list", "--person", "nobody"])
     assert r.exit_code == 0 and "kokoro-search" not in r.output
     r = runner.invoke(app, ["voice", "show", str(pid)])
