@@ -3,9 +3,10 @@ conversion (models/cloning/knnvc.py) against their consented reference speech.
 
 Enrolment (KnnVcCloner.enroll):
 1. the person's reference speech is split by time as every backend splits it (enrolment / held-out clips);
-2. the base voice is the stock Kokoro style whose Spanish Resemblyzer places closest to the person (5 syntheses);
-   its log-F0 statistics and long-term spectrum are measured on the check sentences;
-3. a matching set is built from the enrolment speech only; the share of the line's own spectrum kept
+2. a matching set is built from the enrolment speech only;
+3. the base voice is the stock Kokoro style whose converted speech Resemblyzer places closest to the person (5
+   syntheses and conversions); its log-F0 statistics and long-term spectrum are measured on the check
+   sentences; the share of the line's own spectrum kept
    (SOURCE_MIX_LADDER, least first: the less kept, the more like the person) rises until the unseen check
    sentences' re-transcription WER is within `max_wer`;
 4. the held-out similarity is measured with that matching set by both judges (Resemblyzer and CAM++), so the
@@ -29,7 +30,7 @@ import numpy as np
 
 from models.base import EngineError, ModelInfo, Prosody, Voice
 from models.cloning.embedding import EMBED_RATE, cos
-from models.cloning.enrolment import CHECK_SENTENCES, KokoroCloner, transcribe_wer
+from models.cloning.enrolment import CHECK_SENTENCES, SEARCH_SENTENCE, KokoroCloner, transcribe_wer
 from models.cloning.knnvc import KnnSettings, KnnVC, MatchSet, resample, spectrum_eq
 from models.cloning.profiles import profile_digest, read_profile, write_json
 
@@ -57,11 +58,22 @@ class KnnVcCloner(KokoroCloner):
         vc.settings = settings
         return vc
 
-    def base_style(self, target: np.ndarray) -> tuple[str, np.ndarray, float]:
-        """The stock style closest to the person (Resemblyzer, on the search sentence)."""
+    def base_style(self, target: np.ndarray, matchset: MatchSet) -> tuple[str, np.ndarray, float]:
+        """The stock style whose speech, converted, Resemblyzer places closest to the person: each style speaks
+        the search sentence once and is converted at the middle rung of the ladder (the kept share of its own
+        spectrum carries its vocal tract, so a voice close before conversion is not always close after)."""
+        from models.cloning.world import f0_track, log_f0_stats
+        from models.kokoro import SAMPLE_RATE
+
+        lang, text = SEARCH_SENTENCE
+        vc = self.knn(self.ladder[len(self.ladder) // 2])
         best: tuple[str, np.ndarray, float] | None = None
         for label, style in sorted(self.kokoro.styles().items()):
-            sim = cos(self.embed_style(style), target)
+            audio = self.speak(style, lang, text)
+            eq = spectrum_eq(matchset, [vc.analyse(resample(audio, SAMPLE_RATE, EMBED_RATE), EMBED_RATE)])
+            f0 = log_f0_stats([f0_track(audio, SAMPLE_RATE)])
+            out = vc.convert(audio, SAMPLE_RATE, matchset, f0, eq=eq)
+            sim = cos(self.embedder.embed(out.audio, 22050), target)
             if best is None or sim > best[2]:
                 best = (label, style, sim)
         assert best is not None
@@ -82,14 +94,16 @@ class KnnVcCloner(KokoroCloner):
         t0 = time.monotonic()
         split, target = self._prepare(references, progress)
         if progress:
-            progress("choosing the base voice", 0.05)
-        label, style, stock_sim = self.base_style(target)
+            progress("building the matching set", 0.05)
+        first = self.knn(self.ladder[0])
+        held_set = first.matchset([(split.enrolment, EMBED_RATE)])
+        if progress:
+            progress("choosing the base voice", 0.1)
+        label, style, stock_sim = self.base_style(target, held_set)
         check_audio = [(text, lang, self.speak(style, lang, text)) for lang, text in CHECK_SENTENCES]
         base_f0 = log_f0_stats([f0_track(a, SAMPLE_RATE) for _t, _l, a in check_audio])
         if progress:
-            progress(f"base voice {label}; building the matching set", 0.15)
-        first = self.knn(self.ladder[0])
-        held_set = first.matchset([(split.enrolment, EMBED_RATE)])
+            progress(f"base voice {label} (converted: similarity {stock_sim:.3f})", 0.15)
         eq = spectrum_eq(
             held_set, [first.analyse(resample(a, SAMPLE_RATE, EMBED_RATE), EMBED_RATE) for *_x, a in check_audio]
         )
@@ -125,7 +139,7 @@ class KnnVcCloner(KokoroCloner):
             "reference_language": language,
             "base_styles": [label],
             "best_stock": label,
-            "best_stock_similarity": round(stock_sim, 4),
+            "base_converted_similarity": round(stock_sim, 4),
             "best_stock_held_out_similarity": round(stock["resemblyzer"], 4),
             "best_stock_held_out_similarity_campp": round(stock["campp"], 4),
             "held_out_similarity": round(held["resemblyzer"], 4),
