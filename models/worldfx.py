@@ -47,6 +47,8 @@ NATIVE_CONTROLS: dict[str, frozenset[str]] = {
     # a cloned voice (models/cloning/profiles.py ProfileTTS) shapes F0 in its own WORLD conversion
     "clone-kokoro": frozenset({"rate", "pitch", "pitch_range", "volume"}),
     "clone-kokoro+world": frozenset({"rate", "pitch", "pitch_range", "volume"}),
+    # knn-vc (models/cloning/knn_backend.py) moves the F0 its conversion aims at
+    "clone-knn-vc": frozenset({"rate", "pitch", "pitch_range", "volume"}),
 }
 DEFAULT_NATIVE: frozenset[str] = frozenset({"rate", "volume"})  # an unknown engine: assume the least
 

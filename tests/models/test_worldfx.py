@@ -99,6 +99,7 @@ def test_what_each_engine_leaves_to_world() -> None:
     assert post_controls("piper", p) == (1.2, 1.3)  # no pitch control at all
     assert post_controls("kokoro", p) == (1.0, 1.0)  # runs its own WORLD pass
     assert post_controls("clone-kokoro+world", p) == (1.0, 1.0)  # so does a cloned voice
+    assert post_controls("clone-knn-vc", p) == (1.0, 1.0)  # knn-vc aims its conversion at the pitch itself
     assert post_controls("someone-elses-tts", p) == (1.2, 1.3)
 
 

@@ -333,7 +333,7 @@ def _check_lines(
     delta = 0.0
     for n, ((seg, c, text, base, local), verdict) in enumerate(zip(pending, verdicts, strict=True)):
         clip = seg.clips[lang]
-        line_qa, heard = verdict, local
+        line_qa, kept = verdict, local
         if not verdict.passed and settings.qa_retries > 0:
             made: dict[Path, tuple[str, float, float]] = {local: (clip.uri, clip.duration, clip.rate)}
 
@@ -359,7 +359,7 @@ def _check_lines(
                 make, text, lang, checker, settings, c.reference, first=(local, verdict)
             )
             if chosen != local:
-                heard = chosen
+                kept = chosen
                 uri, dur, rate = made[chosen]
                 delta += dur - clip.duration
                 clip = clip.model_copy(
@@ -369,7 +369,7 @@ def _check_lines(
         if c.reference_campp is not None:  # a person's cloned voice: the second judge too
             from pipeline.speech.hearing import campp_similarity
 
-            line_qa = line_qa.model_copy(update={"similarity_campp": campp_similarity(heard, c.reference_campp)})
+            line_qa = line_qa.model_copy(update={"similarity_campp": campp_similarity(kept, c.reference_campp)})
         seg.clips[lang] = clip.model_copy(update={"qa": line_qa})
         qas.append(line_qa)
         run.step(n + 1, len(pending), f"qa {seg.id}")
