@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from models.base import EngineError, ModelInfo, Prosody, Voice
+from models.base import EngineError, ModelInfo, Prosody
 from models.cloning.embedding import EMBED_RATE, cos
 from models.cloning.enrolment import CHECK_SENTENCES, SEARCH_SENTENCE, KokoroCloner, transcribe_wer
 from models.cloning.knnvc import KnnSettings, KnnVC, MatchSet, resample, spectrum_eq
-from models.cloning.profiles import profile_digest, read_profile, write_json
+from models.cloning.profiles import ProfileVoice, profile_digest, read_profile, write_json
 
 KNN_NAME = "knn-vc"
 # The settings chosen by the sweep (`python -m benchmarks.eval.cloning_sweep`), the share of the line's own
@@ -211,7 +211,7 @@ class KnnVcCloner(KokoroCloner):
         return KnnVcTTS(profile_dir, person_id, self.model_dir, self.threads)
 
 
-class KnnVcTTS:
+class KnnVcTTS(ProfileVoice):
     """A TTS speaking with a knn-vc profile: the base Kokoro style, converted to the person.
 
     Voices: Voice(engine="clone-knn-vc", id="profile:<sha12>", language, person_id)."""
@@ -245,17 +245,6 @@ class KnnVcTTS:
             sha256=self.kokoro.info.sha256,
         )
 
-    @property
-    def voice_id(self) -> str:
-        return f"profile:{self.digest[:12]}"
-
-    def languages(self) -> list[str]:
-        return self.kokoro.languages()
-
-    def voice_for(self, language: str) -> Voice:
-        base = self.kokoro.voice_for(language).language
-        return Voice(engine=self.name, id=self.voice_id, language=base, person_id=self.person_id)
-
     def render(self, text: str, language: str, prosody: Prosody = Prosody()) -> np.ndarray:
         """Float32 samples (24 kHz) of the person's voice: pitch and range move the F0 the conversion aims at."""
         from models.kokoro import SAMPLE_RATE
@@ -265,14 +254,3 @@ class KnnVcTTS:
             audio, SAMPLE_RATE, self.matchset, self.base_f0, prosody.pitch, prosody.pitch_range, self.eq
         )
         return resample(out.audio, 22050, SAMPLE_RATE) * np.float32(prosody.volume)
-
-    def synthesize(self, text: str, voice: Voice, out_path: Path, prosody: Prosody = Prosody()) -> Path:
-        from models.kokoro import write_wav
-
-        if voice.engine != self.name or voice.id != self.voice_id:
-            raise EngineError(f"{self.name}: voice {voice.engine}/{voice.id} is not this profile's ({self.voice_id})")
-        if voice.person_id != self.person_id:
-            raise EngineError(f"{self.name}: voice is for person {voice.person_id!r}, profile for {self.person_id!r}")
-        if prosody.rate <= 0 or prosody.pitch <= 0 or prosody.volume < 0:
-            raise EngineError(f"{self.name}: invalid prosody {prosody}")
-        return write_wav(self.render(text, voice.language, prosody), out_path, engine=self.name)

@@ -50,7 +50,42 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
     atomic_write_bytes(path, json.dumps(doc, indent=1, sort_keys=True).encode())
 
 
-class ProfileTTS:
+class ProfileVoice:
+    """What every TTS speaking with a profile shares: the voice id (the profile's digest), Kokoro's languages and
+    `synthesize`, which refuses another profile's voice or another person's; subclasses give `render`."""
+
+    name: str
+    digest: str
+    person_id: str
+    kokoro: Any
+
+    @property
+    def voice_id(self) -> str:
+        return f"profile:{self.digest[:12]}"
+
+    def languages(self) -> list[str]:
+        return list(self.kokoro.languages())
+
+    def voice_for(self, language: str) -> Voice:
+        base = self.kokoro.voice_for(language).language
+        return Voice(engine=self.name, id=self.voice_id, language=base, person_id=self.person_id)
+
+    def render(self, text: str, language: str, prosody: Prosody = Prosody()) -> np.ndarray:
+        raise NotImplementedError
+
+    def synthesize(self, text: str, voice: Voice, out_path: Path, prosody: Prosody = Prosody()) -> Path:
+        from models.kokoro import write_wav
+
+        if voice.engine != self.name or voice.id != self.voice_id:
+            raise EngineError(f"{self.name}: voice {voice.engine}/{voice.id} is not this profile's ({self.voice_id})")
+        if voice.person_id != self.person_id:
+            raise EngineError(f"{self.name}: voice is for person {voice.person_id!r}, profile for {self.person_id!r}")
+        if prosody.rate <= 0 or prosody.pitch <= 0 or prosody.volume < 0:
+            raise EngineError(f"{self.name}: invalid prosody {prosody}")
+        return write_wav(self.render(text, voice.language, prosody), out_path, engine=self.name)
+
+
+class ProfileTTS(ProfileVoice):
     """A TTS speaking with a profile's voice: Kokoro with the profile's style, WORLD matching where it has it.
 
     Voices: Voice(engine=name, id="profile:<sha12>", language, person_id) for the languages Kokoro speaks here."""
@@ -77,17 +112,6 @@ class ProfileTTS:
             sha256=self.kokoro.info.sha256,
         )
 
-    @property
-    def voice_id(self) -> str:
-        return f"profile:{self.digest[:12]}"
-
-    def languages(self) -> list[str]:
-        return self.kokoro.languages()
-
-    def voice_for(self, language: str) -> Voice:
-        base = self.kokoro.voice_for(language).language
-        return Voice(engine=self.name, id=self.voice_id, language=base, person_id=self.person_id)
-
     def render(self, text: str, language: str, prosody: Prosody = Prosody()) -> np.ndarray:
         """Float32 samples (24 kHz) of the profile's voice."""
         from models.kokoro import SAMPLE_RATE
@@ -110,14 +134,3 @@ class ProfileTTS:
 
             audio = shift_pitch(audio, SAMPLE_RATE, prosody.pitch, prosody.pitch_range)
         return audio * np.float32(prosody.volume)
-
-    def synthesize(self, text: str, voice: Voice, out_path: Path, prosody: Prosody = Prosody()) -> Path:
-        from models.kokoro import write_wav
-
-        if voice.engine != self.name or voice.id != self.voice_id:
-            raise EngineError(f"{self.name}: voice {voice.engine}/{voice.id} is not this profile's ({self.voice_id})")
-        if voice.person_id != self.person_id:
-            raise EngineError(f"{self.name}: voice is for person {voice.person_id!r}, profile for {self.person_id!r}")
-        if prosody.rate <= 0 or prosody.pitch <= 0 or prosody.volume < 0:
-            raise EngineError(f"{self.name}: invalid prosody {prosody}")
-        return write_wav(self.render(text, voice.language, prosody), out_path, engine=self.name)
