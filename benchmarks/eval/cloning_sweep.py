@@ -33,7 +33,14 @@ es / en; RTF under the load of other work, 0.42-0.5 for plain matching when idle
     jfk      plain b4 k4             0.729 0.795    0.475 0.553    1.34 1.23
     jfk      b3 / b5                 0.770 0.783 / 0.699 0.759  (CAM++ 0.48-0.50)    WER 1.00 0.97 / 1.41 1.57
     jfk      k8 / softmax / smooth 3 0.752 0.809 / 0.756 0.817 / 0.786 0.827 (CAM++ 0.49-0.54), WER 1.2-1.4
-    jfk      old mix 0.5 / 0.8 (where poor only, no F0 shift, no EQ): 0.583 0.653 / 0.464 0.504, WER 0.21 0.50 / 0.03
+    jfk      stock voice             0.422 0.415    0.219 0.235    0.03 0.03
+    jfk      mix .3                  0.646 0.678    0.406 0.433    0.64 0.34
+    jfk      mix .4                  0.629 0.630    0.339 0.314    0.17 0.26
+    jfk      mix .5 / .6             0.592 0.608 / 0.565 0.585  (CAM++ 0.30 / 0.27)  WER 0.00 0.03 / 0.03 0.03
+    jfk      mix .4 without F0 shift 0.595 0.596    0.359 0.368    0.15 0.05
+    jfk      mix .4 without EQ       0.603 0.620    0.342 0.343    0.08 0.05
+    jfk      mix .3 +.3 where poor   0.615 0.670    0.328 0.417    0.29 0.23   (the enrolment's ladder then rises)
+    jfk      F0 + EQ only (mix 1)    0.586 0.580    0.232 0.251    0.03 0.03
 Plain kNN-VC moves the voice a long way (Resemblyzer 0.47-0.52 -> 0.73-0.80, CAM++ 0.31 -> 0.70) but on 7-32 s
 of matching set almost nothing it says is understood (the rough test's "a third of the words" was on Piper's
 voice and English only). No matching choice fixes that (block, k, weighting, smoothing, pitch, centring all
