@@ -87,16 +87,25 @@ HIFIGAN_SHA256 = "771eaf4876485a35e25577563d390c262e23c2421e4a8c929eacfde34a5b7a
 CAMPP_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"  # campplus_cn_en_common.pt
 
 
+def package_file(package: str, *parts: str) -> Path:
+    """A file inside an installed package, found without importing the package (its __init__ may import what
+    is not installed here)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineUnavailable(f"{package} is not installed; run `make setup`")
+    return Path(list(spec.submodule_search_locations)[0]).joinpath(*parts)
+
+
 def _in_package(package: str, relative: str, sha256: str) -> Callable[[], bool]:
     """A check that a package's file is installed with the pinned sha256 (without importing the package)."""
 
     def check() -> bool:
-        import importlib.util
-
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
+        try:
+            path = package_file(package, relative)
+        except EngineUnavailable:
             return False
-        path = Path(list(spec.submodule_search_locations)[0]) / relative
         return path.is_file() and sha256_file(path) == sha256
 
     return check

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo
-from models.cloning.vocoder import load_module_file, package_file, verified
-from models.registry import CAMPP_SHA256
+from models.cloning.vocoder import load_module_file, verified
+from models.registry import CAMPP_SHA256, package_file
 
 SAMPLE_RATE = 16000
 WEIGHTS = ("models", "speech_campplus_sv_zh_en_16k-common_advanced", "campplus_cn_en_common.pt")

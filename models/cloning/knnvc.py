@@ -25,15 +25,10 @@ from typing import Any
 import numpy as np
 
 from models.base import EngineError
+from models.cloning.embedding import resample
 from models.cloning.vocoder import FEATURE_RATE, MEL_FPS, VOCODER_RATE, HifiGan, WhisperFeatures, log_mel
 
 MATCHSET_VERSION = 1
-
-
-def resample(audio: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
-    from models.cloning.embedding import resample as _resample
-
-    return _resample(audio, src_rate, dst_rate)
 
 
 def to_frames(x: np.ndarray, n: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable
-from models.registry import HIFIGAN_SHA256
+from models.registry import HIFIGAN_SHA256, package_file
 
 FEATURE_RATE = 16000  # Whisper's input rate
 FEATURE_FPS = 50.0  # the encoder's frames per second
@@ -43,15 +43,6 @@ def _torch() -> Any:
     except ImportError as e:  # pragma: no cover - torch is a dependency
         raise EngineUnavailable(f"torch is not installed ({e}); run `make setup`") from e
     return torch
-
-
-def package_file(package: str, *parts: str) -> Path:
-    """A file inside an installed package, found without importing the package (its __init__ may import what
-    is not installed here)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise EngineUnavailable(f"{package} is not installed; run `make setup`")
-    return Path(list(spec.submodule_search_locations)[0]).joinpath(*parts)
 
 
 def load_module_file(name: str, path: Path) -> Any:
