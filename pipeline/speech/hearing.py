@@ -203,6 +203,7 @@ def campp_similarity(clip_path: Path, reference: np.ndarray | None) -> float | N
         return None
     from models.cloning.campp import SAMPLE_RATE as CAMPP_RATE
     from models.cloning.campp import CamppEncoder
+    from models.cloning.embedding import cos
     from models.speaker import decode_audio
 
     try:
@@ -211,5 +212,4 @@ def campp_similarity(clip_path: Path, reference: np.ndarray | None) -> float | N
         raise
     except EngineError:
         return None
-    ref = np.asarray(reference, np.float64)
-    return round(float(emb @ (ref / max(float(np.linalg.norm(ref)), 1e-12))), 4)
+    return round(cos(emb, reference), 4)
