@@ -96,10 +96,10 @@ def describe_video() -> None:
     @task
     def ingest(request: XCom) -> XCom:
         from pipeline.products.description.contracts import DescribeRequest
-        from pipeline.stages import ingest
+        from pipeline.stages import job_names
 
         req = DescribeRequest.from_xcom(request)
-        return run(ingest.ingest, req.video, req.denoise)
+        return run(job_names.ingest, req.video, req.denoise)  # named after this job's input
 
     @task
     def read_script(request: XCom, ingested: XCom) -> XCom:

@@ -137,10 +137,10 @@ def dub_video() -> None:
     @task
     def ingest(request: XCom) -> XCom:
         from pipeline.products.dubbing.contracts import DubRequest
-        from pipeline.stages import ingest
+        from pipeline.stages import job_names
 
         req = DubRequest.from_xcom(request)
-        return run(ingest.ingest, req.input, req.denoise)
+        return run(job_names.ingest, req.input, req.denoise)  # named after this job's input
 
     @task
     def transcribe(ingested: XCom, request: XCom) -> XCom:

@@ -74,6 +74,7 @@ def package_book(settings: Settings, request: BookRequest, book: BookRead, chapt
     signer = init_signer(settings)[0].fingerprint() if settings.c2pa_sign else None
     material = {
         "book": book.key,
+        "filename": book.filename,  # its files and credentials name the job's input (read_book is keyed by content)
         "chapters": [c.key for c in ordered],
         "narrator": narrator,
         "bitrate": M4B_BITRATE,

@@ -95,4 +95,6 @@ def read_book(settings: Settings, request: BookRequest) -> BookRead:
             words=sum(c.words for c in book.chapters),
         )
 
-    return run_stage(settings, "read_book", material, work, BookRead, label=path.stem)
+    done = run_stage(settings, "read_book", material, work, BookRead, label=path.stem)
+    # keyed by content: a reused result keeps the names of the job that made it; the names are this job's
+    return done.model_copy(update={"filename": path.name, "stem": path.stem})

@@ -66,7 +66,9 @@ def read_description_script(settings: Settings, request: DescribeRequest, ingest
             clipped=clipped,
         )
 
-    return run_stage(settings, "read_script", material, work, ScriptRead, label=path.stem)
+    done = run_stage(settings, "read_script", material, work, ScriptRead, label=path.stem)
+    # keyed by content: a reused result keeps the names of the job that made it; the names are this job's
+    return done.model_copy(update={"filename": path.name, "stem": ingested.stem})
 
 
 def load_cues(settings: Settings, read: ScriptRead) -> DescriptionScript:
