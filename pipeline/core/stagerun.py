@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
+from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
@@ -52,6 +54,43 @@ STAGE_VERSIONS = {
 
 def digest(material: Any) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# a URI or path of a stage's object, in this store or where a store was (a ledger keeps the URIs it recorded)
+STORED_ELSEWHERE = re.compile(r"^(?:file://|s3://|/).*?/(stages/[a-z_]+/[0-9a-f]{32}/.*)$")
+
+
+def key_material(store: ObjectStore, material: Any) -> Any:
+    """`material` as a stage key hashes it: every URI (or local path) of an object in the job's store
+    replaced by the object's key inside the store. Keys hash content, never locations: the objects a stage
+    reads are themselves content-addressed (`stages/<stage>/<key>/...`), so the key inside the store names
+    the content, and the same job in a data folder that moved (or another bucket) gets the same keys, the
+    same watermark payloads and the same outputs. StageError (a bug in the stage) if a store location is
+    still in it, e.g. inside a longer string."""
+    base = store.url.rstrip("/") + "/"
+    root = unquote(urlparse(store.url).path).rstrip("/") + "/" if store.url.startswith("file:") else None
+
+    def located_free(value: Any) -> Any:
+        if isinstance(value, Path):
+            value = str(value)
+        if isinstance(value, str):
+            if value.startswith(base):
+                return value[len(base) :]
+            if root is not None and value.startswith(root):
+                return value[len(root) :]
+            moved = STORED_ELSEWHERE.match(value)  # a stage's object recorded where the store was before
+            return moved.group(1) if moved else value
+        if isinstance(value, Mapping):
+            return {k: located_free(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [located_free(v) for v in value]
+        return value
+
+    free = located_free(material)
+    text = json.dumps(free, sort_keys=True, default=str)
+    if base.rstrip("/") in text or (root is not None and root in text):
+        raise StageError(f"a stage key names the store location {store.url}", "report this bug: keys hash content")
+    return free
 
 
 class StageRun:
@@ -141,7 +180,7 @@ def run_stage(
 ) -> R:
     """Run `fn` once per distinct `material`; return its (recorded) result, a `result_type`."""
     store = open_settings_store(settings)
-    key = digest({"stage": stage, "version": STAGE_VERSIONS[stage], **material})[:32]
+    key = digest(key_material(store, {"stage": stage, "version": STAGE_VERSIONS[stage], **material}))[:32]
     prefix = f"stages/{stage}/{key}"
     result_key = f"{prefix}/result.json"
     name = f"{stage}[{label}]" if label else stage
