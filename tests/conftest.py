@@ -19,6 +19,9 @@ def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Databases, store and Airflow home of the tests live in a temporary folder, never the user's."""
     data = tmp_path_factory.mktemp("dubline-data")
     os.environ["DUBLINE_DATA_DIR"] = str(data)
+    # the public built-in watermark key, set explicitly as an operator would for tests: the marks (and the
+    # figures that depend on them) are the same in every run; production uses its installation's own key
+    os.environ.setdefault("DUBLINE_WATERMARK_KEY", "dubline-watermark-v1")
     from pipeline.core.config import reset_settings
 
     reset_settings()

@@ -47,6 +47,8 @@ def detect(
         else:
             verdict = "no mark"
         console.print(f"audio stream {r.index} ({escape(what)}): {verdict}  [dim]confidence {d.confidence:.1f}[/]")
+        if r.public_key:
+            console.print("  [yellow]warning[/]: read with dubline's public built-in key: anyone can make this mark")
         if d.payload is None:
             continue
         if ledger_error:
@@ -72,6 +74,7 @@ def _doc(r: Any) -> dict[str, Any]:
         "consistent": d.consistent,
         "groups": d.groups,
         "records": r.records,
+        "public_key": r.public_key,
     }
 
 

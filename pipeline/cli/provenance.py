@@ -52,9 +52,15 @@ def init_signer(
     """Make the project-local C2PA signing certificate (a small CA and an ES256 signer) if it is missing,
     unusable or about to expire; otherwise only check it. DUBLINE_C2PA_CERT_DIR says where."""
     from pipeline.ledger.certificates import init_signer as make
+    from pipeline.ledger.watermark_key import PUBLIC_KEY_WARNING, init_key, is_public
 
-    files, made = make(get_settings(), force=force)
+    settings = get_settings()
+    files, made = make(settings, force=force)
     state = "made" if made else "present and usable"
     console.print(
         f"C2PA signing certificate {state}: {files.chain} (CA {files.ca_cert}), fingerprint {files.fingerprint()}"
     )
+    key, made = init_key(settings)  # never replaced by --force: the marks already made are read with it
+    console.print(f"watermark key {'made' if made else 'present'}: {key} (readable by its owner only)")
+    if is_public(settings.watermark_key.get_secret_value()):
+        console.print(f"[yellow]warning[/]: {PUBLIC_KEY_WARNING}")

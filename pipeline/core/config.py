@@ -165,8 +165,9 @@ class Settings(BaseSettings):
     # marking and content credentials
     watermark: bool = Field(True, description="put the inaudible mark in every synthetic dub track")
     watermark_key: SecretStr = Field(
-        SecretStr("dubline-watermark-v1"),
-        description="key of the mark: set your own; whoever holds it can read the mark (`dubline detect`)",
+        SecretStr(""),
+        description="key of the mark (whoever holds it can read and forge it); empty = this installation's own, "
+        "<c2pa dir>/watermark.key, made on first use",
     )
     c2pa_sign: bool = Field(True, description="sign delivered mp4/m4a with a C2PA manifest (mkv cannot carry one)")
     c2pa_cert_dir: Path | None = Field(None, description="C2PA signing CA, certificate, key; default <data_dir>/c2pa")

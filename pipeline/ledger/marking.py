@@ -27,6 +27,7 @@ from pipeline.core.errors import InputError
 from pipeline.ledger import watermark as wm
 from pipeline.ledger.watermark_detect import Detection, decode
 from pipeline.ledger.watermark_embed import embed, mark_snr_db
+from pipeline.ledger.watermark_key import BUILTIN_KEY, is_public, watermark_key
 
 DETECT_RATE = wm.RATE  # streams are decoded straight to the watermark's analysis rate
 DETECT_SECONDS = 600.0  # the first 10 minutes of a stream are read: ~150 copies of the payload
@@ -37,7 +38,7 @@ def material(settings: Settings) -> dict[str, str] | None:
     """What the mix stage's key must cover: the scheme and which key (by its public id), or None when off."""
     if not settings.watermark:
         return None
-    return {"scheme": wm.SCHEME, "key_id": wm.key_id(settings.watermark_key.get_secret_value())}
+    return {"scheme": wm.SCHEME, "key_id": wm.key_id(watermark_key(settings))}
 
 
 def payload_for(stage_key: str) -> int:
@@ -63,10 +64,12 @@ def mark_track(
     reads as one mark; a part marked at phase 0 and joined after another would break the grid."""
     if not settings.watermark:
         return Marked(None)
-    key = settings.watermark_key.get_secret_value()
+    key = watermark_key(settings)
     subtype = sf.info(str(path)).subtype
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     base = {"scheme": wm.SCHEME, "key_id": wm.key_id(key), "payload": payload, "payload_hex": f"{payload:08x}"}
+    if is_public(key):  # said in the mark's record, and so in the job report
+        base["public_key"] = True
     lead = int(round((phase_s % BLOCK_S) * rate))
     try:
         if lead:
@@ -91,7 +94,7 @@ def mark_copy(settings: Settings, src: Path, dest: Path, payload: int) -> dict[s
     off or the audio is too short to carry it (then nothing is written)."""
     if not settings.watermark:
         return None
-    key = settings.watermark_key.get_secret_value()
+    key = watermark_key(settings)
     subtype = sf.info(str(src)).subtype
     audio, rate = sf.read(str(src), dtype="float32", always_2d=True)
     try:
@@ -129,6 +132,7 @@ class StreamReading:
     seconds: float  # how much of it was read
     detection: Detection
     records: list[dict[str, Any]] = field(default_factory=list)
+    public_key: bool = False  # read with dubline's public built-in key (the mark proves nothing)
 
 
 def _local(path_or_uri: str) -> Path:
@@ -185,12 +189,16 @@ def read_stream(path: Path, index: int, seconds: float = DETECT_SECONDS) -> np.n
 def detect_file(settings: Settings, path_or_uri: str) -> list[StreamReading]:
     """Read the mark of every audio stream of a file."""
     path = _local(path_or_uri)
-    key = settings.watermark_key.get_secret_value()
+    key = watermark_key(settings)
     out = []
     for i, st in enumerate(audio_streams(path)):
         audio = read_stream(path, i)
         tags = st.get("tags", {})
         det = decode(audio, DETECT_RATE, key) if len(audio) else Detection(False, None, 0.0, (), False, 0, 0.0, 0.0)
+        public = is_public(key)
+        if len(audio) and not det.present and not public:  # a mark made with the old public key stays readable
+            legacy = decode(audio, DETECT_RATE, BUILTIN_KEY)
+            det, public = (legacy, True) if legacy.present else (det, False)
         out.append(
             StreamReading(
                 index=i,
@@ -199,6 +207,7 @@ def detect_file(settings: Settings, path_or_uri: str) -> list[StreamReading]:
                 codec=str(st.get("codec_name", "")),
                 seconds=round(len(audio) / DETECT_RATE, 2),
                 detection=det,
+                public_key=public and det.present,
             )
         )
     return out

@@ -97,6 +97,7 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # t
     monkeypatch.setenv("DUBLINE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DUBLINE_DB_URL", db_url)
     monkeypatch.setenv("DUBLINE_ACTOR", "tester")
+    monkeypatch.setenv("DUBLINE_WATERMARK_KEY", "dubline-watermark-v1")  # the public key, as tests/conftest.py says
     reset_settings()
     yield Settings(data_dir=tmp_path / "data", db_url=db_url)
     reset_settings()

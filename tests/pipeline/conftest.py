@@ -20,6 +20,9 @@ def _no_dubline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("DUBLINE_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DUBLINE_DATA_DIR", str(tmp_path / "dubline-data"))
+    # the public built-in watermark key, set as an operator would for tests: the marks (and the figures that
+    # depend on them) do not change from run to run; production marks with its installation's own key
+    monkeypatch.setenv("DUBLINE_WATERMARK_KEY", "dubline-watermark-v1")
 
 
 @pytest.fixture

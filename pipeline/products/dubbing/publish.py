@@ -106,7 +106,15 @@ def _warnings(job: DubOutcome, muxed: Muxed) -> list[str]:
             for d in job.described
             if d.figures.get("overruns")
         ]
+        + _public_mark(job)
     )
+
+
+def _public_mark(job: DubOutcome) -> list[str]:
+    """The report says so when the dub tracks were marked with dubline's public built-in key."""
+    from pipeline.ledger.watermark_key import PUBLIC_KEY_WARNING
+
+    return [PUBLIC_KEY_WARNING] if any((m.watermark or {}).get("public_key") for m in job.mixes) else []
 
 
 def revisions(job: DubOutcome) -> list[dict[str, Any]]:
