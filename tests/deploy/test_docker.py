@@ -277,6 +277,20 @@ def test_init_runs_commands_the_cli_has() -> None:
         assert result.exit_code == 0, (args, result.output)
 
 
+def test_the_image_installs_the_celery_executor_and_the_redis_client() -> None:
+    """The image installs `.[weights]`: the project's own dependencies must bring what the compose runs."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    deps = {
+        Requirement(d).name: Requirement(d)
+        for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    assert "apache-airflow-providers-celery" in deps
+    assert "redis" in deps["celery"].extras, "the broker is Redis: celery[redis]"
+
+
 def test_env_files_are_key_value_lines_and_the_secrets_file_is_a_template() -> None:
     shared = read_env_file(CLUSTER_ENV)
     assert shared["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
