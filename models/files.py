@@ -55,26 +55,37 @@ def _new_dir(dest: Path, suffix: str) -> Path:
 
 
 @contextmanager
-def atomic_path(dest: Path, *, suffix: str = ".part", mode: int = ORDINARY_FILE_MODE) -> Iterator[Path]:
+def atomic_path(
+    dest: Path, *, suffix: str = ".part", mode: int = ORDINARY_FILE_MODE, exact_mode: int | None = None
+) -> Iterator[Path]:
     """A new empty temporary file beside dest (its folder is made if needed), renamed over dest when the
     block succeeds and removed when it fails. Write to it, or let a program replace it. `suffix` ends its
-    name (some programs want '.wav'); `mode` is its permission bits before the umask."""
+    name (some programs want '.wav'); `mode` is its permission bits before the umask; `exact_mode`, where
+    given, the bits it gets whatever the umask (a deliverable another account must read: 0o644)."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _new_file(dest, suffix, mode)
     try:
         yield tmp
+        if exact_mode is not None:
+            os.chmod(tmp, exact_mode)  # the file a program put in its place too
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(
-    dest: Path, data: bytes, *, fsync: bool = False, suffix: str = ".part", mode: int = ORDINARY_FILE_MODE
+    dest: Path,
+    data: bytes,
+    *,
+    fsync: bool = False,
+    suffix: str = ".part",
+    mode: int = ORDINARY_FILE_MODE,
+    exact_mode: int | None = None,
 ) -> Path:
     """Write data to dest atomically (see atomic_path); `fsync` flushes it to disk before the rename."""
     dest = Path(dest)
-    with atomic_path(dest, suffix=suffix, mode=mode) as tmp, open(tmp, "wb") as f:
+    with atomic_path(dest, suffix=suffix, mode=mode, exact_mode=exact_mode) as tmp, open(tmp, "wb") as f:
         f.write(data)
         if fsync:
             f.flush()

@@ -16,6 +16,10 @@ from pipeline.core.config import Settings
 from pipeline.core.stagerun import open_settings_store
 from pipeline.core.storage import copy_object, is_local_location, key_of, local_dir, open_store
 
+# delivered files are readable by the other accounts of a studio's pipeline whatever the umask (the ledger
+# and the keys are the private ones: 0600)
+DELIVERED_MODE = 0o644
+
 
 @dataclass(frozen=True)
 class Delivered:
@@ -43,9 +47,9 @@ def deliver(
         report = make_report({**files, "report": str(folder / report_name)})
         for name, uri in names.items():
             src = store.local_path(key_of(store, uri), scratch)
-            with atomic_path(folder / name) as tmp:
+            with atomic_path(folder / name, exact_mode=DELIVERED_MODE) as tmp:
                 shutil.copyfile(src, tmp)
-        atomic_write_bytes(folder / report_name, json.dumps(report, indent=1).encode())
+        atomic_write_bytes(folder / report_name, json.dumps(report, indent=1).encode(), exact_mode=DELIVERED_MODE)
         return Delivered(str(folder), files, str(folder / report_name), None)
     target = open_store(location, settings)
     files = {n: target.uri(n) for n in names}

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,10 +70,16 @@ class SignerFiles:
         return None
 
 
+PRIVATE_DIR_MODE = 0o700  # the signing folder holds the private keys: its owner's only
+
+
 @contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as fh:
+    folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:  # made before dubline kept it private
+        with contextlib.suppress(PermissionError):
+            folder.chmod(PRIVATE_DIR_MODE)
+    with open(os.open(folder / ".lock", os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # two workers starting at once make one set of files
         try:
             yield

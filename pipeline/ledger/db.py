@@ -8,6 +8,8 @@ any other database that is not at the latest revision is refused with a message 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +42,21 @@ def safe_url(url: str) -> str:
         return url
 
 
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_sqlite(path: Path) -> None:
+    """The ledger (people, consents, voice embeddings) readable by its owner only: the file made 0600 before
+    SQLite opens it (SQLite gives its journal and WAL files the database's mode), and an existing one, or its
+    journal files, made so."""
+    with contextlib.suppress(FileExistsError):  # an empty file is a new SQLite database
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    for p in (path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))):
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # another account's: left as it is
+            if p.stat().st_mode & 0o077:
+                p.chmod(PRIVATE_FILE_MODE)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """An engine for `url` (cached per process). SQLite: a file under its folder, foreign keys on, and
@@ -52,6 +69,7 @@ def get_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             try:
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite(Path(parsed.database).expanduser())
             except OSError as e:
                 raise DatabaseError(
                     f"the project's database {url} is not reachable: cannot make its folder ({e})",

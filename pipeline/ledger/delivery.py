@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from models.files import atomic_write_bytes
 from pipeline.core.config import Settings
+from pipeline.core.deliver import DELIVERED_MODE
 from pipeline.core.errors import InputError
 from pipeline.ledger.job_facts import consent_docs, run_context
 from pipeline.ledger.provenance import MANIFEST_SUFFIX, add_artifact, hash_uri, media_type, normalise_uri
@@ -88,7 +89,7 @@ def record_delivery(settings: Settings, d: Delivery) -> dict[str, str]:
         body = json.dumps(doc, indent=1, sort_keys=True).encode()
         if local:
             dest = Path(uri).parent / (name + MANIFEST_SUFFIX)
-            atomic_write_bytes(dest, body)
+            atomic_write_bytes(dest, body, exact_mode=DELIVERED_MODE)
             written[name] = str(dest)
         else:
             assert target is not None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from models.files import atomic_write_bytes
 from pipeline.core.config import Settings
+from pipeline.core.deliver import DELIVERED_MODE
 from pipeline.core.errors import InputError
 from pipeline.ledger import audit
 from pipeline.ledger.job_facts import consent_docs, model_entries, run_context
@@ -229,7 +230,7 @@ def record_publication(
         mname = name + MANIFEST_SUFFIX
         if local:
             dest = Path(uri).parent / mname
-            atomic_write_bytes(dest, body)
+            atomic_write_bytes(dest, body, exact_mode=DELIVERED_MODE)
             written[name] = str(dest)
         else:
             assert target is not None
