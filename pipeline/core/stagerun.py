@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 from pipeline.core import progress
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError, DublineError, StageError
+from pipeline.core.scratch import stage_scratch, sweep
 from pipeline.core.storage import ObjectStore, get_json, key_of, open_store, put_json
 
 # Bump a stage's version when its code changes what it produces: old results are then not reused.
@@ -191,10 +191,10 @@ def run_stage(
     progress.emit(name, "start")
     t0 = time.perf_counter()
     scratch_root = settings.data_dir / "work"
-    scratch_root.mkdir(parents=True, exist_ok=True)
+    sweep(scratch_root, STAGE_VERSIONS)  # the scratch folders of killed runs (pipeline/core/scratch.py)
     try:
-        with tempfile.TemporaryDirectory(prefix=f"{stage}-", dir=scratch_root) as tmp:
-            made = fn(StageRun(store, settings, name, prefix, Path(tmp)))
+        with stage_scratch(scratch_root, stage) as tmp:
+            made = fn(StageRun(store, settings, name, prefix, tmp))
     except DublineError as e:
         report_failure(name, e)
         raise
