@@ -3,6 +3,7 @@ between sentences, over a quiet synthesized music bed, with a generated moving p
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 from pathlib import Path
@@ -14,6 +15,7 @@ import soundfile as sf
 from pipeline.audio import media
 from pipeline.core.config import Settings
 from pipeline.core.engines import choose_tts
+from pipeline.core.errors import ConfigError
 
 TALK = [
     "Welcome to this short talk about the water cycle.",
@@ -63,34 +65,49 @@ def _bed(seconds: float, rate: int = RATE) -> np.ndarray:
     return np.stack([out, np.roll(out, int(0.011 * rate))], axis=1).astype(np.float32)
 
 
+LEAD_S, GAP_S, TAIL_S = 1.0, 1.2, 0.5  # silence before the first sentence, between sentences, after the last
+
+
 def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
-    """Write the sample to `out` (.mp4 with a picture; .wav/.flac/.m4a audio only), and beside it
-    `<out>.json` with the true speech spans and text (ground truth for tests)."""
+    """Write the sample to `out` (.mp4 with a picture; .wav/.flac/.m4a audio only), `seconds` long, and beside
+    it `<out>.json` with the true speech spans and text (ground truth for tests). The talk is as many of its
+    sentences as fit in `seconds` (the body repeated for long samples), then its closing sentence; ConfigError
+    when not even the closing one fits."""
     tts = choose_tts(settings, "en")
     voice = tts.voice_for("en")
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        pos = 1.0
-        placed: list[tuple[float, np.ndarray]] = []
-        script = list(TALK)
-        if seconds > 40:  # a longer talk: the body repeated until about `seconds` (~4.2 s a sentence)
-            body, script = TALK[:-1] + MORE, []
-            while len(script) * 4.2 < seconds - 5:
-                script += body
-            script.append(TALK[-1])
-        for i, sentence in enumerate(script):
-            wav = tts.synthesize(sentence, voice, tmp / f"s{i}.wav")
-            res = tmp / f"r{i}.wav"
+
+        def speak(name: str, sentence: str) -> np.ndarray:
+            wav = tts.synthesize(sentence, voice, tmp / f"s{name}.wav")
+            res = tmp / f"r{name}.wav"
             media.run(
                 ffmpeg.output(ffmpeg.input(str(wav)).audio, str(res), ar=RATE, ac=1, acodec="pcm_f32le"),
                 "resample the sample narration",
             )
-            data, _ = sf.read(str(res), dtype="float32")
+            return np.asarray(sf.read(str(res), dtype="float32")[0])
+
+        closing = speak("end", TALK[-1])
+        end = seconds - TAIL_S  # where the speech must have ended
+        if LEAD_S + len(closing) / RATE > end:
+            need = LEAD_S + len(closing) / RATE + TAIL_S
+            raise ConfigError(f"--seconds {seconds:g} is too short for the sample", f"give at least {need:.1f}")
+        pos = LEAD_S
+        placed: list[tuple[float, np.ndarray]] = []
+        script: list[str] = []
+        for i, sentence in enumerate(itertools.cycle(TALK[:-1] + MORE)):  # ~4.2 s a sentence
+            data = speak(str(i), sentence)
+            after = pos + len(data) / RATE + GAP_S
+            if after + len(closing) / RATE > end:  # this one would leave no room for the closing sentence
+                break
             placed.append((pos, data))
-            pos += len(data) / RATE + 1.2
-        total = max(seconds, pos + 0.5)
+            script.append(sentence)
+            pos = after
+        placed.append((pos, closing))
+        script.append(TALK[-1])
+        total = seconds
         mixture = _bed(total)
         for start, data in placed:
             a = int(start * RATE)
