@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from models.files import atomic_write_bytes
 from pipeline.core.config import Settings
@@ -70,6 +72,11 @@ def watermark_key(settings: Settings) -> str:
     if not key:
         raise SetupError(f"the watermark key {path} is empty", "delete it and run `dubline provenance init-signer`")
     return key
+
+
+def public_key_warnings(marks: Iterable[Mapping[str, Any] | None]) -> list[str]:
+    """A job report's warning when any of its marks (the marks' records) was made with the public key."""
+    return [PUBLIC_KEY_WARNING] if any((m or {}).get("public_key") for m in marks) else []
 
 
 def is_public(key: str) -> bool:

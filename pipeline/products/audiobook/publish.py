@@ -17,6 +17,7 @@ from pipeline.core.config import Settings
 from pipeline.core.deliver import deliver
 from pipeline.core.stagerun import StageResult, job_id, open_settings_store, write_job_manifest
 from pipeline.core.storage import get_json, is_local_location, key_of, local_dir
+from pipeline.ledger.watermark_key import public_key_warnings
 from pipeline.products.audiobook.contracts import BookPublished, BookRead, BookRequest, ChapterNarrated, Packaged
 
 
@@ -69,6 +70,7 @@ def build_report(
     warnings = [f"chapter {c.index}: ACX {_failures(acx[c.index])}" for c in chapters if not acx[c.index].get("passed")]
     if failed:
         warnings.append(f"{len(failed)} chunk(s) still heard wrong after re-synthesis (see qa.failed)")
+    warnings += public_key_warnings([packaged.watermark])  # marked with dubline's public key: said so
     return {
         "dubline_report": 1,
         "product": "audiobook",

@@ -19,6 +19,7 @@ from pipeline.core.config import Settings
 from pipeline.core.deliver import deliver
 from pipeline.core.stagerun import StageResult, job_id, open_settings_store, write_job_manifest
 from pipeline.core.storage import is_local_location, local_dir
+from pipeline.ledger.watermark_key import public_key_warnings
 from pipeline.products.description.contracts import (
     ADMixed,
     Described,
@@ -84,6 +85,7 @@ def build_report(
         warnings.append(f"{len(failed)} description(s) still heard wrong after re-synthesis: {named}")
     if job.read.drafts:
         warnings.append(f"{job.read.drafts} cue(s) are drafts no describer has checked yet")
+    warnings += public_key_warnings([m.watermark])  # marked with dubline's public key: said so
     results = job.results()
     return {
         "dubline_report": 1,

@@ -112,9 +112,9 @@ def _warnings(job: DubOutcome, muxed: Muxed) -> list[str]:
 
 def _public_mark(job: DubOutcome) -> list[str]:
     """The report says so when the dub tracks were marked with dubline's public built-in key."""
-    from pipeline.ledger.watermark_key import PUBLIC_KEY_WARNING
+    from pipeline.ledger.watermark_key import public_key_warnings
 
-    return [PUBLIC_KEY_WARNING] if any((m.watermark or {}).get("public_key") for m in job.mixes) else []
+    return public_key_warnings(m.watermark for m in job.mixes)
 
 
 def revisions(job: DubOutcome) -> list[dict[str, Any]]:

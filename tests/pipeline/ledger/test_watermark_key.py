@@ -116,3 +116,16 @@ def test_init_signer_makes_the_key_beside_the_signing_keys(tmp_path: Path, monke
     key = tmp_path / "c2pa" / "watermark.key"
     assert "watermark key made" in result.output and "public built-in" not in result.output
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and (tmp_path / "c2pa" / "signer.key").is_file()
+
+
+def test_every_products_report_says_so() -> None:
+    """The audiobook's and the described video's reports take their warning from the same helper."""
+    import inspect
+
+    from pipeline.products.audiobook import publish as book
+    from pipeline.products.description import publish as described
+
+    assert wk.public_key_warnings([None, {"payload": 1}]) == []
+    assert wk.public_key_warnings([{"payload": 1, "public_key": True}]) == [wk.PUBLIC_KEY_WARNING]
+    assert "public_key_warnings([packaged.watermark])" in inspect.getsource(book.build_report)
+    assert "public_key_warnings([m.watermark])" in inspect.getsource(described)
