@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 PYTEST_ARGS ?= --basetemp=$(CURDIR)/var/pytest
 
-.PHONY: setup system venv spleeter models demo test test-fast lint bench bench-revise bench-storage eval clean
+.PHONY: setup system venv spleeter models demo test test-fast lint bench bench-revise bench-storage eval clean \
+	cluster-up cluster-down
 
 setup: system venv spleeter models
 
@@ -82,6 +83,14 @@ bench-storage: venv
 
 eval: setup
 	$(PY) -m benchmarks.eval $(EVAL)
+
+# A real cluster on this machine (tools/cluster.py): PostgreSQL databases, Redis, SeaweedFS, Airflow's services
+# and two Celery workers on 127.0.0.1, from docker/cluster.env; logs and pids under var/cluster/.
+cluster-up: setup
+	$(PY) -m tools.cluster up
+
+cluster-down:
+	@if [ -x $(PY) ]; then $(PY) -m tools.cluster down; else echo "no virtual environment: nothing runs"; fi
 
 clean:
 	rm -rf var .pytest_cache

@@ -1,0 +1,460 @@
+"""A real dubline cluster on this machine, as processes bound to 127.0.0.1 on free ports (`make cluster-up`,
+`make cluster-down`): fresh PostgreSQL databases for Airflow's metadata and the project's ledger (on the
+PostgreSQL that scripts/start-postgres.sh starts), Redis as the Celery broker (no persistence), SeaweedFS as
+the S3 store (tools/seaweed.py, the bucket created), Airflow 3's api-server, scheduler, dag-processor and
+triggerer, and two Celery workers: `light` on the default queue and `heavy` on the heavy queue, whose
+concurrency and the `heavy` pool are sized to the cores. Every process reads docker/cluster.env with the hosts,
+ports and generated secrets replaced (tools/cluster_env.py). Logs, pids and state live in the cluster folder
+(default var/cluster/): logs/<service>.log, pids/<service>.pid, env (the variables, for a shell), cluster.json.
+
+    python -m tools.cluster up [--dir var/cluster] [--set KEY=VALUE ...]
+    python -m tools.cluster down [--dir var/cluster]      # idempotent: stops what runs, drops the databases
+    python -m tools.cluster env [--dir var/cluster]       # `export` lines for a shell
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.errors import DublineError, SetupError
+from tools import seaweed
+from tools.cluster_env import REPO, Endpoints, cluster_environ, exported, read_env_file
+
+DEFAULT_DIR = REPO / "var" / "cluster"
+ADMIN = "admin"
+START_TIMEOUT_S = 240.0
+# stop order: who takes work first, then who hands it out, then what they all use
+STOP_ORDER = ["worker-light", "worker-heavy", "scheduler", "triggerer", "dag-processor", "api-server", "s3", "redis"]
+
+
+@dataclass
+class Worker:
+    name: str  # also its Celery hostname: <name>@<host>; and the hostname its task instances record
+    queues: list[str]
+    concurrency: int
+
+
+@dataclass
+class Cluster:
+    """A started cluster as cluster.json records it."""
+
+    dir: Path
+    url: str
+    admin_user: str
+    admin_password: str = field(repr=False)
+    airflow_db: str
+    project_db: str
+    pg: dict[str, Any]
+    workers: list[dict[str, Any]]
+    heavy_pool: str
+    heavy_slots: int
+    started_s: float = 0.0
+
+    @classmethod
+    def load(cls, folder: Path) -> Cluster:
+        doc = json.loads((folder / "cluster.json").read_text())
+        doc["dir"] = Path(doc["dir"])
+        return cls(**doc)
+
+    def save(self) -> None:
+        path = self.dir / "cluster.json"
+        path.write_text(json.dumps({**asdict(self), "dir": str(self.dir)}, indent=2) + "\n")
+        path.chmod(0o600)
+
+    def env(self) -> dict[str, str]:
+        return read_env_file(self.dir / "env")
+
+    def api(self) -> Api:
+        return Api(self.url, self.admin_user, self.admin_password)
+
+
+class Api:
+    """The api-server's REST API, signed in as the cluster's admin (a token fetched on first use)."""
+
+    def __init__(self, url: str, user: str, password: str) -> None:
+        self.url, self.user, self.password, self.token = url, user, password, ""
+
+    def call(self, method: str, path: str, body: Any = None, auth: bool = True, timeout: float = 30) -> Any:
+        if auth and not self.token:
+            self.token = str(
+                self.call("POST", "/auth/token", {"username": self.user, "password": self.password}, auth=False)[
+                    "access_token"
+                ]
+            )
+        req = urllib.request.Request(
+            self.url + path, data=json.dumps(body).encode() if body is not None else None, method=method
+        )
+        req.add_header("Content-Type", "application/json")
+        if auth:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def health(self) -> dict[str, str]:
+        """Each component's status ('healthy', 'unhealthy' or 'down' when the api-server does not answer)."""
+        try:
+            doc = self.call("GET", "/api/v2/monitor/health", auth=False, timeout=5)
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+            return {"api-server": "down"}
+        return {k: str((v or {}).get("status")) for k, v in doc.items()}
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any]) -> str:
+        doc = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": dict(conf)})
+        return str(doc["dag_run_id"])
+
+    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"))
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        run = urllib.parse.quote(run_id, safe="")
+        return list(self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances?limit=500")["task_instances"])
+
+
+# ---------------------------------------------------------------------------------------------------- processes
+
+
+def _pid_file(folder: Path, name: str) -> Path:
+    return folder / "pids" / f"{name}.pid"
+
+
+def _record(folder: Path, name: str, pid: int) -> None:
+    import psutil
+
+    _pid_file(folder, name).write_text(f"{pid} {psutil.Process(pid).create_time()}\n")
+
+
+def _recorded(folder: Path, name: str) -> Any:
+    """The recorded process if it still runs (the same process: its start time matches), else None."""
+    import psutil
+
+    try:
+        pid, created = _pid_file(folder, name).read_text().split()
+        proc = psutil.Process(int(pid))
+        if abs(proc.create_time() - float(created)) > 0.01:
+            return None
+        return proc
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return None
+
+
+def _spawn(folder: Path, name: str, argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    log = folder / "logs" / f"{name}.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            env=dict(env),
+            cwd=folder,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a process group of its own: cluster-down ends all of it
+        )
+    _record(folder, name, proc.pid)
+    return proc
+
+
+def _stop(folder: Path, name: str, grace_s: float = 20.0) -> bool:
+    """End a recorded service: its process group (or, if it leads none, itself) and every descendant."""
+    import psutil
+
+    proc = _recorded(folder, name)
+    _pid_file(folder, name).unlink(missing_ok=True)
+    if proc is None:
+        return False
+    try:
+        family = [proc, *proc.children(recursive=True)]
+        leads_group = os.getpgid(proc.pid) == proc.pid
+    except psutil.NoSuchProcess:
+        return False
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
+        if leads_group:
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        for p in family:
+            try:
+                p.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        _, family = psutil.wait_procs(family, timeout=wait)
+        if not family:
+            break
+    return True
+
+
+def _tail(path: Path, n: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _wait(what: str, probe: Callable[[], Any], timeout: float, folder: Path, services: list[str]) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name in services:
+            if _recorded(folder, name) is None:
+                raise SetupError(f"{name} exited while waiting for {what}:\n{_tail(folder / 'logs' / f'{name}.log')}")
+        found = probe()
+        if found:
+            return found
+        time.sleep(2)
+    logs = "\n".join(f"--- {n}\n{_tail(folder / 'logs' / f'{n}.log', 15)}" for n in services)
+    raise SetupError(f"timed out after {timeout:.0f} s waiting for {what}\n{logs}")
+
+
+# ---------------------------------------------------------------------------------------------------- pieces
+
+
+def _pg() -> dict[str, Any]:
+    return {
+        "host": os.environ.get("DUBLINE_TEST_PG_HOST", "127.0.0.1"),
+        "port": int(os.environ.get("DUBLINE_TEST_PG_PORT", "5432")),
+        "user": os.environ.get("DUBLINE_TEST_PG_USER", "postgres"),
+    }
+
+
+def _pg_admin(pg: Mapping[str, Any], statements: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host=pg["host"], port=pg["port"], user=pg["user"], dbname="postgres", autocommit=True, connect_timeout=5
+    ) as conn:
+        for sql in statements:
+            conn.execute(sql)  # type: ignore[arg-type]  # names made here, from a hex digest
+
+
+def _db_names(folder: Path) -> tuple[str, str]:
+    tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:10]
+    return f"dubline_cluster_{tag}_airflow", f"dubline_cluster_{tag}_ledger"
+
+
+def _redis(folder: Path, env: Mapping[str, str], port: int) -> None:
+    (folder / "redis").mkdir()
+    redis = shutil.which("redis-server") or "/usr/bin/redis-server"
+    argv = [redis, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    _spawn(folder, "redis", [*argv, "--dir", str(folder / "redis"), "--daemonize", "no"], env)
+
+
+def _workers(slots: int, shared: Mapping[str, str]) -> list[Worker]:
+    default = shared.get("AIRFLOW__OPERATORS__DEFAULT_QUEUE") or "default"
+    heavy = shared.get("DUBLINE_HEAVY_QUEUE") or "heavy"
+    light = int(shared.get("AIRFLOW__CELERY__WORKER_CONCURRENCY") or 2)
+    return [Worker("light", [default], light), Worker("heavy", [heavy], slots)]
+
+
+def worker_argv(w: Worker) -> list[str]:
+    return [
+        sys.executable, "-m", "airflow", "celery", "worker",
+        "--queues", ",".join(w.queues), "--concurrency", str(w.concurrency), "--celery-hostname", f"{w.name}@%h",
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------- up, down
+
+
+def up(folder: Path = DEFAULT_DIR, extra: Mapping[str, str] | None = None, out: Any = None) -> Cluster:
+    """Start a fresh cluster in `folder`; return once every service is healthy and the DAGs are parsed."""
+    from cryptography.fernet import Fernet
+
+    out = out or sys.stdout
+    t0 = time.monotonic()
+    folder = folder.resolve()
+    running = [n for n in STOP_ORDER if (folder / "pids").is_dir() and _recorded(folder, n) is not None]
+    if running:
+        raise SetupError(f"a cluster already runs in {folder} ({', '.join(running)})", "run `make cluster-down` first")
+    down(folder, quiet=True)  # what a crashed `up` left: databases, stale pid files
+    for sub in ("logs", "pids", "redis", "s3", "airflow", "data"):
+        shutil.rmtree(folder / sub, ignore_errors=True)
+    for sub in ("logs", "pids", "airflow", "data"):
+        (folder / sub).mkdir(parents=True)
+    folder.chmod(0o700)
+
+    shared = read_env_file()
+    slots = os.cpu_count() or 1
+    pg = _pg()
+    airflow_db, project_db = _db_names(folder)
+    subprocess.run(["bash", str(REPO / "scripts" / "start-postgres.sh")], check=True, stdout=subprocess.DEVNULL)
+    _pg_admin(pg, [f'DROP DATABASE IF EXISTS "{d}" WITH (FORCE)' for d in (airflow_db, project_db)])
+    _pg_admin(pg, [f'CREATE DATABASE "{d}"' for d in (airflow_db, project_db)])
+
+    password = secrets.token_urlsafe(18)
+    passwords = folder / "passwords.json"
+    passwords.write_text(json.dumps({ADMIN: password}) + "\n")
+    passwords.chmod(0o600)
+    ports = seaweed.free_ports(3)
+    bucket = (shared.get("DUBLINE_STORE_URL") or "s3://dubline/").removeprefix("s3://").split("/")[0]
+    s3 = seaweed.start(folder / "s3", bucket=bucket)
+    _record(folder, "s3", s3.process.pid)
+    ep = Endpoints(
+        pg_host=pg["host"], pg_port=pg["port"], pg_user=pg["user"], airflow_db=airflow_db, project_db=project_db,
+        redis_port=ports[0], api_port=ports[1], s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
+        s3_secret_key=s3.secret_key, home=folder / "airflow", data_dir=folder / "data", passwords_file=passwords,
+        admin_user=ADMIN, jwt_secret=secrets.token_urlsafe(32), api_secret_key=secrets.token_urlsafe(32),
+        fernet_key=Fernet.generate_key().decode(), trigger_log_port=ports[2],
+    )  # fmt: skip
+    env = cluster_environ(ep, extra)
+    env_file = folder / "env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in exported(env).items()))
+    env_file.chmod(0o600)
+    _redis(folder, env, ep.redis_port)
+
+    # the two databases' schemas and the C2PA signer, side by side
+    airflow = [sys.executable, "-m", "airflow"]
+    dubline = [sys.executable, "-m", "pipeline.cli.app"]
+    jobs = {
+        "airflow-db-migrate": [*airflow, "db", "migrate"],
+        "dubline-db-upgrade": [*dubline, "db", "upgrade"],
+    }
+    procs = {n: _spawn(folder, n, argv, env) for n, argv in jobs.items()}
+    for n, p in procs.items():
+        if p.wait(timeout=600) != 0:
+            raise SetupError(f"{n} failed (exit {p.returncode}):\n{_tail(folder / 'logs' / f'{n}.log')}")
+        _pid_file(folder, n).unlink(missing_ok=True)
+    signer = subprocess.run([*dubline, "provenance", "init-signer"], env=env, capture_output=True, text=True)
+    if signer.returncode != 0:
+        raise SetupError(f"dubline provenance init-signer failed:\n{signer.stdout}{signer.stderr}")
+
+    services = {
+        "api-server": [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(ep.api_port)],
+        "scheduler": [*airflow, "scheduler"],
+        "dag-processor": [*airflow, "dag-processor"],
+        "triggerer": [*airflow, "triggerer"],
+    }
+    for n, argv in services.items():
+        _spawn(folder, n, argv, env)
+    workers = _workers(slots, shared)
+    log_ports = seaweed.free_ports(len(workers))
+    for w, port in zip(workers, log_ports, strict=True):
+        wenv = {**env, "DUBLINE_WORKER_NAME": w.name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port)}
+        _spawn(folder, f"worker-{w.name}", worker_argv(w), wenv)
+    names = ["redis", "s3", *services, *(f"worker-{w.name}" for w in workers)]
+
+    cluster = Cluster(
+        dir=folder, url=ep.api_url, admin_user=ADMIN, admin_password=password, airflow_db=airflow_db,
+        project_db=project_db, pg=pg, workers=[asdict(w) for w in workers],
+        heavy_pool=shared.get("DUBLINE_HEAVY_POOL") or "", heavy_slots=slots,
+    )  # fmt: skip
+    cluster.save()
+    api = cluster.api()
+    want = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    _wait("the services' health", lambda: all(api.health().get(c) == "healthy" for c in want), START_TIMEOUT_S,
+          folder, names)  # fmt: skip
+    ready = re.compile(rb"\S+@\S+ ready\.")
+
+    def workers_ready() -> bool:
+        return all(ready.search((folder / "logs" / f"worker-{w.name}.log").read_bytes()) for w in workers)
+
+    _wait("the workers", workers_ready, START_TIMEOUT_S, folder, names)
+    if cluster.heavy_pool:
+        pool = {"name": cluster.heavy_pool, "slots": slots, "description": "heavy stages: one per core"}
+        try:
+            api.call("POST", "/api/v2/pools", pool)
+        except urllib.error.HTTPError as e:
+            if e.code != 409:
+                raise
+            api.call("PATCH", f"/api/v2/pools/{cluster.heavy_pool}", pool)
+
+    def parsed() -> list[dict[str, Any]]:
+        dags = list(api.call("GET", "/api/v2/dags?limit=100")["dags"])
+        return dags if any(d["dag_id"] == "dub_video" for d in dags) else []
+
+    dags = _wait("the DAG processor to parse the DAGs", parsed, START_TIMEOUT_S, folder, names)
+    for dag in dags:  # the on-demand DAGs take runs at once; a scheduled one stays paused until an operator says
+        if dag.get("timetable_summary") in (None, "", "None") and dag.get("is_paused"):
+            api.call("PATCH", f"/api/v2/dags/{dag['dag_id']}", {"is_paused": False})
+    errors = api.call("GET", "/api/v2/importErrors")["import_errors"]
+    cluster.started_s = round(time.monotonic() - t0, 1)
+    cluster.save()
+    for err in errors:
+        print(f"warning: DAG import error in {err.get('filename')}: {str(err.get('stack_trace'))[-300:]}", file=out)
+    _announce(cluster, out)
+    return cluster
+
+
+def _announce(c: Cluster, out: Any) -> None:
+    rel = os.path.relpath(c.dir, Path.cwd())
+    conf = '{"input": "/abs/talk.mp4", "target_languages": ["es"], "output": "/abs/out"}'
+    print(
+        f"cluster up in {c.started_s:.0f} s: {c.url} (user {c.admin_user}, password in {rel}/passwords.json)\n"
+        f"  workers: "
+        + ", ".join(f"{w['name']} (queues {','.join(w['queues'])}, concurrency {w['concurrency']})" for w in c.workers)
+        + f"; pool {c.heavy_pool or '-'}: {c.heavy_slots} slots\n"
+        f"  logs: {rel}/logs/   pids: {rel}/pids/\n"
+        f"  trigger a dub:\n"
+        f"    set -a; . {rel}/env; set +a\n"
+        f"    .venv/bin/airflow dags trigger dub_video --conf {shlex.quote(conf)}\n"
+        f"  stop: make cluster-down",
+        file=out,
+    )
+
+
+def _services(folder: Path) -> Iterator[str]:
+    pids = folder / "pids"
+    found = {p.stem for p in pids.glob("*.pid")} if pids.is_dir() else set()
+    yield from [n for n in STOP_ORDER if n in found]
+    yield from sorted(found - set(STOP_ORDER))
+
+
+def down(folder: Path = DEFAULT_DIR, quiet: bool = False, out: Any = None) -> None:
+    """Stop every service of the cluster in `folder` and drop its databases; nothing running is no error."""
+    out = out or sys.stdout
+    folder = folder.resolve()
+    stopped = [n for n in list(_services(folder)) if _stop(folder, n)]
+    dropped = False
+    if (folder / "cluster.json").is_file():
+        c = Cluster.load(folder)
+        _pg_admin(c.pg, [f'DROP DATABASE IF EXISTS "{d}" WITH (FORCE)' for d in (c.airflow_db, c.project_db)])
+        (folder / "cluster.json").unlink()
+        dropped = True
+    if not quiet:
+        what = f"stopped {', '.join(stopped)}" if stopped else "nothing was running"
+        print(f"cluster in {folder}: {what}" + ("; databases dropped" if dropped else ""), file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools.cluster", description=__doc__.split("\n\n")[0])
+    ap.add_argument("command", choices=["up", "down", "env"])
+    ap.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="the cluster's folder (default var/cluster)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="one more setting (up)")
+    args = ap.parse_args(argv)
+    try:
+        if args.command == "up":
+            extra = dict(s.split("=", 1) for s in args.set)
+            try:
+                up(args.dir, extra)
+            except BaseException:
+                down(args.dir, quiet=True)
+                raise
+        elif args.command == "down":
+            down(args.dir)
+        else:
+            for k, v in Cluster.load(args.dir.resolve()).env().items():
+                print(f"export {k}={shlex.quote(v)}")
+    except DublineError as e:
+        print(e.one_line(), file=sys.stderr)
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
