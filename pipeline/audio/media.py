@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,9 @@ class MediaInfo:
     audio_codec: str
     sample_rate: int
     channels: int
+    audio_duration: float = 0.0  # the first audio stream's declared duration (the container's where it has none)
+    audio_tracks: tuple[str, ...] = ()  # every audio stream's language tag ("und" where untagged), in order
+    streams_duration: float = 0.0  # the longest audio or video stream's declared duration (0: none declares one)
 
     @property
     def is_audio_only(self) -> bool:
@@ -116,6 +120,12 @@ def probe(path: Path) -> MediaInfo:
     # attached pictures (cover art) are not video
     videos = [s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
+    fmt = str(info.get("format", {}).get("format_name", ""))
+    if not audios and (fmt == "image2" or fmt.endswith("_pipe")):
+        raise InputError(
+            f"input {path} is a still image ({fmt.removesuffix('_pipe')}), not a video or audio file",
+            "give the video (mp4, mkv, mov, webm) or audio (wav, mp3, flac, m4a) to dub",
+        )
     if not audios:
         what = "video" if videos else "file"
         raise InputError(
@@ -127,6 +137,9 @@ def probe(path: Path) -> MediaInfo:
     if dur <= 0.05:
         raise InputError(f"input {path} has a zero-length audio track", "give a file with speech in it")
     return MediaInfo(
+        audio_duration=float(a.get("duration") or dur),
+        streams_duration=max([float(s.get("duration") or 0.0) for s in [*videos, *audios]] or [0.0]),
+        audio_tracks=tuple(str((s.get("tags") or {}).get("language") or "und") for s in audios),
         path=str(path),
         format_name=info.get("format", {}).get("format_name", ""),
         duration=dur,
@@ -135,6 +148,55 @@ def probe(path: Path) -> MediaInfo:
         audio_codec=a.get("codec_name", ""),
         sample_rate=int(a.get("sample_rate", 0) or 0),
         channels=int(a.get("channels", 0) or 0),
+    )
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What one full read of an input found: its first audio stream decoded (8 kHz mono, never kept), the
+    picture's packets read without decoding them."""
+
+    seconds: float  # how much audio actually decoded
+    peak_dbfs: float
+    errors: int  # error lines ffmpeg printed (damaged packets, decode errors, a file cut short)
+    first_errors: tuple[str, ...]
+
+
+def decode_check(path: Path, has_video: bool) -> Decoded:
+    """Read the whole input once, as cheaply as ffmpeg allows: the audio decoded to 8 kHz mono 16-bit (streamed,
+    a few seconds per hour of programme), the video stream copied to the null muxer (its packets read, frames
+    not decoded), counting ffmpeg's errors and measuring the audio's length and peak."""
+    require_ffmpeg()
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", str(path)]
+    cmd += ["-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "s16le", "pipe:1"]
+    if has_video:
+        cmd += ["-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+    samples, peak = 0, 0
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        assert proc.stdout is not None
+        tail = b""
+        while chunk := proc.stdout.read(1 << 20):
+            chunk = tail + chunk
+            cut = len(chunk) - len(chunk) % 2
+            tail = chunk[cut:]
+            x = np.frombuffer(chunk[:cut], dtype="<i2")
+            if x.size:
+                samples += x.size
+                peak = max(peak, int(np.max(np.abs(x.astype(np.int32)))))
+        proc.wait()
+        err.seek(0)
+        lines = [ln.strip() for ln in err.read().decode(errors="replace").splitlines() if ln.strip()]
+    if proc.returncode != 0 and samples == 0:
+        raise InputError(
+            f"input {path} could not be decoded ({' | '.join(lines[-2:]) or f'ffmpeg exit {proc.returncode}'})",
+            "re-export the file (e.g. to mp4 with AAC audio) and try again",
+        )
+    return Decoded(
+        seconds=samples / 8000,
+        peak_dbfs=20 * float(np.log10(peak / 32768)) if peak > 0 else -200.0,
+        errors=len(lines),
+        first_errors=tuple(lines[:2]),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -15,7 +16,13 @@ def resolve_input(uri: str, scratch: Path, settings: Settings | None = None) -> 
     settings of `settings`, default the current ones)."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
-        return Path(unquote(parsed.path) if parsed.scheme else uri).expanduser().resolve()
+        given = Path(unquote(parsed.path) if parsed.scheme else uri).expanduser()
+        if given.is_symlink() and not given.exists():
+            raise InputError(
+                f"input {given} is a link to {os.readlink(given)}, which does not exist",
+                "fix the link or give the file itself",
+            )
+        return given.resolve()
     if parsed.scheme == "s3":
         bucket, _, key = (parsed.netloc + parsed.path).partition("/")
         if not bucket or not key.strip("/"):

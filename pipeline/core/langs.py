@@ -20,3 +20,13 @@ def language_list(values: Iterable[str]) -> list[str]:
             if code and code not in out:
                 out.append(code)
     return out
+
+
+def check_language(code: str) -> str:
+    """`code` itself when it is a language tag (ISO 639-1 such as es, or es-MX); a ValueError naming it otherwise
+    (a typo such as `--to xx` is refused before a run starts, not after transcription)."""
+    import langcodes
+
+    if not langcodes.tag_is_valid(code):
+        raise ValueError(f"{code!r} is not a language code (write ISO 639-1, e.g. es, fr, de)")
+    return code

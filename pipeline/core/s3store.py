@@ -135,15 +135,23 @@ def make_client(opts: S3Options) -> Any:
         signature_version="s3v4",  # presigned links too (botocore would sign those with SigV2)
         max_pool_connections=max(10, opts.max_concurrency + 2),
     )
-    session = boto3.session.Session()  # one per client: the default session is not thread-safe
-    client = session.client(
-        "s3",
-        endpoint_url=opts.endpoint or None,
-        region_name=opts.region or None,
-        aws_access_key_id=opts.access_key or None,
-        aws_secret_access_key=opts.secret_key or None,
-        config=config,
-    )
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        session = boto3.session.Session()  # one per client: the default session is not thread-safe
+        client = session.client(
+            "s3",
+            endpoint_url=opts.endpoint or None,
+            region_name=opts.region or None,
+            aws_access_key_id=opts.access_key or None,
+            aws_secret_access_key=opts.secret_key or None,
+            config=config,
+        )
+    except ProfileNotFound as e:
+        raise ConfigError(
+            f"the AWS profile {e.kwargs.get('profile', '')!r} (AWS_PROFILE) is not configured",
+            "name a profile of your AWS config file, or unset AWS_PROFILE and give the S3 keys",
+        ) from None
     # botocore's standard handler, with our backoff instead of its fixed one (base 1 s, cap 20 s)
     adapter = standard.RetryEventAdapter()
     handler = standard.RetryHandler(

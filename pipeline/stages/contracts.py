@@ -41,6 +41,7 @@ class Ingested(StageResult):
     full_audio_uri: str
     script_uri: str
     denoise: JsonDoc | None = None  # what the denoiser measured and did (mode, SNR, copies cleaned, engine)
+    warnings: list[str] = []  # what the user should know about the input (a few read errors, tracks not dubbed)
 
 
 class SpeakerSummary(BaseModel):

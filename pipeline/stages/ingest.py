@@ -6,6 +6,8 @@ input's exact duration so the delivered tracks line up with the picture.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from models.registry import sha256_file
@@ -20,11 +22,77 @@ from pipeline.stages.contracts import Ingested
 
 ASR_RATE = 16000
 MIX_RATE = 48000
+MIN_SECONDS = 1.0  # shorter audio holds no line worth dubbing
+MAX_READ_ERRORS = 5  # more errors reading an input than this, and it is refused as damaged
+SHORT_BY_S = 1.0  # audio that decodes this much (or 2 %) shorter than it declares is cut short: refused
 
 
-def check_input(path_or_uri: str, scratch_dir: str | None = None) -> media.MediaInfo:
-    """Probe an input without storing anything: what the CLI calls before it starts a run."""
-    return media.probe(resolve_input(path_or_uri, Path(scratch_dir or "/tmp")))
+@dataclass(frozen=True)
+class CheckedInput:
+    """An input that can be dubbed whole: its facts, and what a user should know about it."""
+
+    info: media.MediaInfo
+    warnings: list[str]
+
+
+def check_input(path_or_uri: str, scratch_dir: str | None = None) -> CheckedInput:
+    """Probe and read an input without storing anything: what the CLI calls before it starts a run."""
+    src = resolve_input(path_or_uri, Path(scratch_dir or "/tmp"))
+    info = media.probe(src)
+    return CheckedInput(info, check_media(src, info))
+
+
+def check_media(src: Path, info: media.MediaInfo) -> list[str]:
+    """Refuse an input that cannot be dubbed whole, before any work; the warnings for one that can.
+
+    A damaged input (more than MAX_READ_ERRORS errors reading it, or audio that ends well before its declared
+    length: a truncated download, a file cut while copying) is refused, never dubbed in part: a dub of what
+    was readable would be a partial result presented as done. A few errors are a warning in the job report
+    (the dub may click or skip there). So are audio tracks after the first: the first is dubbed, the others
+    are not delivered."""
+    name = src.name
+    if info.audio_duration < MIN_SECONDS:
+        raise InputError(
+            f"input {name} has {info.audio_duration:.2f} s of audio, too short to dub",
+            f"give a recording of at least {MIN_SECONDS:.0f} s of speech",
+        )
+    read = media.decode_check(src, info.has_video)
+    short_by = info.audio_duration - read.seconds
+    damaged = []
+    if read.errors > MAX_READ_ERRORS:
+        damaged.append(f"{read.errors} errors reading it (first: {_ffmpeg_line(read.first_errors[0])})")
+    if short_by > max(SHORT_BY_S, 0.02 * info.audio_duration):
+        damaged.append(f"its audio ends at {read.seconds:.1f} s of the {info.audio_duration:.1f} s it declares")
+    held = max(info.streams_duration, read.seconds)  # the programme's length drives every later stage
+    if not damaged and info.duration - held > max(SHORT_BY_S, 0.02 * held):
+        damaged.append(f"it declares {info.duration:.1f} s but its streams hold {held:.1f} s")
+    if damaged:
+        raise InputError(
+            f"input {name} is damaged: {'; '.join(damaged)}",
+            "re-export or re-download it (dubline does not dub part of a damaged file)",
+        )
+    if read.peak_dbfs < media.SILENCE_DBFS:
+        raise InputError(
+            f"input {name} has a silent audio track (peak below {media.SILENCE_DBFS:.0f} dBFS)",
+            "give a file whose soundtrack has the speech to dub",
+        )
+    warnings = []
+    if read.errors:
+        warnings.append(
+            f"{name}: ffmpeg reported {read.errors} error(s) reading it (first: "
+            f"{_ffmpeg_line(read.first_errors[0])}); the dub may click or skip there"
+        )
+    if len(info.audio_tracks) > 1:
+        warnings.append(
+            f"{name} has {len(info.audio_tracks)} audio tracks ({', '.join(info.audio_tracks)}): the first is "
+            "dubbed and delivered as the original; the others are not delivered"
+        )
+    return warnings
+
+
+def _ffmpeg_line(line: str) -> str:
+    """An ffmpeg error line without its object address: "[aac @ 0x55d0...] Too large" -> "[aac] Too large"."""
+    return re.sub(r" @ 0x[0-9a-f]+\]", "]", line)[:160]
 
 
 DENOISE_MODES = ("off", "auto", "speech", "all")
@@ -43,15 +111,11 @@ def ingest(settings: Settings, input_uri: str, denoise: str = "") -> Ingested:
     scratch.mkdir(parents=True, exist_ok=True)
     src = resolve_input(input_uri, scratch, settings)
     info = media.probe(src)
+    warnings = check_media(src, info)  # a damaged, silent or too short input is refused here
     source_sha = sha256_file(src)
 
     def work(run: StageRun) -> Ingested:
         asr = media.extract_audio(src, run.scratch / "asr16k.wav", ASR_RATE, 1, duration=info.duration)
-        if media.peak_dbfs(asr) < media.SILENCE_DBFS:
-            raise InputError(
-                f"input {src} has a silent audio track (peak below {media.SILENCE_DBFS:.0f} dBFS)",
-                "give a file whose soundtrack has the speech to dub",
-            )
         full = media.extract_audio(src, run.scratch / "full48k.wav", MIX_RATE, 2, duration=info.duration)
         cleaned = _denoise(settings, mode, asr, full) if mode != "off" else None
         # checks passed: now store the source and its derived copies
@@ -79,6 +143,7 @@ def ingest(settings: Settings, input_uri: str, denoise: str = "") -> Ingested:
             full_audio_uri=full_uri,
             script_uri=save_script(run, script),
             denoise=cleaned,
+            warnings=warnings,
         )
 
     material: dict[str, object] = {"source_sha256": source_sha, "rates": [ASR_RATE, MIX_RATE]}

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pipeline.core.langs import language_list, normalize_language
+from pipeline.core.langs import check_language, language_list, normalize_language
 from pipeline.core.stagerun import Contract, StageResult
 from pipeline.stages.contracts import BedSpecParam, JsonDoc, SpeechTrack
 
@@ -114,12 +114,16 @@ class DubRequest(Contract):
     @field_validator("source_language", mode="before")
     @classmethod
     def _source(cls, v: object) -> str | None:
-        return normalize_language(str(v) if v is not None else None) or None
+        code = normalize_language(str(v) if v is not None else None)
+        return check_language(code) if code else None
 
     @field_validator("target_languages", mode="before")
     @classmethod
     def _targets(cls, v: object) -> list[str]:
-        return language_list([v] if isinstance(v, str) else list(v or []))  # type: ignore[call-overload]
+        codes = language_list([v] if isinstance(v, str) else list(v or []))  # type: ignore[call-overload]
+        if not codes:
+            raise ValueError("no target language given (write e.g. --to es)")
+        return [check_language(c) for c in codes]
 
     @field_validator("containers", mode="before")
     @classmethod

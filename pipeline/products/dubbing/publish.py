@@ -97,7 +97,8 @@ def _skipped(muxed: Muxed) -> dict[str, JsonValue]:
 def _warnings(job: DubOutcome, muxed: Muxed) -> list[str]:
     qa_failed = [(s.language, (s.qa or {}).get("failed")) for s in job.synthesized]
     return (
-        [r.warning for r in [job.separated] if r.warning]
+        list(job.ingested.warnings)
+        + [r.warning for r in [job.separated] if r.warning]
         + [w for s in job.synthesized for w in s.casting_warnings]
         + [f"{lang}: {n} line(s) still heard wrong after re-synthesis (see qa)" for lang, n in qa_failed if n]
         + [f"{ext}: {why}" for ext, why in _skipped(muxed).items() if ext in ("mkv",)]

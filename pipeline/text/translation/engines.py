@@ -112,6 +112,20 @@ def choose_translator(settings: Settings, source: str, target: str) -> Translato
     return chosen
 
 
+def require_target(settings: Settings, target: str) -> None:
+    """With the source language still to be detected: some installed engine translates into `target`, or a
+    ConfigError naming the languages that can be dubbed into (before a run transcribes anything)."""
+    tgt = base_language(target)
+    pairs = {p for tr in get_translators(settings) for p in tr.pairs()}
+    if any(t == tgt for _, t in pairs):
+        return
+    into = sorted({t for _, t in pairs})
+    raise ConfigError(
+        f"no installed engine translates into {target}",
+        f"choose a --to language from {', '.join(into) or 'none (run `make setup`)'}",
+    )
+
+
 def translator_provenance(translator: Translator) -> dict[str, Any]:
     """What provenance and the job report record about a translator: model id, version, weights sha256,
     prompt version, and its fallback engine."""
