@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -23,6 +24,11 @@ from pipeline.cli.script import script_app
 from pipeline.cli.sound import ambience, compose
 from pipeline.cli.voice import voice_app
 from pipeline.core.errors import DublineError
+
+try:  # typer 0.2x carries its own copy of click, whose exceptions are not click's
+    from typer._click import exceptions as cx
+except ImportError:  # pragma: no cover - a typer that uses click itself
+    from click import exceptions as cx  # type: ignore[no-redef]
 
 app = typer.Typer(
     help="dubline: batch dubbing and accessibility pipeline.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -48,14 +54,43 @@ app.add_typer(script_app, name="script")
 
 
 def main() -> None:  # pragma: no cover - entry point
-    """Run `dubline`; a DublineError raised outside a command still ends with one line and its exit code."""
+    """Run `dubline`; a DublineError raised outside a command, and a usage error (an unknown option, a missing
+    argument), still end with one line and an exit code (2 for usage, as click gives)."""
     try:
-        app()
+        rv = app(standalone_mode=False)
+    except cx.NoArgsIsHelpError as e:
+        print(e.format_message())
+        sys.exit(0)
+    except cx.UsageError as e:
+        print(f"error: {usage_line(e)}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except cx.ClickException as e:
+        print(f"error: {e.format_message()}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
     except DublineError as e:
         try:
             fail(e)
         except typer.Exit as done:
             sys.exit(done.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def usage_line(e: cx.UsageError) -> str:
+    """A usage error as one line with the fix: the command's help to read, and for an "option" that is really a
+    file whose name begins with a dash, the `--` that makes it an input."""
+    command = e.ctx.command_path if e.ctx is not None else "dubline"
+    text = " ".join(e.format_message().split()).rstrip(".")
+    name = getattr(e, "option_name", "") or ""
+    dashed = [a for a in sys.argv[1:] if a.startswith(name) and ("." in a or Path(a).exists())] if name else []
+    if isinstance(e, cx.NoSuchOption) and dashed:
+        return (
+            f"{text} ({dashed[0]} reads as options). Put `--` before an input whose name begins with a dash: "
+            f"{command} [OPTIONS] -- {dashed[0]}"
+        )
+    return f"{text}. See `{command} --help`"
 
 
 if __name__ == "__main__":  # pragma: no cover

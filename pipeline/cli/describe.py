@@ -75,7 +75,7 @@ def run_describe(video: str, options: dict[str, Any], out: Path, verbose: bool) 
     settings = get_settings()
     request = DescribeRequest.from_params({"video": video, "output": str(out.resolve()), **options})
     try:
-        info = check_input(request.video, str(settings.data_dir / "work"))
+        checked = check_input(request.video, str(settings.data_dir / "work"))
     except InputError as e:
         if "no audio stream" not in e.message:
             raise
@@ -83,6 +83,9 @@ def run_describe(video: str, options: dict[str, Any], out: Path, verbose: bool) 
             f"{Path(video).name} has no audio stream",
             "audio description is mixed into the programme's soundtrack: give the video with its sound",
         ) from None
+    info = checked.info
+    for w in checked.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
     if not info.has_video:
         raise InputError(f"{Path(video).name} has no picture", "audio description describes a video: give the video")
     script = preflight(settings, request, info.duration)  # bad script: refused before Airflow starts

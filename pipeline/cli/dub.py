@@ -55,11 +55,18 @@ def dub(
         bool, typer.Option("--review", help="wait for approval of the transcript and translations (`dubline review`)")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="check the input, languages, glossary and --out, say what would run, and stop"),
+    ] = False,
 ) -> None:
-    """Dub INPUT into the --to languages through the dub_video DAG, run in-process."""
+    """Dub INPUT into the --to languages through the dub_video DAG, run in-process.
+
+    An INPUT whose name begins with a dash goes after `--`: dubline dub --to es -- -take1.mp4"""
     from pipeline.products.dubbing.contracts import DubRequest
 
     settings = get_settings()
+    check_out_dir(out)  # an unusable --out is refused before any work, not at publish
     request = DubRequest.from_params(
         {
             "input": input,
@@ -85,22 +92,42 @@ def dub(
             "review": review,
         }
     )
-    _dub(request, verbose)
+    _dub(request, verbose, check)
+
+
+def check_out_dir(out: Path) -> None:
+    """--out must be a folder dubline can create and write into; refused here, before any work starts."""
+    import tempfile
+
+    from pipeline.core.errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder", "give a folder for the outputs (made if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".dubline-write-check-"):
+            pass
+    except OSError as e:
+        raise InputError(
+            f"--out {out} cannot be written ({e.strerror or e})", "give a folder you can create and write to"
+        ) from None
 
 
 def _preflight(request: DubRequest) -> Any:
-    """Fail fast, before Airflow starts, on what can be checked up front: the glossary, the input (its
-    probe is returned), the ASR weights and, when the source language is given, every language pair."""
+    """Fail fast, before Airflow starts, on what can be checked up front: the glossary, the input (read
+    whole: damaged, silent or too short is refused), the ASR weights and every language pair (with no
+    source language, that some engine translates into each target). The checked input is returned."""
     from pipeline.core.engines import get_asr
     from pipeline.stages.ingest import check_input
-    from pipeline.text.translation.engines import choose_translator
+    from pipeline.text.translation.engines import choose_translator, require_target
 
     settings = get_settings()
     if request.glossary:
         from pipeline.products.dubbing.translate import load_glossary
 
         load_glossary(settings, request.glossary)
-    info = check_input(request.input, str(settings.data_dir / "work"))
+    checked = check_input(request.input, str(settings.data_dir / "work"))
+    info = checked.info
     if request.describe:  # a bad description script, or no picture to describe: refused before Airflow starts
         from datetime import date
 
@@ -117,18 +144,26 @@ def _preflight(request: DubRequest) -> Any:
         for t in request.target_languages:  # each dub language needs a describer voice
             choose_voice(settings, "", t, date.today(), path.name, USE)
     get_asr(settings)  # weights present and verified
-    if request.source_language:
-        for t in request.target_languages:
+    for t in request.target_languages:
+        if request.source_language:
             choose_translator(settings, request.source_language, t)
-    return info
+        else:
+            require_target(settings, t)
+    return checked
 
 
-def _dub(request: DubRequest, verbose: bool) -> None:
+def _dub(request: DubRequest, verbose: bool, check_only: bool = False) -> None:
     settings = get_settings()
-    info = _preflight(request)
+    checked = _preflight(request)
+    info = checked.info
     kind = "video" if info.has_video else "audio"
     targets = ", ".join(request.target_languages)
     console.print(f"[bold]dubline[/] {Path(request.input).name}: {kind}, {info.duration:.1f} s -> {targets}")
+    for w in checked.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    if check_only:
+        console.print(f"checked: ready to dub into {request.output}")
+        return
     report = run_and_report(settings, "dub_video", request.to_xcom(), verbose, "dub")
     if report is not None:
         _print_voices(report)
