@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Param, dag, task
-from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
+from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, placed, run
 
 
 @dag(
@@ -150,4 +150,4 @@ def audiobook() -> None:
     publish(request, book, narrated, packaged)
 
 
-audiobook_dag = audiobook()
+audiobook_dag = placed(audiobook())

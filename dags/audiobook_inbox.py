@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
-from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast
+from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, placed
 
 SCHEDULE = os.environ.get("DUBLINE_AUDIOBOOK_INBOX_SCHEDULE", "").strip() or "@hourly"
 
@@ -100,4 +100,4 @@ def audiobook_inbox() -> None:
     ).expand_kwargs(started)
 
 
-audiobook_inbox_dag = audiobook_inbox()
+audiobook_inbox_dag = placed(audiobook_inbox())

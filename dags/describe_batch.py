@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
-from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast
+from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, placed
 
 
 @dag(
@@ -65,4 +65,4 @@ def describe_batch() -> None:
     ).expand_kwargs(found)
 
 
-describe_batch_dag = describe_batch()
+describe_batch_dag = placed(describe_batch())

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Param, dag, task
-from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
+from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, placed, run
 
 
 @dag(
@@ -201,4 +201,4 @@ def describe_video() -> None:
     publish(request, [ingested, script, transcribed, mapped, described, mixed, rendered])
 
 
-describe_video_dag = describe_video()
+describe_video_dag = placed(describe_video())

@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 from dubline_review import TRANSCRIPT_BODY, TRANSLATIONS_BODY, ReviewGate
-from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
+from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, placed, run
 
 
 @dag(
@@ -401,4 +401,4 @@ def dub_video() -> None:
         request,
     )  # fmt: skip
 
-dub_video_dag = dub_video()
+dub_video_dag = placed(dub_video())

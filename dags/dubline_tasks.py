@@ -15,14 +15,61 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
     from pipeline.core.config import Settings
     from pipeline.core.stagerun import Contract
 
 RETRIES = int(os.environ.get("DUBLINE_TASK_RETRIES", "2"))
 DEFAULT_ARGS: dict[str, Any] = {"retries": RETRIES, "retry_delay": timedelta(seconds=30)}
+
+# Tasks that hold the cores (or a GPU) for long: speech recognition, the LLM's translation, synthesis with its
+# QA, separation, cloning. On a cluster they go to DUBLINE_HEAVY_QUEUE and DUBLINE_HEAVY_POOL (docker/cluster.env).
+HEAVY_TASKS = frozenset({"transcribe", "translate", "synthesize", "separate", "voice", "narrate", "enroll"})
+
+
+def _stage_queues(value: str) -> dict[str, str]:
+    """DUBLINE_STAGE_QUEUES: `task=queue,task=queue` (or a JSON object), e.g. `transcribe=gpu,synthesize=gpu`."""
+    import json
+
+    value = value.strip()
+    if value.startswith("{"):
+        routes = json.loads(value)
+    else:
+        pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+        if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+            raise ValueError(f"DUBLINE_STAGE_QUEUES={value!r}: write task=queue pairs, e.g. transcribe=gpu")
+        routes = {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(routes, dict) or not all(isinstance(v, str) and v for v in routes.values()):
+        raise ValueError(f"DUBLINE_STAGE_QUEUES={value!r}: a task -> queue mapping of non-empty names")
+    return routes
+
+
+def placement(task_id: str) -> dict[str, Any]:
+    """The `queue` and `pool` of a task, as the DAG processor's environment says (read at parse time; the
+    scheduler routes by what was parsed): DUBLINE_STAGE_QUEUES first (an operator's route, e.g. to `gpu`), else
+    DUBLINE_HEAVY_QUEUE for a heavy task; DUBLINE_HEAVY_POOL for a heavy task. Unset (the default, and `dubline
+    dub`), Airflow's default queue and pool: a pool that does not exist would keep a task from ever running."""
+    heavy = task_id in HEAVY_TASKS
+    queue = _stage_queues(os.environ.get("DUBLINE_STAGE_QUEUES", "")).get(task_id) or (
+        os.environ.get("DUBLINE_HEAVY_QUEUE", "").strip() if heavy else ""
+    )
+    pool = os.environ.get("DUBLINE_HEAVY_POOL", "").strip() if heavy else ""
+    return {**({"queue": queue} if queue else {}), **({"pool": pool} if pool else {})}
+
+
+D = TypeVar("D", bound="DAG")
+
+
+def placed(dag: D) -> D:
+    """`dag` with every task's queue and pool set by `placement` (each DAG file wraps its DAG in it)."""
+    for t in dag.tasks:
+        for attr, value in placement(t.task_id).items():
+            setattr(t, attr, value)
+    return dag
 
 # A contract's JSON document as it travels through XCom (the one untyped boundary: Airflow's).
 XCom = dict[str, Any]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param, dag, task
-from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, run
+from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, placed, run
 
 if TYPE_CHECKING:
     from pipeline.voice.contracts import EnrollRequest
@@ -84,4 +84,4 @@ def enroll_voice() -> None:
     record(checked, built)
 
 
-enroll_voice_dag = enroll_voice()
+enroll_voice_dag = placed(enroll_voice())
