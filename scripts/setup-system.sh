@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-fr-es
       rubberband-cli libttspico-utils sox
       tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa
-      fluidsynth timgm6mb-soundfont)
+      fluidsynth timgm6mb-soundfont
+      redis-server)  # the Celery broker of `make cluster-up` and its test
 
 missing=()
 for p in "${PKGS[@]}"; do
