@@ -142,6 +142,17 @@ class FasterWhisperASR:
             duration=float(info.duration),
         )
 
+    def detect_language(self, samples: Any) -> tuple[str, float]:
+        import numpy as np
+
+        try:
+            lang, prob, _ = self._model().detect_language(audio=np.ascontiguousarray(samples, dtype=np.float32))
+        except EngineUnavailable:
+            raise
+        except Exception as e:
+            raise EngineError(f"faster-whisper could not detect the language: {e}") from e
+        return _iso(str(lang)), float(prob)
+
 
 class OpenAIWhisperASR:
     """Whisper through the openai-whisper package (PyTorch, CPU, fp32), from a `.pt` checkpoint."""
@@ -235,6 +246,21 @@ class OpenAIWhisperASR:
             segments=tuple(segments),
             duration=duration,
         )
+
+    def detect_language(self, samples: Any) -> tuple[str, float]:
+        import numpy as np
+        import torch
+        import whisper
+
+        model = self._model()
+        if not model.is_multilingual:
+            return "en", 1.0
+        audio = whisper.pad_or_trim(np.ascontiguousarray(samples, dtype=np.float32))
+        mel = whisper.log_mel_spectrogram(audio, model.dims.n_mels)
+        with torch.no_grad():
+            _, probs = model.detect_language(mel)
+        lang = max(probs, key=probs.get)
+        return _iso(str(lang)), float(probs[lang])
 
 
 def make_asr(backend: str, model_dir_or_file: Path, **kw: Any) -> ASR:

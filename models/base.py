@@ -71,6 +71,10 @@ class ASR(Protocol):
         """Transcribe a 16 kHz mono WAV; `language=None` detects it. Word timestamps always on."""
         ...
 
+    def detect_language(self, samples: Any) -> tuple[str, float]:
+        """The language (ISO 639-1) of 16 kHz mono float32 speech, from its first 30 s, and its probability."""
+        ...
+
 
 # --- machine translation -------------------------------------------------------------------------
 

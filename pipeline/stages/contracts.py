@@ -69,6 +69,9 @@ class Transcribed(StageResult):
     segments: int
     words: int
     model: JsonDoc
+    # stretches heard as another language than the programme's: start, end, lines, language, probability
+    other_languages: list[JsonDoc] = []
+    warnings: list[str] = []  # what the user should know about the transcript (speech in another language)
     speakers: int = 1
     diarization: JsonDoc | None = None
     people: list[str] = []

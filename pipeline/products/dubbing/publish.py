@@ -98,6 +98,7 @@ def _warnings(job: DubOutcome, muxed: Muxed) -> list[str]:
     qa_failed = [(s.language, (s.qa or {}).get("failed")) for s in job.synthesized]
     return (
         list(job.ingested.warnings)
+        + list(job.heard.warnings)
         + [r.warning for r in [job.separated] if r.warning]
         + [w for s in job.synthesized for w in s.casting_warnings]
         + [f"{lang}: {n} line(s) still heard wrong after re-synthesis (see qa)" for lang, n in qa_failed if n]
