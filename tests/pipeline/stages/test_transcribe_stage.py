@@ -25,6 +25,17 @@ class FakeASR:
         return Transcription(language="en", language_probability=0.9, segments=self.segments, duration=30.0)
 
 
+def _silence_wav(seconds: float) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(int(16000 * seconds), dtype=np.float32), 16000, format="WAV")
+    return buf.getvalue()
+
+
 def _ingested(settings: Settings) -> Ingested:
     store = open_store(settings.resolved_store_url)
     script = Script(
@@ -38,7 +49,7 @@ def _ingested(settings: Settings) -> Ingested:
         duration=30.0,
         has_video=False,
         script_uri=store.put_bytes("t/script.json", script.to_json()),
-        asr_audio_uri=store.put_bytes("t/asr.wav", b"RIFF"),
+        asr_audio_uri=store.put_bytes("t/asr.wav", _silence_wav(30.0)),
         full_audio_uri="file:///x.wav",
     )
 
