@@ -171,25 +171,29 @@ def _spawn(folder: Path, name: str, argv: list[str], env: Mapping[str, str]) -> 
     return proc
 
 
-def _stop(folder: Path, name: str, grace_s: float = 20.0) -> bool:
-    """End a recorded service: its process group (or, if it leads none, itself) and every descendant."""
+def _stop(folder: Path, names: list[str], grace_s: float = 20.0) -> list[str]:
+    """End recorded services together: SIGTERM to each one's process group (or, where it leads none, to it) and
+    every descendant; SIGKILL to what is left after grace_s. Returns the names that were running."""
     import psutil
 
-    proc = _recorded(folder, name)
-    _pid_file(folder, name).unlink(missing_ok=True)
-    if proc is None:
-        return False
-    try:
-        family = [proc, *proc.children(recursive=True)]
-        leads_group = os.getpgid(proc.pid) == proc.pid
-    except psutil.NoSuchProcess:
-        return False
+    targets: list[tuple[str, Any, bool]] = []
+    family: list[Any] = []
+    for name in names:
+        proc = _recorded(folder, name)
+        _pid_file(folder, name).unlink(missing_ok=True)
+        try:
+            if proc is not None:
+                family += [proc, *proc.children(recursive=True)]
+                targets.append((name, proc, os.getpgid(proc.pid) == proc.pid))
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            continue
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-        if leads_group:
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                pass
+        for _, proc, leads_group in targets:
+            if leads_group:
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    pass
         for p in family:
             try:
                 p.send_signal(sig)
@@ -198,7 +202,7 @@ def _stop(folder: Path, name: str, grace_s: float = 20.0) -> bool:
         _, family = psutil.wait_procs(family, timeout=wait)
         if not family:
             break
-    return True
+    return [name for name, _, _ in targets]
 
 
 def _tail(path: Path, n: int = 30) -> str:
@@ -419,7 +423,9 @@ def down(folder: Path = DEFAULT_DIR, quiet: bool = False, out: Any = None) -> No
     """Stop every service of the cluster in `folder` and drop its databases; nothing running is no error."""
     out = out or sys.stdout
     folder = folder.resolve()
-    stopped = [n for n in list(_services(folder)) if _stop(folder, n)]
+    services = list(_services(folder))
+    stores = [n for n in services if n in ("s3", "redis")]  # what the others use goes last
+    stopped = _stop(folder, [n for n in services if n not in stores]) + _stop(folder, stores, grace_s=5.0)
     dropped = False
     if (folder / "cluster.json").is_file():
         c = Cluster.load(folder)
