@@ -278,14 +278,24 @@ def worker_argv(w: Worker) -> list[str]:
 
 def up(folder: Path = DEFAULT_DIR, extra: Mapping[str, str] | None = None, out: Any = None) -> Cluster:
     """Start a fresh cluster in `folder`; return once every service is healthy and the DAGs are parsed."""
-    from cryptography.fernet import Fernet
-
     out = out or sys.stdout
     t0 = time.monotonic()
     folder = folder.resolve()
     running = [n for n in STOP_ORDER if (folder / "pids").is_dir() and _recorded(folder, n) is not None]
     if running:
         raise SetupError(f"a cluster already runs in {folder} ({', '.join(running)})", "run `make cluster-down` first")
+    try:
+        cluster = _start(folder, extra or {}, out, t0)
+    except BaseException:
+        down(folder, quiet=True)  # nothing half-started stays behind
+        raise
+    _announce(cluster, out)
+    return cluster
+
+
+def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float) -> Cluster:
+    from cryptography.fernet import Fernet
+
     down(folder, quiet=True)  # what a crashed `up` left: databases, stale pid files
     for sub in ("logs", "pids", "redis", "s3", "airflow", "data"):
         shutil.rmtree(folder / sub, ignore_errors=True)
@@ -391,7 +401,6 @@ def up(folder: Path = DEFAULT_DIR, extra: Mapping[str, str] | None = None, out: 
     cluster.save()
     for err in errors:
         print(f"warning: DAG import error in {err.get('filename')}: {str(err.get('stack_trace'))[-300:]}", file=out)
-    _announce(cluster, out)
     return cluster
 
 
@@ -446,11 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             extra = dict(s.split("=", 1) for s in args.set)
-            try:
-                up(args.dir, extra)
-            except BaseException:
-                down(args.dir, quiet=True)
-                raise
+            up(args.dir, extra)
         elif args.command == "down":
             down(args.dir)
         else:
