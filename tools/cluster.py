@@ -459,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             down(args.dir)
         else:
+            if not (args.dir / "cluster.json").is_file():
+                raise SetupError(f"no cluster runs in {args.dir}", "start one with `make cluster-up`")
             for k, v in Cluster.load(args.dir.resolve()).env().items():
                 print(f"export {k}={shlex.quote(v)}")
     except DublineError as e:

@@ -138,5 +138,7 @@ def worker_hostname() -> str:
 
 
 def exported(env: Mapping[str, str]) -> dict[str, str]:
-    """The cluster's own variables (what a shell needs to run `airflow` or `dubline` against the cluster)."""
-    return {k: v for k, v in sorted(env.items()) if k.startswith(("AIRFLOW_", "AIRFLOW__", "DUBLINE_", "AWS_"))}
+    """The cluster's own variables (what a shell needs to run `airflow` or `dubline` against the cluster), and
+    PYTHONPATH: Airflow's hostname callable lives in this checkout's tools/."""
+    own = ("AIRFLOW_", "AIRFLOW__", "DUBLINE_", "AWS_")
+    return {k: v for k, v in sorted(env.items()) if k.startswith(own) or k == "PYTHONPATH"}  # the hostname callable
