@@ -200,3 +200,22 @@ def test_detected_pair_without_engine_fails_cleanly(dubbed: dict, sample_video: 
 
     last = db.recent_jobs(get_settings().resolved_db_url, 1)[0]
     assert last.status == "failed" and "en->pl" in (last.error or "")
+
+
+def test_a_byte_identical_input_is_delivered_under_its_own_name(
+    dubbed: dict, sample_video: Path, tmp_path: Path
+) -> None:
+    """Names belong to the job, not to the content key: the same bytes under another name reuse every stage
+    but are delivered, reported and signed under their own name (issue 15: b.mp4 after a.mp4 gave a.dub.mp4)."""
+    import shutil
+
+    other = tmp_path / "other name.mp4"
+    shutil.copyfile(sample_video, other)
+    out = tmp_path / "out"
+    conf = {"input": str(other), "source_language": "", "target_languages": ["es"], "output": str(out)}
+    run_dag(get_settings(), "dub_video", conf, log_path=get_settings().data_dir / "logs" / "e2e-renamed.log")
+    names = sorted(p.name for p in out.iterdir() if not p.name.endswith(".provenance.json"))
+    assert names == [f"other name.{n}" for n in ("dub.mp4", "en.srt", "en.vtt", "es.srt", "es.vtt", "report.json")]
+    report = json.loads((out / "other name.report.json").read_text())
+    assert report["input"]["filename"] == "other name.mp4"
+    assert [s["stage"] for s in report["stages"] if not s["cached"]] in ([], ["sign"])  # only the title differs
