@@ -205,6 +205,9 @@ class Synthesized(StageResult):
     qa: JsonDoc | None = None
     rendered: dict[str, str] = {}  # the lines spoken in this run, and why (new, an edit, a retake)
     reused: int = 0  # lines whose clip and check an earlier run made (unchanged since)
+    # lines spoken again whose clip was already in the store (a run stopped midway, e.g. killed, made it): their
+    # synthesis is skipped, their check is not
+    clips_reused: int = 0
 
 
 class Fitted(SpeechTrack):

@@ -196,7 +196,10 @@ def build_report(
         "description": _description(job.described, described_cues) if job.described else None,
         "content_credentials": muxed.c2pa,
         "revisions": revisions(job),
-        "rendered": {s.language: {"lines": s.rendered, "reused": s.reused} for s in job.synthesized},
+        "rendered": {
+            s.language: {"lines": s.rendered, "reused": s.reused, "clips_reused": s.clips_reused}
+            for s in job.synthesized
+        },
         "warnings": _warnings(job, muxed),
         "stages": stages,
         "stage_time_s": round(sum(float(s["elapsed_s"] or 0.0) for s in stages if not s["cached"]), 3),

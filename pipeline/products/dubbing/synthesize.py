@@ -38,7 +38,7 @@ from pipeline.stages.common import load_script, save_script
 from pipeline.text import timing
 from pipeline.text.translation.engines import choose_translator
 from pipeline.voice.consent import record_voice_output, require_consent
-from pipeline.voice.speak import stock_tts, synth_clip
+from pipeline.voice.speak import clip_key, stock_tts, synth_clip
 
 if TYPE_CHECKING:
     from pipeline.speech.casting import Casting
@@ -89,7 +89,7 @@ def synthesize(
         checker = hearing.LineChecker.from_settings(settings) if settings.qa else None
         total = len(script.segments)
         spoken = 0.0
-        counts = {"rate": 0, "shorten": 0}
+        counts = {"rate": 0, "shorten": 0, "clips_reused": 0}
         qas: list[LineQA] = []
         pending: list[tuple[Segment, Cast, str, Prosody, Path]] = []
         line = _Speaker(settings, run, lang, use, day, style, script.source.language or "", counts)
@@ -152,6 +152,7 @@ def synthesize(
             else None,
             rendered=rendered,
             reused=reused,
+            clips_reused=counts["clips_reused"],
         )
 
     return run_stage(settings, "synthesize", material, work, Synthesized, label=lang)
@@ -263,6 +264,8 @@ class _Speaker:
             require_consent(c.voice, use, lang, day)
 
         gate()
+        if run.store.exists(clip_key(tts, voice, tr.text, base)):  # made by a run that stopped before its end
+            counts["clips_reused"] += 1
         uri, natural, local = synth_clip(run.store, tts, voice, tr.text, base, run.scratch)
         available = max(slot.end - slot.start, 0.01)
         rate, dur, steps = base.rate, natural, list[str]()
