@@ -71,24 +71,39 @@ def work(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> dict[s
 
 @pytest.fixture(scope="module")
 def references(work: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """`dubline dub` of both inputs, one after the other, in the background while the cluster works."""
+    """`dubline dub` of both inputs, one after the other, in the background while the cluster works (ended at
+    teardown if still running: a failed test does not leave a dub behind)."""
     results: dict[str, Any] = {}
+    current: list[subprocess.Popen[str]] = []
+    stop = threading.Event()
 
     def dub_all() -> None:
         for name, src in work["inputs"].items():
+            if stop.is_set():
+                return
             t0 = time.monotonic()
             out = work["base"] / f"ref-{name}"
             env = _env(DUBLINE_DATA_DIR=str(work["base"] / "ref-data"), DUBLINE_C2PA_CERT_DIR=str(work["c2pa"]))
-            done = subprocess.run(
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cli.app", "dub", str(src), "--to", "es", "--out", str(out)],
-                env=env, capture_output=True, text=True, cwd=REPO, timeout=RUN_TIMEOUT_S,
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
             )  # fmt: skip
-            results[name] = {"out": out, "proc": done, "wall_s": time.monotonic() - t0}
+            current[:] = [proc]
+            try:
+                output, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                output, _ = proc.communicate()
+            results[name] = {"out": out, "code": proc.returncode, "output": output, "wall_s": time.monotonic() - t0}
 
     thread = threading.Thread(target=dub_all, daemon=True)
     thread.start()
     yield results
-    thread.join(timeout=2 * RUN_TIMEOUT_S)
+    stop.set()
+    for proc in current:
+        if proc.poll() is None:
+            proc.kill()
+    thread.join(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -190,8 +205,7 @@ def test_two_dubs_on_the_cluster_use_both_workers_and_equal_dubline_dub(
         time.sleep(3)
     assert set(references) == set(work["inputs"]), "dubline dub did not finish"
     for name, ref in sorted(references.items()):
-        proc = ref["proc"]
-        assert proc.returncode == 0, f"dubline dub {name}: {(proc.stdout + proc.stderr)[-3000:]}"
+        assert ref["code"] == 0, f"dubline dub {name}: {ref['output'][-3000:]}"
         print(f"dubline dub {name}: {ref['wall_s']:.0f} s")
 
     for name in work["inputs"]:
