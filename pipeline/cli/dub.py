@@ -246,7 +246,7 @@ def _print_timing(report: dict[str, Any]) -> None:
 @errors
 def sample(
     out: Annotated[Path, typer.Argument(help="file to write (.mp4 for video, .wav for audio)")],
-    seconds: Annotated[float, typer.Option(help="approximate length")] = 30.0,
+    seconds: Annotated[float, typer.Option(help="its length in seconds")] = 30.0,
 ) -> None:
     """Make the demo sample: an English narration (Piper voice) over a quiet music bed, with a picture."""
     from pipeline.audio.sample import make_sample

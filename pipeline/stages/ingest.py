@@ -49,7 +49,8 @@ def check_media(src: Path, info: media.MediaInfo) -> list[str]:
     length: a truncated download, a file cut while copying) is refused, never dubbed in part: a dub of what
     was readable would be a partial result presented as done. A few errors are a warning in the job report
     (the dub may click or skip there). So are audio tracks after the first: the first is dubbed, the others
-    are not delivered."""
+    are not delivered. The warnings do not name the file: a content-addressed ingest is reused for a
+    byte-identical input of another name."""
     name = src.name
     if info.audio_duration < MIN_SECONDS:
         raise InputError(
@@ -79,12 +80,12 @@ def check_media(src: Path, info: media.MediaInfo) -> list[str]:
     warnings = []
     if read.errors:
         warnings.append(
-            f"{name}: ffmpeg reported {read.errors} error(s) reading it (first: "
+            f"ffmpeg reported {read.errors} error(s) reading the input (first: "
             f"{_ffmpeg_line(read.first_errors[0])}); the dub may click or skip there"
         )
     if len(info.audio_tracks) > 1:
         warnings.append(
-            f"{name} has {len(info.audio_tracks)} audio tracks ({', '.join(info.audio_tracks)}): the first is "
+            f"the input has {len(info.audio_tracks)} audio tracks ({', '.join(info.audio_tracks)}): the first is "
             "dubbed and delivered as the original; the others are not delivered"
         )
     return warnings

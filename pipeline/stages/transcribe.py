@@ -61,7 +61,7 @@ def transcribe(
             )
         if not segments and require_speech:
             raise InputError(
-                f"no speech was found in {script.source.filename}",
+                f"no speech was found in {ingested.filename}",
                 "check that the file has spoken words; give --from if the language is unusual",
             )
         script.segments = segments
@@ -76,7 +76,7 @@ def transcribe(
             words=sum(len(s.words) for s in segments),
             model=asr.info.as_dict(),
             other_languages=others,
-            warnings=[other_language_warning(script.source.filename, result.language, o) for o in others],
+            warnings=[other_language_warning(result.language, o) for o in others],
         )
 
     material["language_check"] = {"window_s": WINDOW_S, "min_speech_s": MIN_WINDOW_SPEECH_S, "min_p": OTHER_MIN_P}
@@ -150,12 +150,13 @@ def other_languages(asr: ASR, audio: Path, segments: list[Segment], language: st
     return cast(list[JsonDoc], found)
 
 
-def other_language_warning(filename: str, language: str, other: JsonDoc) -> str:
+def other_language_warning(language: str, other: JsonDoc) -> str:
+    """The report's line for one stretch (no file name: the result is reused for a byte-identical input)."""
     o = cast(dict[str, Any], other)
     lines = o["lines"]
     span = f"lines {lines[0]}-{lines[-1]}" if len(lines) > 1 else f"line {lines[0]}" if lines else "not transcribed"
     return (
-        f"{filename}: the speech at {_clock(o['start'])}-{_clock(o['end'])} ({span}) "
+        f"the speech at {_clock(o['start'])}-{_clock(o['end'])} ({span}) "
         f"sounds like {language_name(o['language'])} (p {o['probability']:.2f}), not "
         f"{language_name(language)}: it is transcribed and translated as {language_name(language)}; check those "
         "lines (`dubline script export`), or give each language its own job"

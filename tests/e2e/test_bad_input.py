@@ -307,7 +307,7 @@ ACCEPTED = {
     "8 kHz mu-law": Case(mulaw_8k, 0, "audio, 3.0 s"),
     "a WAV header longer than its data": Case(wav_header_longer_than_data, 0, "long.wav: audio, 2.0 s"),
     "variable frame rate": Case(variable_frame_rate, 0, "video, 4."),
-    "two audio tracks": Case(two_audio_tracks, 0, "has 2 audio tracks (eng, fre): the first is dubbed"),
+    "two audio tracks": Case(two_audio_tracks, 0, "the input has 2 audio tracks (eng, fre): the first is dubbed"),
     "a name with spaces": Case(named("my talk final.mp4"), 0, "my talk final.mp4: video"),
     "a name with quotes": Case(named("""it's "final".mp4"""), 0, """it's "final".mp4: video"""),
     "a unicode name": Case(named("charla_añeja_日本.mp4"), 0, "charla_añeja_日本.mp4: video"),
