@@ -54,17 +54,16 @@ def _tool(name: str) -> str:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines (what compose and `make cluster-up` both read); a line of any other shape is an error."""
-    values: dict[str, str] = {}
+    """The file as `make cluster-up` reads it (tools.cluster_env), held to what compose reads the same way too:
+    upper-case names and no shell syntax (quotes, `$`, `export`), which compose and a shell would read apart."""
+    from tools.cluster_env import read_env_file as read
+
     for n, raw in enumerate(path.read_text().splitlines(), 1):
         line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        assert sep and re.fullmatch(r"[A-Z_][A-Z0-9_]*", key), f"{path.name}:{n} is not KEY=VALUE: {raw!r}"
-        assert not re.search(r"[\"'`$]|^export ", line), f"{path.name}:{n} has shell syntax: {raw!r}"
-        values[key] = value
-    return values
+        if line and not line.startswith("#"):
+            assert re.fullmatch(r"[A-Z_][A-Z0-9_]*", line.partition("=")[0]), f"{path.name}:{n}: {raw!r}"
+            assert not re.search(r"[\"'`$]|^export ", line), f"{path.name}:{n} has shell syntax: {raw!r}"
+    return read(path)
 
 
 def secrets_for_test() -> dict[str, str]:
