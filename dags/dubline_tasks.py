@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from pipeline.core.stagerun import Contract
 
 RETRIES = int(os.environ.get("DUBLINE_TASK_RETRIES", "2"))
-DEFAULT_ARGS: dict[str, Any] = {"retries": RETRIES, "retry_delay": timedelta(seconds=30)}
+# seconds between a failed try and the next (read at parse time, like RETRIES); the cluster's fault tests lower it
+RETRY_DELAY_S = float(os.environ.get("DUBLINE_TASK_RETRY_DELAY_S", "30"))
+DEFAULT_ARGS: dict[str, Any] = {"retries": RETRIES, "retry_delay": timedelta(seconds=RETRY_DELAY_S)}
 
 # Tasks that hold the cores (or a GPU) for long: speech recognition, the LLM's translation, synthesis with its
 # QA, separation, cloning. On a cluster they go to DUBLINE_HEAVY_QUEUE and DUBLINE_HEAVY_POOL (docker/cluster.env).

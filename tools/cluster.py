@@ -10,6 +10,12 @@ ports and generated secrets replaced (tools/cluster_env.py). Logs, pids and stat
     python -m tools.cluster up [--dir var/cluster] [--set KEY=VALUE ...]
     python -m tools.cluster down [--dir var/cluster]      # idempotent: stops what runs, drops the databases
     python -m tools.cluster env [--dir var/cluster]       # `export` lines for a shell
+    python -m tools.cluster start SERVICE [--dir ...]     # start one service again (a supervisor's restart)
+    python -m tools.cluster stop SERVICE [--dir ...]      # stop one service (SIGTERM, then SIGKILL)
+
+`start` and `stop` take a service's name as pids/ has it (worker-heavy, scheduler, s3, ...): `start worker-heavy`
+replaces a heavy worker that died (what a supervisor such as systemd or compose's `restart:` does), `start s3`
+starts SeaweedFS again on the same data, ports and credentials.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ class Cluster:
     heavy_pool: str
     heavy_slots: int
     started_s: float = 0.0
+    s3_ports: dict[str, int] = field(default_factory=dict)  # SeaweedFS's: `start s3` binds the same ones
 
     @classmethod
     def load(cls, folder: Path) -> Cluster:
@@ -366,7 +373,7 @@ def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float) -> Clust
     cluster = Cluster(
         dir=folder, url=ep.api_url, admin_user=ADMIN, admin_password=password, airflow_db=airflow_db,
         project_db=project_db, pg=pg, workers=[asdict(w) for w in workers],
-        heavy_pool=shared.get("DUBLINE_HEAVY_POOL") or "", heavy_slots=slots,
+        heavy_pool=shared.get("DUBLINE_HEAVY_POOL") or "", heavy_slots=slots, s3_ports=dict(s3.ports),
     )  # fmt: skip
     cluster.save()
     api = cluster.api()
@@ -421,6 +428,61 @@ def _announce(c: Cluster, out: Any) -> None:
     )
 
 
+def _environ(c: Cluster, **extra: str) -> dict[str, str]:
+    """A service's environment as `up` made it: this one without its own Airflow, dubline and AWS settings, the
+    venv first on PATH, then the cluster's variables (var/cluster/env)."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "DUBLINE_", "AWS_"))}
+    keep.update({k: os.environ[k] for k in ("DUBLINE_MODEL_DIR",) if os.environ.get(k)})
+    keep["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
+    return {**keep, **c.env(), **extra}
+
+
+def start_service(folder: Path, name: str, out: Any = None) -> None:
+    """Start one service of a running cluster again (after it died or was stopped): a worker with a fresh log
+    server port, an Airflow service, or SeaweedFS on the same data, ports and credentials. Returns once it is
+    up (a worker: ready; s3: taking writes)."""
+    out = out or sys.stdout
+    folder = folder.resolve()
+    c = Cluster.load(folder)
+    if _recorded(folder, name) is not None:
+        raise SetupError(f"{name} already runs in {folder}", f"stop it first: python -m tools.cluster stop {name}")
+    airflow = [sys.executable, "-m", "airflow"]
+    workers = {f"worker-{w['name']}": Worker(**w) for w in c.workers}
+    env = _environ(c)
+    t0 = time.monotonic()
+    if name == "s3":
+        if not c.s3_ports:
+            raise SetupError("this cluster did not record SeaweedFS's ports", "start a new one: make cluster-up")
+        bucket = env["DUBLINE_STORE_URL"].removeprefix("s3://").split("/")[0]
+        keys = env["DUBLINE_S3_ACCESS_KEY"], env["DUBLINE_S3_SECRET_KEY"]
+        server = seaweed.relaunch(folder / "s3", *keys, c.s3_ports, bucket=bucket)
+        _record(folder, name, server.process.pid)
+    elif name in workers:
+        w = workers[name]
+        port = seaweed.free_ports(1)[0]
+        log = folder / "logs" / f"{name}.log"
+        ready = re.compile(rb"\S+@\S+ ready\.")
+        seen = len(ready.findall(log.read_bytes())) if log.is_file() else 0
+        wenv = {**env, "DUBLINE_WORKER_NAME": w.name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port)}
+        _spawn(folder, name, worker_argv(w), wenv)
+        _wait(f"{name} to be ready", lambda: len(ready.findall(log.read_bytes())) > seen, START_TIMEOUT_S, folder,
+              [name])  # fmt: skip
+    elif name in ("scheduler", "dag-processor", "triggerer", "api-server"):
+        port = urllib.parse.urlsplit(c.url).port
+        argv = [*airflow, name, *(["--host", "127.0.0.1", "--port", str(port)] if name == "api-server" else [])]
+        _spawn(folder, name, argv, env)
+    else:
+        known = ["s3", "scheduler", "dag-processor", "triggerer", "api-server", *workers]
+        raise SetupError(f"no service {name!r} in this cluster", f"name one of {', '.join(known)}")
+    print(f"{name} started in {time.monotonic() - t0:.0f} s", file=out)
+
+
+def stop_service(folder: Path, name: str, out: Any = None) -> None:
+    """Stop one service of a running cluster (SIGTERM to its process group, SIGKILL after 20 s)."""
+    stopped = _stop(folder.resolve(), [name])
+    print(f"{name}: {'stopped' if stopped else 'was not running'}", file=out or sys.stdout)
+
+
 def _services(folder: Path) -> Iterator[str]:
     pids = folder / "pids"
     found = {p.stem for p in pids.glob("*.pid")} if pids.is_dir() else set()
@@ -448,7 +510,8 @@ def down(folder: Path = DEFAULT_DIR, quiet: bool = False, out: Any = None) -> No
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.cluster", description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["up", "down", "env"])
+    ap.add_argument("command", choices=["up", "down", "env", "start", "stop"])
+    ap.add_argument("service", nargs="?", help="start, stop: the service (its name in pids/, e.g. worker-heavy)")
     ap.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="the cluster's folder (default var/cluster)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="one more setting (up)")
     args = ap.parse_args(argv)
@@ -458,6 +521,10 @@ def main(argv: list[str] | None = None) -> int:
             up(args.dir, extra)
         elif args.command == "down":
             down(args.dir)
+        elif args.command in ("start", "stop"):
+            if not args.service or not (args.dir / "cluster.json").is_file():
+                raise SetupError(f"{args.command} needs a service of a running cluster", "e.g. start worker-heavy")
+            (start_service if args.command == "start" else stop_service)(args.dir, args.service)
         else:
             if not (args.dir / "cluster.json").is_file():
                 raise SetupError(f"no cluster runs in {args.dir}", "start one with `make cluster-up`")

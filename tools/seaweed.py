@@ -266,6 +266,21 @@ def restart(server: SeaweedS3, timeout_s: float = 60.0) -> SeaweedS3:
     return again
 
 
+def relaunch(
+    workdir: Path, access_key: str, secret_key: str, ports: dict[str, int], bucket: str, timeout_s: float = 60.0
+) -> SeaweedS3:
+    """Start SeaweedFS again in workdir (its data kept) with these credentials and ports; wait until the bucket
+    takes writes. The server of another process (a cluster's), so not `restart`'s handle."""
+    server = _launch(workdir, access_key, secret_key, ports)
+    try:
+        _wait_ready(server, bucket, timeout_s)
+    except BaseException:
+        server.stop(grace_s=1)
+        raise
+    server.bucket = bucket
+    return server
+
+
 @contextlib.contextmanager
 def running(workdir: Path, bucket: str = "dubline-test") -> Iterator[SeaweedS3]:
     server = start(workdir, bucket)
