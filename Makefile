@@ -9,7 +9,7 @@ DEMO_DIR ?= var/demo
 PYTEST_ARGS ?= --basetemp=$(CURDIR)/var/pytest
 
 .PHONY: setup system venv spleeter models demo test test-fast lint bench bench-revise bench-storage eval clean \
-	cluster-up cluster-down
+	cluster-up cluster-down bench-cluster
 
 setup: system venv spleeter models
 
@@ -80,6 +80,10 @@ bench-revise: setup
 
 bench-storage: venv
 	$(PY) -m benchmarks.bench_storage
+
+# jobs per hour of dub_video on a local cluster (tools/cluster.py) with 1 and 2 workers, and where the time goes
+bench-cluster: setup
+	$(PY) -m benchmarks.cluster_throughput $(BENCH_CLUSTER_ARGS)
 
 eval: setup
 	$(PY) -m benchmarks.eval $(EVAL)

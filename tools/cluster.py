@@ -3,11 +3,13 @@
 PostgreSQL that scripts/start-postgres.sh starts), Redis as the Celery broker (no persistence), SeaweedFS as
 the S3 store (tools/seaweed.py, the bucket created), Airflow 3's api-server, scheduler, dag-processor and
 triggerer, and two Celery workers: `light` on the default queue and `heavy` on the heavy queue, whose
-concurrency and the `heavy` pool are sized to the cores. Every process reads docker/cluster.env with the hosts,
-ports and generated secrets replaced (tools/cluster_env.py). Logs, pids and state live in the cluster folder
-(default var/cluster/): logs/<service>.log, pids/<service>.pid, env (the variables, for a shell), cluster.json.
+concurrency and the `heavy` pool are sized to the cores (`--workers N`: N alike workers w1..wN instead, each on
+both queues; benchmarks/cluster_throughput.py compares 1 and 2). Every process reads docker/cluster.env with
+the hosts, ports and generated secrets replaced (tools/cluster_env.py). Logs, pids and state live in the
+cluster folder (default var/cluster/): logs/<service>.log, pids/<service>.pid, env (the variables, for a
+shell), cluster.json.
 
-    python -m tools.cluster up [--dir var/cluster] [--set KEY=VALUE ...]
+    python -m tools.cluster up [--dir var/cluster] [--set KEY=VALUE ...] [--workers N]
     python -m tools.cluster down [--dir var/cluster]      # idempotent: stops what runs, drops the databases
     python -m tools.cluster env [--dir var/cluster]       # `export` lines for a shell
     python -m tools.cluster start SERVICE [--dir ...]     # start one service again (a supervisor's restart)
@@ -134,6 +136,18 @@ class Api:
         run = urllib.parse.quote(run_id, safe="")
         return list(self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances?limit=500")["task_instances"])
 
+    def wait_runs(self, dag_id: str, runs: Mapping[str, str], timeout: float, poll_s: float = 3.0) -> dict[str, float]:
+        """Poll the runs ({name: run id}) until none is queued or running, or `timeout` seconds have passed;
+        returns {name: seconds from this call until it was seen ended} for those that ended."""
+        t0, ended = time.monotonic(), dict[str, float]()
+        while len(ended) < len(runs) and time.monotonic() - t0 < timeout:
+            for name, run_id in runs.items():
+                if name not in ended and self.run(dag_id, run_id)["state"] not in ("queued", "running"):
+                    ended[name] = time.monotonic() - t0
+            if len(ended) < len(runs):
+                time.sleep(poll_s)
+        return ended
+
 
 # ---------------------------------------------------------------------------------------------------- processes
 
@@ -162,7 +176,13 @@ def _recorded(folder: Path, name: str) -> Any:
         return None
 
 
-def _spawn(folder: Path, name: str, argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(
+    folder: Path, name: str, argv: list[str], env: Mapping[str, str], restart: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start a service in a process group of its own, its output to logs/NAME.log; restart: under
+    tools/supervise.py, which starts it again whenever it exits (compose's `restart: unless-stopped`)."""
+    if restart:
+        argv = [sys.executable, str(REPO / "tools" / "supervise.py"), "--name", name, "--", *argv]
     log = folder / "logs" / f"{name}.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -266,10 +286,15 @@ def _redis(folder: Path, env: Mapping[str, str], port: int) -> None:
     _spawn(folder, "redis", [*argv, "--dir", str(folder / "redis"), "--daemonize", "no"], env)
 
 
-def _workers(slots: int, shared: Mapping[str, str]) -> list[Worker]:
+def _workers(slots: int, shared: Mapping[str, str], count: int = 0) -> list[Worker]:
+    """count 0: `light` on the default queue and `heavy` on the heavy queue; count N: N alike workers w1..wN,
+    each on both queues with the larger of the two concurrencies (the heavy pool still caps the heavy tasks)."""
     default = shared.get("AIRFLOW__OPERATORS__DEFAULT_QUEUE") or "default"
     heavy = shared.get("DUBLINE_HEAVY_QUEUE") or "heavy"
     light = int(shared.get("AIRFLOW__CELERY__WORKER_CONCURRENCY") or 2)
+    if count:
+        queues = list(dict.fromkeys([default, heavy]))
+        return [Worker(f"w{i}", queues, max(light, slots)) for i in range(1, count + 1)]
     return [Worker("light", [default], light), Worker("heavy", [heavy], slots)]
 
 
@@ -283,16 +308,21 @@ def worker_argv(w: Worker) -> list[str]:
 # ---------------------------------------------------------------------------------------------------- up, down
 
 
-def up(folder: Path = DEFAULT_DIR, extra: Mapping[str, str] | None = None, out: Any = None) -> Cluster:
-    """Start a fresh cluster in `folder`; return once every service is healthy and the DAGs are parsed."""
+def up(
+    folder: Path = DEFAULT_DIR, extra: Mapping[str, str] | None = None, out: Any = None, workers: int = 0
+) -> Cluster:
+    """Start a fresh cluster in `folder`; return once every service is healthy and the DAGs are parsed.
+    workers: 0 for the light and heavy workers, N for N alike workers on both queues (see _workers)."""
     out = out or sys.stdout
     t0 = time.monotonic()
     folder = folder.resolve()
-    running = [n for n in STOP_ORDER if (folder / "pids").is_dir() and _recorded(folder, n) is not None]
+    running = [n for n in _services(folder) if _recorded(folder, n) is not None]
     if running:
         raise SetupError(f"a cluster already runs in {folder} ({', '.join(running)})", "run `make cluster-down` first")
+    if workers < 0:
+        raise SetupError(f"--workers {workers}: give 0 (light and heavy) or a number of workers")
     try:
-        cluster = _start(folder, extra or {}, out, t0)
+        cluster = _start(folder, extra or {}, out, t0, workers)
     except BaseException:
         down(folder, quiet=True)  # nothing half-started stays behind
         raise
@@ -300,7 +330,7 @@ def up(folder: Path = DEFAULT_DIR, extra: Mapping[str, str] | None = None, out: 
     return cluster
 
 
-def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float) -> Cluster:
+def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float, count: int = 0) -> Cluster:
     from cryptography.fernet import Fernet
 
     down(folder, quiet=True)  # what a crashed `up` left: databases, stale pid files
@@ -362,12 +392,12 @@ def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float) -> Clust
         "triggerer": [*airflow, "triggerer"],
     }
     for n, argv in services.items():
-        _spawn(folder, n, argv, env)
-    workers = _workers(slots, shared)
+        _spawn(folder, n, argv, env, restart=True)
+    workers = _workers(slots, shared, count)
     log_ports = seaweed.free_ports(len(workers))
     for w, port in zip(workers, log_ports, strict=True):
         wenv = {**env, "DUBLINE_WORKER_NAME": w.name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port)}
-        _spawn(folder, f"worker-{w.name}", worker_argv(w), wenv)
+        _spawn(folder, f"worker-{w.name}", worker_argv(w), wenv, restart=True)
     names = ["redis", "s3", *services, *(f"worker-{w.name}" for w in workers)]
 
     cluster = Cluster(
@@ -464,13 +494,13 @@ def start_service(folder: Path, name: str, out: Any = None) -> None:
         ready = re.compile(rb"\S+@\S+ ready\.")
         seen = len(ready.findall(log.read_bytes())) if log.is_file() else 0
         wenv = {**env, "DUBLINE_WORKER_NAME": w.name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port)}
-        _spawn(folder, name, worker_argv(w), wenv)
+        _spawn(folder, name, worker_argv(w), wenv, restart=True)
         _wait(f"{name} to be ready", lambda: len(ready.findall(log.read_bytes())) > seen, START_TIMEOUT_S, folder,
               [name])  # fmt: skip
     elif name in ("scheduler", "dag-processor", "triggerer", "api-server"):
-        port = urllib.parse.urlsplit(c.url).port
-        argv = [*airflow, name, *(["--host", "127.0.0.1", "--port", str(port)] if name == "api-server" else [])]
-        _spawn(folder, name, argv, env)
+        api_port = urllib.parse.urlsplit(c.url).port
+        argv = [*airflow, name, *(["--host", "127.0.0.1", "--port", str(api_port)] if name == "api-server" else [])]
+        _spawn(folder, name, argv, env, restart=True)
     else:
         known = ["s3", "scheduler", "dag-processor", "triggerer", "api-server", *workers]
         raise SetupError(f"no service {name!r} in this cluster", f"name one of {', '.join(known)}")
@@ -514,11 +544,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("service", nargs="?", help="start, stop: the service (its name in pids/, e.g. worker-heavy)")
     ap.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="the cluster's folder (default var/cluster)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="one more setting (up)")
+    ap.add_argument(
+        "--workers", type=int, default=0, metavar="N",
+        help="up: N alike workers, each on the default and heavy queues (default 0: the light and heavy workers)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     try:
         if args.command == "up":
             extra = dict(s.split("=", 1) for s in args.set)
-            up(args.dir, extra)
+            up(args.dir, extra, workers=args.workers)
         elif args.command == "down":
             down(args.dir)
         elif args.command in ("start", "stop"):

@@ -177,12 +177,8 @@ def test_two_dubs_on_the_cluster_use_both_workers_and_equal_dubline_dub(
         name: api.trigger(DAG, {"input": str(src), "target_languages": ["es"], "output": str(outs[name])})
         for name, src in work["inputs"].items()
     }
-    ended: dict[str, float] = {}
-    while len(ended) < len(runs) and time.monotonic() - t0 < RUN_TIMEOUT_S:
-        for name, run_id in runs.items():
-            if name not in ended and api.run(DAG, run_id)["state"] not in ("queued", "running"):
-                ended[name] = time.monotonic() - t0
-        time.sleep(3)
+    waited = time.monotonic() - t0
+    ended = {n: waited + s for n, s in api.wait_runs(DAG, runs, RUN_TIMEOUT_S - waited).items()}
     for name, run_id in runs.items():
         state = api.run(DAG, run_id)["state"]
         assert state == "success", f"run {name} ended {state}\n{_diagnosis(cluster, runs)}"
