@@ -142,7 +142,11 @@ class Api:
         t0, ended = time.monotonic(), dict[str, float]()
         while len(ended) < len(runs) and time.monotonic() - t0 < timeout:
             for name, run_id in runs.items():
-                if name not in ended and self.run(dag_id, run_id)["state"] not in ("queued", "running"):
+                try:
+                    state = self.run(dag_id, run_id)["state"] if name not in ended else ""
+                except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+                    continue  # the api-server restarting or its database away: ask again at the next poll
+                if state and state not in ("queued", "running"):
                     ended[name] = time.monotonic() - t0
             if len(ended) < len(runs):
                 time.sleep(poll_s)
@@ -444,6 +448,7 @@ def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float, count: i
 def _announce(c: Cluster, out: Any) -> None:
     rel = os.path.relpath(c.dir, Path.cwd())
     conf = '{"input": "/abs/talk.mp4", "target_languages": ["es"], "output": "/abs/out"}'
+    stop = "make cluster-down" if c.dir == DEFAULT_DIR.resolve() else f"python -m tools.cluster down --dir {rel}"
     print(
         f"cluster up in {c.started_s:.0f} s: {c.url} (user {c.admin_user}, password in {rel}/passwords.json)\n"
         f"  workers: "
@@ -453,7 +458,7 @@ def _announce(c: Cluster, out: Any) -> None:
         f"  trigger a dub:\n"
         f"    set -a; . {rel}/env; set +a\n"
         f"    .venv/bin/airflow dags trigger dub_video --conf {shlex.quote(conf)}\n"
-        f"  stop: make cluster-down",
+        f"  stop: {stop}",
         file=out,
     )
 
