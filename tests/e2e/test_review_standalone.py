@@ -80,14 +80,20 @@ class Standalone:
 
     def diagnosis(self, run_id: str | None = None) -> str:
         """What to look at when a wait fails: the task states and the tails of the logs."""
-        parts = []
+        parts, failed = [], []
         if run_id:
             try:
-                parts.append(f"task states: {self.states(run_id)}")
+                states = self.states(run_id)
+                parts.append(f"task states: {states}")
+                failed = [t.split("[")[0] for t, state in states.items() if state == "failed"]
             except Exception as e:  # noqa: BLE001 - a diagnosis must not hide the failure it explains
                 parts.append(f"(task states unavailable: {e})")
         parts.append("standalone log:\n" + "\n".join(self.log.read_text(errors="replace").splitlines()[-60:]))
-        for task_log in sorted((self.home / "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)[-3:]:
+        logs = sorted((self.home / "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
+        for task_log in [p for p in logs if any(f"task_id={t}" in str(p) for t in failed)][-2:]:  # why it failed
+            tail = "\n".join(task_log.read_text(errors="replace").splitlines()[-60:])
+            parts.append(f"failed: {task_log.relative_to(self.home)}:\n{tail}")
+        for task_log in logs[-3:]:
             tail = "\n".join(task_log.read_text(errors="replace").splitlines()[-25:])
             parts.append(f"{task_log.relative_to(self.home)}:\n{tail}")
         return "\n\n".join(parts)
