@@ -216,7 +216,10 @@ def script_export(
     dest = out or _default_out(manifest, view.code, fmt)
     dest.parent.mkdir(parents=True, exist_ok=True)
     rules = job_rules(manifest)
-    written = export_script(view.script, view.language, fmt, dest, rules)
+    script, name = view.script, (manifest.get("input") or {}).get("filename")
+    if name and name != script.source.filename:  # a reused (content-keyed) transcript carries its first job's name
+        script = script.model_copy(update={"source": script.source.model_copy(update={"filename": str(name)})})
+    written = export_script(script, view.language, fmt, dest, rules)
     console.print(
         f"wrote {escape(str(written))}: {view.lines()} line(s) of the {view.kind} ({escape(view.code)}, {fmt}), "
         f"script revision {view.script.revision}"

@@ -81,6 +81,23 @@ def test_export_writes_each_format(
     assert "Bienvenidos al programa." in text
 
 
+def test_export_names_the_jobs_input_not_the_reused_transcripts(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # trailer.mp4 is byte-identical to episode.mp4: its stages (and their Scripts) are episode.mp4's
+    store = open_settings_store(settings)
+    cast = _stage(store, "cast", "kcast", "", _script(False), language="en")
+    fit = _stage(store, "fit", "kfit", "es", _script(True), language="es")
+    mux = StageResult(stage="mux", key="kmux")
+    uri = write_job_manifest(store, ("trailer.mp4", SHA), [cast, fit], mux, {"location": "/out", "files": {}})
+    job = uri.rstrip("/").split("/")[-2]
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["script", "export", job, "--lang", "es", "--format", "vtt"])
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "trailer.es.vtt").read_text(encoding="utf-8")
+    assert "of trailer.mp4" in text and "episode.mp4" not in text
+
+
 def test_export_of_the_transcript_to_a_named_file(settings: Settings, job: str, tmp_path: Path) -> None:
     out = tmp_path / "review" / "transcript.vtt"
     r = runner.invoke(app, ["script", "export", job, "--lang", "source", "--format", "vtt", "--out", str(out)])
