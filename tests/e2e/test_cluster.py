@@ -12,6 +12,7 @@ instance id, fresh UUIDs at every signing). Both sides sign with the same signer
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -106,13 +107,14 @@ def references(work: dict[str, Any]) -> Iterator[dict[str, Any]]:
     thread.join(timeout=60)
 
 
-@pytest.fixture(scope="module")
-def cluster(work: dict[str, Any]) -> Iterator[Cluster]:
-    folder = work["base"] / "cluster"
+@contextlib.contextmanager
+def running_cluster(folder: Path, settings: dict[str, str]) -> Iterator[Cluster]:
+    """`python -m tools.cluster up` in folder with these settings (`--set`), run in a clean environment; always
+    `down` after."""
     t0 = time.monotonic()
     up = subprocess.run(
         [sys.executable, "-m", "tools.cluster", "up", "--dir", str(folder),
-         "--set", "DUBLINE_TASK_RETRIES=0", "--set", f"DUBLINE_C2PA_CERT_DIR={work['c2pa']}"],
+         *[arg for k, v in settings.items() for arg in ("--set", f"{k}={v}")]],
         env=_env(), capture_output=True, text=True, cwd=REPO, timeout=600,
     )  # fmt: skip
     try:
@@ -125,6 +127,13 @@ def cluster(work: dict[str, Any]) -> Iterator[Cluster]:
             env=_env(), capture_output=True, text=True, cwd=REPO, timeout=180,
         )  # fmt: skip
         print(down.stdout + down.stderr)
+
+
+@pytest.fixture(scope="module")
+def cluster(work: dict[str, Any]) -> Iterator[Cluster]:
+    settings = {"DUBLINE_TASK_RETRIES": "0", "DUBLINE_C2PA_CERT_DIR": str(work["c2pa"])}
+    with running_cluster(work["base"] / "cluster", settings) as c:
+        yield c
 
 
 def _diagnosis(c: Cluster, runs: dict[str, str]) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from tests.dags.helpers import REPO
-from tests.e2e.test_cluster import _diagnosis, _env, _md5_of_dub
+from tests.e2e.test_cluster import _diagnosis, _env, _md5_of_dub, running_cluster
 from tools.cluster import Cluster, _recorded
 
 pytestmark = pytest.mark.slow
@@ -71,7 +71,6 @@ def reference(work: dict[str, Any]) -> Iterator[subprocess.Popen[str]]:
 
 @pytest.fixture(scope="module")
 def cluster(work: dict[str, Any]) -> Iterator[Cluster]:
-    folder = work["base"] / "cluster"
     settings = {
         "DUBLINE_TASK_RETRIES": str(RETRIES),
         "DUBLINE_TASK_RETRY_DELAY_S": "5",
@@ -81,20 +80,8 @@ def cluster(work: dict[str, Any]) -> Iterator[Cluster]:
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "30",
         "DUBLINE_C2PA_CERT_DIR": str(work["c2pa"]),
     }
-    up = subprocess.run(
-        [sys.executable, "-m", "tools.cluster", "up", "--dir", str(folder),
-         *[a for k, v in settings.items() for a in ("--set", f"{k}={v}")]],
-        env=_env(), capture_output=True, text=True, cwd=REPO, timeout=600,
-    )  # fmt: skip
-    try:
-        assert up.returncode == 0, (up.stdout + up.stderr)[-4000:]
-        yield Cluster.load(folder)
-    finally:
-        down = subprocess.run(
-            [sys.executable, "-m", "tools.cluster", "down", "--dir", str(folder)],
-            env=_env(), capture_output=True, text=True, cwd=REPO, timeout=180,
-        )  # fmt: skip
-        print(down.stdout + down.stderr)
+    with running_cluster(work["base"] / "cluster", settings) as c:
+        yield c
 
 
 def _service(c: Cluster, command: str, name: str) -> None:
