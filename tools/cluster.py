@@ -44,7 +44,7 @@ from typing import Any
 
 from pipeline.core.errors import DublineError, SetupError
 from tools import seaweed
-from tools.cluster_env import REPO, Endpoints, cluster_environ, exported, read_env_file
+from tools.cluster_env import REPO, Endpoints, caller_base, cluster_environ, exported, read_env_file
 
 DEFAULT_DIR = REPO / "var" / "cluster"
 ADMIN = "admin"
@@ -302,6 +302,21 @@ def _workers(slots: int, shared: Mapping[str, str], count: int = 0) -> list[Work
     return [Worker("light", [default], light), Worker("heavy", [heavy], slots)]
 
 
+WORKER_READY = re.compile(rb"\S+@\S+ ready\.")  # what a Celery worker logs once it takes tasks
+AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def _spawn_worker(folder: Path, w: Worker, env: Mapping[str, str], log_port: int) -> None:
+    wenv = {**env, "DUBLINE_WORKER_NAME": w.name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
+    _spawn(folder, f"worker-{w.name}", worker_argv(w), wenv, restart=True)
+
+
+def _spawn_airflow(folder: Path, name: str, env: Mapping[str, str], api_port: int) -> None:
+    """One of AIRFLOW_SERVICES, under its supervisor (the api-server on 127.0.0.1:api_port)."""
+    serve = ["--host", "127.0.0.1", "--port", str(api_port)] if name == "api-server" else []
+    _spawn(folder, name, [sys.executable, "-m", "airflow", name, *serve], env, restart=True)
+
+
 def worker_argv(w: Worker) -> list[str]:
     return [
         sys.executable, "-m", "airflow", "celery", "worker",
@@ -389,20 +404,12 @@ def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float, count: i
     if signer.returncode != 0:
         raise SetupError(f"dubline provenance init-signer failed:\n{signer.stdout}{signer.stderr}")
 
-    services = {
-        "api-server": [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(ep.api_port)],
-        "scheduler": [*airflow, "scheduler"],
-        "dag-processor": [*airflow, "dag-processor"],
-        "triggerer": [*airflow, "triggerer"],
-    }
-    for n, argv in services.items():
-        _spawn(folder, n, argv, env, restart=True)
+    for n in AIRFLOW_SERVICES:
+        _spawn_airflow(folder, n, env, ep.api_port)
     workers = _workers(slots, shared, count)
-    log_ports = seaweed.free_ports(len(workers))
-    for w, port in zip(workers, log_ports, strict=True):
-        wenv = {**env, "DUBLINE_WORKER_NAME": w.name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port)}
-        _spawn(folder, f"worker-{w.name}", worker_argv(w), wenv, restart=True)
-    names = ["redis", "s3", *services, *(f"worker-{w.name}" for w in workers)]
+    for w, port in zip(workers, seaweed.free_ports(len(workers)), strict=True):
+        _spawn_worker(folder, w, env, port)
+    names = ["redis", "s3", *AIRFLOW_SERVICES, *(f"worker-{w.name}" for w in workers)]
 
     cluster = Cluster(
         dir=folder, url=ep.api_url, admin_user=ADMIN, admin_password=password, airflow_db=airflow_db,
@@ -414,10 +421,9 @@ def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float, count: i
     want = ("metadatabase", "scheduler", "triggerer", "dag_processor")
     _wait("the services' health", lambda: all(api.health().get(c) == "healthy" for c in want), START_TIMEOUT_S,
           folder, names)  # fmt: skip
-    ready = re.compile(rb"\S+@\S+ ready\.")
 
     def workers_ready() -> bool:
-        return all(ready.search((folder / "logs" / f"worker-{w.name}.log").read_bytes()) for w in workers)
+        return all(WORKER_READY.search((folder / "logs" / f"worker-{w.name}.log").read_bytes()) for w in workers)
 
     _wait("the workers", workers_ready, START_TIMEOUT_S, folder, names)
     if cluster.heavy_pool:
@@ -463,13 +469,10 @@ def _announce(c: Cluster, out: Any) -> None:
     )
 
 
-def _environ(c: Cluster, **extra: str) -> dict[str, str]:
-    """A service's environment as `up` made it: this one without its own Airflow, dubline and AWS settings, the
-    venv first on PATH, then the cluster's variables (var/cluster/env)."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "DUBLINE_", "AWS_"))}
-    keep.update({k: os.environ[k] for k in ("DUBLINE_MODEL_DIR",) if os.environ.get(k)})
-    keep["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
-    return {**keep, **c.env(), **extra}
+def _environ(c: Cluster) -> dict[str, str]:
+    """A service's environment as `up` made it: what the caller keeps (caller_base), then the cluster's
+    variables (its env file)."""
+    return {**caller_base(), **c.env()}
 
 
 def start_service(folder: Path, name: str, out: Any = None) -> None:
@@ -481,7 +484,6 @@ def start_service(folder: Path, name: str, out: Any = None) -> None:
     c = Cluster.load(folder)
     if _recorded(folder, name) is not None:
         raise SetupError(f"{name} already runs in {folder}", f"stop it first: python -m tools.cluster stop {name}")
-    airflow = [sys.executable, "-m", "airflow"]
     workers = {f"worker-{w['name']}": Worker(**w) for w in c.workers}
     env = _environ(c)
     t0 = time.monotonic()
@@ -493,21 +495,15 @@ def start_service(folder: Path, name: str, out: Any = None) -> None:
         server = seaweed.relaunch(folder / "s3", *keys, c.s3_ports, bucket=bucket)
         _record(folder, name, server.process.pid)
     elif name in workers:
-        w = workers[name]
-        port = seaweed.free_ports(1)[0]
         log = folder / "logs" / f"{name}.log"
-        ready = re.compile(rb"\S+@\S+ ready\.")
-        seen = len(ready.findall(log.read_bytes())) if log.is_file() else 0
-        wenv = {**env, "DUBLINE_WORKER_NAME": w.name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port)}
-        _spawn(folder, name, worker_argv(w), wenv, restart=True)
-        _wait(f"{name} to be ready", lambda: len(ready.findall(log.read_bytes())) > seen, START_TIMEOUT_S, folder,
-              [name])  # fmt: skip
-    elif name in ("scheduler", "dag-processor", "triggerer", "api-server"):
-        api_port = urllib.parse.urlsplit(c.url).port
-        argv = [*airflow, name, *(["--host", "127.0.0.1", "--port", str(api_port)] if name == "api-server" else [])]
-        _spawn(folder, name, argv, env, restart=True)
+        seen = len(WORKER_READY.findall(log.read_bytes())) if log.is_file() else 0
+        _spawn_worker(folder, workers[name], env, seaweed.free_ports(1)[0])
+        _wait(f"{name} to be ready", lambda: len(WORKER_READY.findall(log.read_bytes())) > seen, START_TIMEOUT_S,
+              folder, [name])  # fmt: skip
+    elif name in AIRFLOW_SERVICES:
+        _spawn_airflow(folder, name, env, urllib.parse.urlsplit(c.url).port or 0)
     else:
-        known = ["s3", "scheduler", "dag-processor", "triggerer", "api-server", *workers]
+        known = ["s3", *AIRFLOW_SERVICES, *workers]
         raise SetupError(f"no service {name!r} in this cluster", f"name one of {', '.join(known)}")
     print(f"{name} started in {time.monotonic() - t0:.0f} s", file=out)
 

@@ -106,6 +106,17 @@ def local_overrides(ep: Endpoints) -> dict[str, str]:
     }
 
 
+def caller_base(caller: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment a cluster process keeps: none of its Airflow, dubline or AWS settings (but
+    KEEP_FROM_CALLER), the venv first on PATH, the repository on PYTHONPATH."""
+    caller = os.environ if caller is None else caller
+    base = {k: v for k, v in caller.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "DUBLINE_", "AWS_"))}
+    base.update({k: caller[k] for k in KEEP_FROM_CALLER if caller.get(k)})
+    base["PATH"] = str(Path(sys.executable).parent) + os.pathsep + caller.get("PATH", "/usr/bin:/bin")
+    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), caller.get("PYTHONPATH", "")]))
+    return base
+
+
 def cluster_environ(
     ep: Endpoints,
     extra: Mapping[str, str] | None = None,
@@ -113,12 +124,7 @@ def cluster_environ(
     shared: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The full environment of every cluster process (see the module's docstring for the layers)."""
-    caller = os.environ if caller is None else caller
-    base = {k: v for k, v in caller.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "DUBLINE_", "AWS_"))}
-    base.update({k: caller[k] for k in KEEP_FROM_CALLER if caller.get(k)})
-    venv_bin = str(Path(sys.executable).parent)
-    base["PATH"] = venv_bin + os.pathsep + caller.get("PATH", "/usr/bin:/bin")
-    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), caller.get("PYTHONPATH", "")]))
+    base = caller_base(caller)
     env = {**base, **(read_env_file() if shared is None else shared), **local_overrides(ep), **(extra or {})}
     stale = sorted(k for k, v in env.items() if _COMPOSE_HOST_RE.search(v))
     if stale:

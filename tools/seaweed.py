@@ -260,10 +260,7 @@ def start(workdir: Path, bucket: str = "dubline-test", timeout_s: float = 60.0, 
 def restart(server: SeaweedS3, timeout_s: float = 60.0) -> SeaweedS3:
     """Start a stopped server again on the same data, ports and credentials."""
     server.stop()
-    again = _launch(server.workdir, server.access_key, server.secret_key, server.ports)
-    _wait_ready(again, server.bucket, timeout_s)
-    again.bucket = server.bucket
-    return again
+    return relaunch(server.workdir, server.access_key, server.secret_key, server.ports, server.bucket, timeout_s)
 
 
 def relaunch(
