@@ -43,7 +43,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from tools.cluster import Cluster, down, up
 from tools.cluster_env import REPO
@@ -127,11 +126,7 @@ def make_inputs(folder: Path, jobs: int, seconds: float) -> list[dict[str, Any]]
     settings = get_settings()
     for name, sentences in talks[:need]:
         out = folder / f"sample-{name}.mp4"
-        if sentences is None:  # the project's own talk
-            sample.make_sample(out, settings, seconds)
-        else:
-            with mock.patch.multiple(sample, TALK=sentences, MORE=[]):
-                sample.make_sample(out, settings, seconds)
+        sample.make_sample(out, settings, seconds, talk=sentences)  # None: the project's own talk
         truth = json.loads(out.with_name(out.name + ".json").read_text())
         lines = [s["text"] for s in truth["speech"]]
         repeats = len(lines) - len(set(lines))

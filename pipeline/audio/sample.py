@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import ffmpeg
@@ -68,11 +69,13 @@ def _bed(seconds: float, rate: int = RATE) -> np.ndarray:
 LEAD_S, GAP_S, TAIL_S = 1.0, 1.2, 0.5  # silence before the first sentence, between sentences, after the last
 
 
-def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
+def make_sample(out: Path, settings: Settings, seconds: float = 30.0, talk: Sequence[str] | None = None) -> Path:
     """Write the sample to `out` (.mp4 with a picture; .wav/.flac/.m4a audio only), `seconds` long, and beside
-    it `<out>.json` with the true speech spans and text (ground truth for tests). The talk is as many of its
-    sentences as fit in `seconds` (the body repeated for long samples), then its closing sentence; ConfigError
-    when not even the closing one fits."""
+    it `<out>.json` with the true speech spans and text (ground truth for tests). The talk (default TALK, then
+    MORE for long samples; or `talk`, its closing sentence last) is as many of its sentences as fit in
+    `seconds` (the body repeated for long samples), then its closing sentence; ConfigError when not even the
+    closing one fits."""
+    body, last = (TALK[:-1] + MORE, TALK[-1]) if talk is None else (list(talk[:-1]), talk[-1])
     tts = choose_tts(settings, "en")
     voice = tts.voice_for("en")
     out = out.resolve()
@@ -89,7 +92,7 @@ def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
             )
             return np.asarray(sf.read(str(res), dtype="float32")[0])
 
-        closing = speak("end", TALK[-1])
+        closing = speak("end", last)
         end = seconds - TAIL_S  # where the speech must have ended
         if LEAD_S + len(closing) / RATE > end:
             need = LEAD_S + len(closing) / RATE + TAIL_S
@@ -97,7 +100,7 @@ def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
         pos = LEAD_S
         placed: list[tuple[float, np.ndarray]] = []
         script: list[str] = []
-        for i, sentence in enumerate(itertools.cycle(TALK[:-1] + MORE)):  # ~4.2 s a sentence
+        for i, sentence in enumerate(itertools.cycle(body)):  # ~4.2 s a sentence
             data = speak(str(i), sentence)
             after = pos + len(data) / RATE + GAP_S
             if after + len(closing) / RATE > end:  # this one would leave no room for the closing sentence
@@ -106,7 +109,7 @@ def make_sample(out: Path, settings: Settings, seconds: float = 30.0) -> Path:
             script.append(sentence)
             pos = after
         placed.append((pos, closing))
-        script.append(TALK[-1])
+        script.append(last)
         total = seconds
         mixture = _bed(total)
         for start, data in placed:

@@ -45,3 +45,12 @@ def test_a_length_too_short_for_a_sentence_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--seconds 2 is too short"):
         make_sample(tmp_path / "x.wav", Settings(data_dir=tmp_path / "data"), 2.0)
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_another_talk_is_spoken_with_its_closing_sentence_last(tmp_path: Path) -> None:
+    from pipeline.audio.sample import make_sample
+
+    talk = ["Bees live in hives.", "A queen lays the eggs.", "That is all, thank you."]
+    out = make_sample(tmp_path / "bees.wav", Settings(data_dir=tmp_path / "data"), 12.0, talk=talk)
+    said = [s["text"] for s in _truth(out)["speech"]]
+    assert said[-1] == talk[-1] and set(said) <= set(talk) and not set(said) & set(TALK)
