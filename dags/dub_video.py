@@ -120,6 +120,12 @@ from dubline_tasks import DEFAULT_ARGS, XCom, fail_fast, placed, run
             type="object",
             description='per language and line, new delivery: {"es": {"s0007": {"rate": 0.95, "style": "calm"}}}',
         ),
+        "profile": Param(
+            "",
+            type="string",
+            enum=["", "fast", "balanced", "best"],
+            description="speed profile (README: Speed): fast, balanced or best; empty = the workers' DUBLINE_PROFILE",
+        ),
     },
     doc_md=__doc__,
 )

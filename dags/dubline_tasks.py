@@ -90,9 +90,21 @@ def run(fn: Callable[Concatenate[Settings, P], Contract], *args: P.args, **kwarg
     from pipeline.stages.common import call_stage
 
     try:
-        return call_stage(fn, get_settings(), *args, **kwargs).to_xcom()
+        return call_stage(fn, job_settings(get_settings()), *args, **kwargs).to_xcom()
     except (InputError, ConfigError, ConsentError, SetupError) as e:
         raise AirflowFailException(e.one_line()) from e
+
+
+def job_settings(settings: Settings) -> Settings:
+    """`settings` under the run's `profile` param where it names one (else the workers' DUBLINE_PROFILE)."""
+    try:
+        from airflow.sdk import get_current_context
+
+        params = get_current_context().get("params") or {}
+    except Exception:  # outside a running task (a direct call): no run params
+        return settings
+    profile = str(params.get("profile") or "").strip() if hasattr(params, "get") else ""
+    return settings.with_profile(profile) if profile else settings
 
 
 def fail_fast(error: Exception) -> Exception:

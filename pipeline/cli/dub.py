@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from pipeline.cli.console import BedOption, bed_arg, console, errors, run_and_report, script_args
-from pipeline.core.config import get_settings
+from pipeline.core.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from pipeline.products.dubbing.contracts import DubRequest
@@ -54,6 +54,12 @@ def dub(
     review: Annotated[
         bool, typer.Option("--review", help="wait for approval of the transcript and translations (`dubline review`)")
     ] = False,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="speed profile: fast | balanced | best (README: Speed); default DUBLINE_PROFILE, else balanced"
+        ),
+    ] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Airflow's task logs")] = False,
     check: Annotated[
         bool,
@@ -90,6 +96,7 @@ def dub(
             "scripts": script_args(script or []),
             "editor": editor,
             "review": review,
+            "profile": profile,
         }
     )
     _dub(request, verbose, check)
@@ -113,7 +120,7 @@ def check_out_dir(out: Path) -> None:
         ) from None
 
 
-def _preflight(request: DubRequest) -> Any:
+def _preflight(settings: Settings, request: DubRequest) -> Any:
     """Fail fast, before Airflow starts, on what can be checked up front: the glossary, the input (read
     whole: damaged, silent or too short is refused), the ASR weights and every language pair (with no
     source language, that some engine translates into each target). The checked input is returned."""
@@ -121,7 +128,6 @@ def _preflight(request: DubRequest) -> Any:
     from pipeline.stages.ingest import check_input
     from pipeline.text.translation.engines import choose_translator, require_target
 
-    settings = get_settings()
     if request.glossary:
         from pipeline.products.dubbing.translate import load_glossary
 
@@ -153,12 +159,15 @@ def _preflight(request: DubRequest) -> Any:
 
 
 def _dub(request: DubRequest, verbose: bool, check_only: bool = False) -> None:
-    settings = get_settings()
-    checked = _preflight(request)
+    from pipeline.core.profiles import SUMMARY
+
+    settings = get_settings().with_profile(request.profile) if request.profile else get_settings()
+    checked = _preflight(settings, request)
     info = checked.info
     kind = "video" if info.has_video else "audio"
     targets = ", ".join(request.target_languages)
     console.print(f"[bold]dubline[/] {Path(request.input).name}: {kind}, {info.duration:.1f} s -> {targets}")
+    console.print(f"profile: {settings.profile} ({SUMMARY[settings.profile]})")
     for w in checked.warnings:
         console.print(f"[yellow]warning:[/] {w}")
     if check_only:
@@ -215,11 +224,19 @@ def _print_voices(report: dict[str, Any]) -> None:
                 f"{v['engine']}:{v['voice']}" + (f" @{v['pitch']:.2f}" if v.get("pitch", 1.0) != 1.0 else ""),
                 str(v.get("person") or "-"),
                 str(v.get("reason", "")),
-                f"{qa.get('passed')}/{qa.get('lines')}" if qa and i == 0 else "",
+                _qa_passed(qa) if qa and i == 0 else "",
                 f"{qa['mean_wer']:.2f}" if qa and i == 0 and qa.get("mean_wer") is not None else "",
                 f"{qa['mean_similarity']:.2f}" if qa and i == 0 and qa.get("mean_similarity") is not None else "",
             )
     console.print(table)
+
+
+def _qa_passed(qa: dict[str, Any]) -> str:
+    """'passed/heard', and how many of the spoken lines were heard when QA heard only some (profile fast)."""
+    text = f"{qa.get('passed')}/{qa.get('lines')}"
+    if qa.get("scope", "all") != "all":
+        text += f" ({qa.get('heard')} of {qa.get('spoken')} lines heard)"
+    return text
 
 
 def _print_timing(report: dict[str, Any]) -> None:

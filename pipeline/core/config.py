@@ -10,10 +10,11 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.tts import DEFAULT_TTS_PREFERENCE
+from pipeline.core.profiles import DEFAULT_PROFILE, PROFILE_NAMES, check_profile, profile_values
 
 
 def _default_data_dir() -> Path:
@@ -39,6 +40,10 @@ DEFAULT_MT_ORDER: dict[str, list[str]] = {
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DUBLINE_", extra="ignore")
 
+    profile: str = Field(
+        DEFAULT_PROFILE,
+        description=f"speed profile: {' | '.join(PROFILE_NAMES)}; sets what is not set explicitly (README: Speed)",
+    )
     data_dir: Path = Field(default_factory=_default_data_dir, description="databases, store, Airflow home")
     store_url: str = Field("", description="object store: file:///path or s3://bucket/prefix; default <data_dir>/store")
     db_url: str = Field("", description="project database URL; default sqlite:///<data_dir>/dubline.db")
@@ -73,7 +78,7 @@ class Settings(BaseSettings):
     mt_llm_languages: list[str] = Field(
         default_factory=lambda: ["en", "es", "fr", "de"], description="languages the LLM translator is offered for"
     )
-    mt_llm_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 = half the cores (at least 1)")
+    mt_llm_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 = DUBLINE_ENGINE_THREADS (models.system)")
     mt_llm_ctx: int = Field(2048, ge=512, description="llama.cpp context window (tokens)")
     mt_context_lines: int = Field(
         0,
@@ -161,6 +166,11 @@ class Settings(BaseSettings):
     qa: bool = Field(True, description="re-transcribe every synthesized line and check it")
     qa_max_wer: float = Field(0.34, ge=0, description="a line heard with more errors than this is re-synthesized")
     qa_retries: int = Field(2, ge=0, le=5, description="re-syntheses of a line that fails its check")
+    qa_scope: str = Field(
+        "all",
+        pattern="^(all|changed)$",
+        description="all: re-hear every line; changed: only lines shortened, sped up or to be stretched past 1.1x",
+    )
 
     # marking and content credentials
     watermark: bool = Field(True, description="put the inaudible mark in every synthetic dub track")
@@ -187,6 +197,27 @@ class Settings(BaseSettings):
     s3_multipart_chunk_mb: int = Field(16, ge=5, description="part size (S3's minimum is 5 MB)")
     s3_max_concurrency: int = Field(8, ge=1, description="parallel parts per transfer")
     s3_presign_expiry_s: int = Field(86400, ge=1, le=604800, description="lifetime of delivery links")
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, v: str) -> str:
+        return check_profile(v)
+
+    @model_validator(mode="after")
+    def _apply_profile(self) -> Settings:
+        """The profile's values for every setting not given explicitly (they stay out of model_fields_set,
+        so `with_profile` can apply another profile over the same explicit settings)."""
+        for name, value in profile_values(self.profile, set(self.model_fields_set)).items():
+            self.__dict__[name] = value
+        return self
+
+    def with_profile(self, name: str) -> Settings:
+        """These settings under profile `name`: what was set explicitly is kept, the rest is the profile's."""
+        name = check_profile(name)
+        if name == self.profile:
+            return self
+        explicit = {k: getattr(self, k) for k in self.model_fields_set if k != "profile"}
+        return type(self).model_validate({**explicit, "profile": name})
 
     @field_validator("stretch_max")
     @classmethod

@@ -64,8 +64,8 @@ def test_dub_video_tasks_and_params(tmp_path: Path) -> None:
     )
     assert info["params"] == [
         "bed", "containers", "denoise", "describe", "editor", "glossary", "input", "loudness_profile", "output",
-        "retakes", "review", "scripts", "series", "source_language", "speaker_people", "speakers", "stems", "style",
-        "subtitle_profile", "target_languages"]
+        "profile", "retakes", "review", "scripts", "series", "source_language", "speaker_people", "speakers", "stems",
+        "style", "subtitle_profile", "target_languages"]
 
 
 def test_dub_video_params_are_the_dub_request(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ LoudnessProfile = Literal["ebu_r128", "atsc_a85", "streaming", "acx", "none"]
 SubtitleProfile = Literal["broadcast", "children"]
 Style = Literal["", "neutral", "warm", "excited", "calm", "serious"]
 Denoise = Literal["", "off", "auto", "speech", "all"]
+Profile = Literal["", "fast", "balanced", "best"]
 
 
 def parse_speaker_people(spec: Mapping[str, Any] | str | None) -> dict[str, str]:
@@ -110,6 +111,12 @@ class DubRequest(Contract):
     retakes: dict[str, dict[str, Retake]] = Field(
         default_factory=dict, description='per language and line, new delivery: {"es": {"s0007": {"rate": 0.95}}}'
     )
+    profile: Profile = Field("", description="speed profile: fast | balanced | best; empty = DUBLINE_PROFILE")
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _profile(cls, v: object) -> str:
+        return str(v or "").strip().lower()
 
     @field_validator("source_language", mode="before")
     @classmethod

@@ -53,7 +53,8 @@ def line_key(
         "source": source,
         "slot": [round(slot.start, 4), round(slot.end, 4)],
         "ladder": [settings.fit_min_gap_s, settings.fit_max_rate, settings.stretch_max, settings.fit_shorten],
-        "qa": [settings.qa, settings.qa_max_wer, settings.qa_retries],
+        "qa": [settings.qa, settings.qa_max_wer, settings.qa_retries]
+        + ([settings.qa_scope] if settings.qa_scope != "all" else []),
         "take": take.model_dump() if take else None,
     }
     return digest(material)[:32]

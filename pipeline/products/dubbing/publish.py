@@ -14,6 +14,7 @@ from pydantic import JsonValue
 from pipeline.core import progress
 from pipeline.core.config import Settings
 from pipeline.core.deliver import deliver
+from pipeline.core.profiles import SUMMARY as PROFILE_SUMMARY
 from pipeline.core.stagerun import Contract, JsonDoc, StageResult, open_settings_store, write_job_manifest
 from pipeline.core.storage import get_json, is_local_location, key_of, local_dir
 from pipeline.products.dubbing.contracts import (
@@ -141,6 +142,7 @@ def revisions(job: DubOutcome) -> list[dict[str, Any]]:
 
 
 def build_report(
+    settings: Settings,
     job: DubOutcome,
     results: list[StageResult],
     muxed: Muxed,
@@ -163,6 +165,7 @@ def build_report(
     sep = job.separated
     return {
         "dubline_report": 1,
+        "profile": {"name": settings.profile, "summary": PROFILE_SUMMARY[settings.profile]},
         "input": {
             "filename": ingested.filename,
             "sha256": ingested.source_sha256,
@@ -278,6 +281,6 @@ def _publish(
         names,
         location,
         report_name,
-        lambda where: build_report(job, results, muxed, where, request, timing, described),
+        lambda where: build_report(settings, job, results, muxed, where, request, timing, described),
     )
     return Published(location=done.location, files=done.files, report=done.report, links=done.links)

@@ -120,8 +120,11 @@ def synthesize(
                 rendered[seg.id] = lines.retake_note(take) if take else stale.get(seg.id, "new")
             record_voice_output(settings, c.voice, c.consent_id, seg.clips[lang].uri, c.tts.info.as_dict(), use, lang)
             run.step(i + 1, total, seg.id)
-        if checker is not None and pending:
-            spoken += _check_lines(run, checker, pending, lang, use, day, settings, qas)
+        heard = pending
+        if settings.qa_scope == "changed":  # the fast profile: only lines the timing ladder changed a lot
+            heard = [p for p in pending if _changed_a_lot(p[0].clips[lang], p[3], slot_of[p[0].id])]
+        if checker is not None and heard:
+            spoken += _check_lines(run, checker, heard, lang, use, day, settings, qas)
         for seg, *_ in pending:  # each line's record, once it is checked
             rec = lines.LineRecord(clip=seg.clips[lang], translation=seg.translations[lang])
             lines.put_line(run.store, lang, keys[seg.id], rec)
@@ -145,6 +148,9 @@ def synthesize(
             delivery={"transfer": settings.prosody_transfer, "style": style},
             qa={
                 **qa.summarize(qas),
+                "scope": settings.qa_scope,
+                "heard": len(heard),
+                "spoken": len(pending),
                 "asr_s": round(checker.seconds, 2),
                 "audio_s": round(checker.audio_s, 2),
             }
@@ -198,7 +204,9 @@ def _material(
         "rate_bounds": [settings.prosody_rate_min, settings.prosody_rate_max],
         "style": style,
     }
-    qa_cfg = {"on": settings.qa, "max_wer": settings.qa_max_wer, "retries": settings.qa_retries}
+    qa_cfg: dict[str, Any] = {"on": settings.qa, "max_wer": settings.qa_max_wer, "retries": settings.qa_retries}
+    if settings.qa_scope != "all":  # (kept out of the key when "all": the keys of earlier runs stay valid)
+        qa_cfg["scope"] = settings.qa_scope
     engines_info = {
         spk: (stock_tts(settings, c.engine).info.as_dict() if c.profile_uri is None else {"profile": c.profile_uri})
         for spk, c in casting.voices.items()
@@ -314,6 +322,17 @@ class _Speaker:
             style=style,
         )
         return text, base, local, dur
+
+
+CHANGED_A_LOT = 1.1  # qa_scope "changed": a speed-up (engine rate x the stretch still needed) above this
+
+
+def _changed_a_lot(clip: Clip, base: Prosody, slot: timing.Slot) -> bool:
+    """Whether the timing ladder changed a line a lot: re-translated shorter, or spoken (and to be stretched)
+    more than CHANGED_A_LOT x faster than its delivery asked."""
+    available = max(slot.end - slot.start, 0.01)
+    speedup = (clip.rate / max(base.rate, 1e-3)) * max(1.0, clip.duration / available)
+    return "shorten" in clip.steps or speedup > CHANGED_A_LOT
 
 
 def _check_lines(
