@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
+from models.system import engine_threads
 from models.tts import atomic_wav, check_wav
 
 MODEL_ID = "kokoro-82m-int8-onnx"
@@ -146,7 +147,7 @@ class KokoroTTS:
         sha256: str | None = None,
     ) -> None:
         self.folder = Path(folder)
-        self.threads = threads or max(1, (os.cpu_count() or 2) // 2)
+        self.threads = threads  # None: models.system.engine_threads() when the model loads
         unknown = [lang for lang in languages if lang not in ESPEAK_LANGUAGES]
         if unknown:
             raise EngineUnavailable(f"kokoro: no phonemizer language for {unknown}; known: {sorted(ESPEAK_LANGUAGES)}")
@@ -181,7 +182,8 @@ class KokoroTTS:
         return self._info
 
     def _kokoro(self) -> Any:
-        return _load(self.folder / MODEL_FILE, self.folder / VOICES_FILE, self.folder / VOCAB_FILE, self.threads)
+        threads = self.threads or engine_threads()
+        return _load(self.folder / MODEL_FILE, self.folder / VOICES_FILE, self.folder / VOCAB_FILE, threads)
 
     def styles(self) -> dict[str, np.ndarray]:
         """The stock styles, name -> (510, 1, 256) float32."""

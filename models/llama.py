@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
-import os
 import threading
 import time
 from pathlib import Path
@@ -28,10 +27,10 @@ def runtime_available() -> bool:
 
 
 def default_threads() -> int:
-    """Half the cores, at least one: llama.cpp's threads spin at barriers, so when other work shares the
-    cores (Airflow runs tasks side by side) all-core decoding slows down several times (measured on 2
-    shared cores: 1 thread 1.6 s a line, 2 threads 6 s)."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """The engine threads of models.system.engine_threads (half the cores unless DUBLINE_ENGINE_THREADS)."""
+    from models.system import engine_threads
+
+    return engine_threads()
 
 
 def load_llama(path: Path, n_ctx: int = 2048, n_threads: int = 0) -> Any:

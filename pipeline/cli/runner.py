@@ -108,6 +108,8 @@ def run_dag(
     # The project's database first: one that is down or not migrated stops the job before anything runs,
     # and leaves no job record behind. (The embedded default migrates itself here on first use.)
     job_id = db.start_job(settings, dag_id, label if label is not None else str(conf.get("input", "")), conf)
+    # dag.test() runs the tasks one at a time: each engine may use every core (models.system.engine_threads)
+    os.environ.setdefault("DUBLINE_ENGINE_THREADS", str(os.cpu_count() or 1))
     try:
         prepare_airflow(settings)
         result = _run_dag(settings, dag_id, conf, log_path)

@@ -40,6 +40,9 @@ def _env(**extra: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "DUBLINE_"))}
     if os.environ.get("DUBLINE_MODEL_DIR"):
         keep["DUBLINE_MODEL_DIR"] = os.environ["DUBLINE_MODEL_DIR"]
+    # the workers' engine threads (half the cores) for `dubline dub` too (it would use every core): onnxruntime
+    # and llama.cpp sum in another order with another thread count, and the outputs are compared byte for byte
+    keep["DUBLINE_ENGINE_THREADS"] = str(max(1, (os.cpu_count() or 2) // 2))
     return {**keep, **extra}
 
 
