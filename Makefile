@@ -73,7 +73,7 @@ lint: venv
 	$(VENV)/bin/lint-imports
 
 bench: setup
-	$(PY) -m benchmarks.bench
+	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
 bench-revise: setup
 	$(PY) -m benchmarks.bench_revise

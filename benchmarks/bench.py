@@ -95,7 +95,7 @@ def _task_times(airflow_db: Path, started: float) -> dict[str, float]:
     return {"cold_start_s": round(epoch(first) - started, 2), "run_span_s": round(epoch(last) - epoch(first), 2)}
 
 
-def run_one(kind: str, src: Path, tmp: Path, profile: str = "balanced") -> dict[str, Any]:
+def run_one(kind: str, src: Path, tmp: Path, profile: str = "balanced", flame: Path | None = None) -> dict[str, Any]:
     """One `dubline dub` in a fresh data folder (nothing reused), Airflow's database already migrated."""
     tag = f"{kind.replace(' ', '-')}-{profile}"
     data = tmp / f"data-{tag}"
@@ -105,9 +105,15 @@ def run_one(kind: str, src: Path, tmp: Path, profile: str = "balanced") -> dict[
     load = os.getloadavg()[0]
     started = time.time()
     t0 = time.perf_counter()
+    command = [sys.executable, "-m", "pipeline.cli.app", "dub", str(src), "--to", "es", "--out", str(out)]
+    command += ["--profile", profile]
+    if flame is not None:  # py-spy samples the dub and its subprocesses (40 Hz: about 2 % slower)
+        flame.mkdir(parents=True, exist_ok=True)
+        svg = flame / f"{src.stem}-{profile}.svg"
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "-r", "40", "-s", "-o", str(svg), "--"]
+        command = spy + command
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli.app", "dub", str(src), "--to", "es", "--out", str(out)]
-        + ["--profile", profile],
+        command,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -185,23 +191,25 @@ def main() -> None:
     ap.add_argument("--profiles", default="fast,balanced", help="comma-separated speed profiles to time")
     ap.add_argument("--kinds", default="video", help="which 60 s inputs: audio, video or audio,video")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false", help="time the first run cold")
+    ap.add_argument("--flame", type=Path, default=None, help="write a py-spy flame graph (SVG) of each dub here")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
     kinds = {k.strip() for k in args.kinds.split(",") if k.strip()}
     with tempfile.TemporaryDirectory(prefix="dubline-bench-") as tmp_s:
         tmp = Path(tmp_s)
         results = []
         inputs = [(k, p) for k, p in _inputs(tmp) if k in kinds]
-        if args.warmup:
-            print("warm-up: a 10 s dub (migrates Airflow's database, reads the models into the page cache)", flush=True)
-            _warm_up(inputs[0][1], tmp)
         if args.long > 0:
             from pipeline.audio.sample import make_sample
             from pipeline.core.config import get_settings
 
             inputs.append(("long video", make_sample(tmp / f"talk_{int(args.long)}s.mp4", get_settings(), args.long)))
+        if args.warmup:
+            print("warm-up: a 10 s dub (migrates Airflow's database, reads the models into the page cache)", flush=True)
+            _warm_up(inputs[0][1], tmp)
         for (kind, src), profile in itertools.product(inputs, profiles):
-            r = run_one(kind, src, tmp, profile)
+            r = run_one(kind, src, tmp, profile, args.flame)
             results.append(r)
             _print(r)
         print("\n" + json.dumps(results, indent=1))

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     asr_beam_size: int = 5
     asr_vad: bool = True  # Silero voice activity (inside faster-whisper): no text "heard" in music or silence
     asr_threads: int = 0
+    asr_language_check: bool = Field(
+        True, description="hear each 15 s of speech for another language than the whole's (a warning per stretch)"
+    )
 
     # translation and speech
     mt_engines: list[str] = Field(

@@ -22,6 +22,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "separation": "dsp",  # mid/side and spectral DSP instead of Spleeter's network
         "qa_scope": "changed",  # re-hear only the lines the timing ladder changed a lot
         "asr_beam_size": 1,  # greedy decoding
+        "asr_language_check": False,  # no per-window language detection (one encoder pass per 15 s)
     },
     "balanced": {},
     "best": {
@@ -32,7 +33,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 SUMMARY: dict[str, str] = {
-    "fast": "Apertium where it has the pair, Piper/Pico voices, DSP separation, greedy ASR, QA of changed lines",
+    "fast": "Apertium where it has the pair, Piper/Pico voices, DSP separation, greedy ASR without the language "
+    "check, QA of changed lines",
     "balanced": "LLM translation, Kokoro voices, Spleeter separation, QA of every line",
     "best": "LLM translation, Kokoro voices, Spleeter, denoise when noisy, QA of every line with 3 retries",
 }

@@ -67,7 +67,7 @@ def transcribe(
         script.segments = segments
         script.source.language = result.language
         script.source.language_probability = round(result.language_probability, 3)
-        others = other_languages(asr, audio, segments, result.language)
+        others = other_languages(asr, audio, segments, result.language) if settings.asr_language_check else []
         return Transcribed(
             script_uri=save_script(run, script),
             language=result.language,
@@ -79,7 +79,11 @@ def transcribe(
             warnings=[other_language_warning(result.language, o) for o in others],
         )
 
-    material["language_check"] = {"window_s": WINDOW_S, "min_speech_s": MIN_WINDOW_SPEECH_S, "min_p": OTHER_MIN_P}
+    material["language_check"] = (
+        {"window_s": WINDOW_S, "min_speech_s": MIN_WINDOW_SPEECH_S, "min_p": OTHER_MIN_P}
+        if settings.asr_language_check
+        else None
+    )
     return run_stage(settings, "transcribe", material, work, Transcribed)
 
 

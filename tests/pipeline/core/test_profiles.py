@@ -31,6 +31,7 @@ def test_fast_sets_its_engines(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     assert s.mt_order_for("en", "es") == ["apertium", "llm"]
     assert s.tts_order("es")[0] == "pico" and s.tts_order("en")[0] == "piper"
     assert s.separation == "dsp" and s.qa_scope == "changed" and s.asr_beam_size == 1
+    assert s.asr_language_check is False
 
 
 def test_an_explicit_setting_wins_over_the_profile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

@@ -74,3 +74,17 @@ def test_no_speech_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(stage, "get_asr", lambda s: FakeASR([AsrSegment(0, 1, "  ", ())]))
     with pytest.raises(InputError, match="no speech was found"):
         stage.transcribe(settings, _ingested(settings), None)
+
+
+def test_the_language_check_runs_unless_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """asr_language_check (off in the fast profile) decides whether the windows are heard for other languages."""
+    said = AsrSegment(1.0, 2.0, " Hello.", (Word("Hello.", 1.0, 2.0),))
+    monkeypatch.setattr(stage, "get_asr", lambda s: FakeASR([said]))
+    calls: list[str] = []
+    monkeypatch.setattr(stage, "other_languages", lambda *a: calls.append("checked") or [])
+    stage.transcribe(Settings(data_dir=tmp_path / "on"), _ingested(Settings(data_dir=tmp_path / "on")), None)
+    assert calls == ["checked"]
+    off = Settings(data_dir=tmp_path / "off", profile="fast")
+    assert off.asr_language_check is False
+    stage.transcribe(off, _ingested(off), None)
+    assert calls == ["checked"]
