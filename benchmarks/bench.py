@@ -60,39 +60,47 @@ def _inputs(tmp: Path) -> list[tuple[str, Path]]:
     return [("audio", lecture), ("video", video)]
 
 
-def _watch_peak_rss(proc: subprocess.Popen[str]) -> int:
-    """Peak resident memory of the process and its children together (bytes), sampled every 0.1 s."""
+def _watch_rss(proc: subprocess.Popen[str]) -> list[tuple[float, int]]:
+    """Resident memory of the process and its children together (bytes), sampled every 0.1 s: (epoch, bytes)."""
     import psutil
 
-    peak = 0
+    samples: list[tuple[float, int]] = []
     root = psutil.Process(proc.pid)
     while proc.poll() is None:
         try:
             total = root.memory_info().rss + sum(c.memory_info().rss for c in root.children(recursive=True))
-            peak = max(peak, total)
+            samples.append((time.time(), total))
         except psutil.Error:
             pass
         time.sleep(0.1)
-    return peak
+    return samples
 
 
-def _task_times(airflow_db: Path, started: float) -> dict[str, float]:
+def _task_times(airflow_db: Path, started: float, rss: list[tuple[float, int]]) -> dict[str, Any]:
     """From Airflow's database of the run: the seconds from the process's start to the first task's (cold
-    start), and the DAG run's span from the first task's start to the last one's end."""
+    start), the DAG run's span from the first task's start to the last one's end, and each task's peak
+    resident memory (MiB, of the process tree while the task ran)."""
     import sqlite3
     from datetime import datetime
-
-    with contextlib.closing(sqlite3.connect(airflow_db)) as db:
-        first, last = db.execute(
-            "SELECT min(start_date), max(end_date) FROM task_instance WHERE dag_id = 'dub_video' AND run_id = "
-            "(SELECT run_id FROM dag_run WHERE dag_id = 'dub_video' ORDER BY id DESC LIMIT 1)"
-        ).fetchone()
 
     def epoch(value: str) -> float:
         when = datetime.fromisoformat(value)
         return when.timestamp() if when.tzinfo else when.replace(tzinfo=UTC).timestamp()
 
-    return {"cold_start_s": round(epoch(first) - started, 2), "run_span_s": round(epoch(last) - epoch(first), 2)}
+    with contextlib.closing(sqlite3.connect(airflow_db)) as db:
+        rows = db.execute(
+            "SELECT task_id, map_index, start_date, end_date FROM task_instance WHERE dag_id = 'dub_video' AND "
+            "run_id = (SELECT run_id FROM dag_run WHERE dag_id = 'dub_video' ORDER BY id DESC LIMIT 1) "
+            "AND start_date IS NOT NULL AND end_date IS NOT NULL ORDER BY start_date"
+        ).fetchall()
+    spans = [(task + (f"[{index}]" if index >= 0 else ""), epoch(a), epoch(b)) for task, index, a, b in rows]
+    peaks = {name: round(max((m for t, m in rss if a <= t <= b), default=0) / 2**20, 1) for name, a, b in spans}
+    first, last = min(a for _, a, _ in spans), max(b for _, _, b in spans)
+    return {
+        "cold_start_s": round(first - started, 2),
+        "run_span_s": round(last - first, 2),
+        "task_peak_rss_mib": {k: v for k, v in sorted(peaks.items(), key=lambda kv: -kv[1])[:5]},
+    }
 
 
 def run_one(kind: str, src: Path, tmp: Path, profile: str = "balanced", flame: Path | None = None) -> dict[str, Any]:
@@ -119,7 +127,8 @@ def run_one(kind: str, src: Path, tmp: Path, profile: str = "balanced", flame: P
         stderr=subprocess.PIPE,
         text=True,
     )
-    peak = _watch_peak_rss(proc)
+    rss = _watch_rss(proc)
+    peak = max((m for _, m in rss), default=0)
     stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -127,7 +136,7 @@ def run_one(kind: str, src: Path, tmp: Path, profile: str = "balanced", flame: P
     report = json.loads(next(out.glob("*.report.json")).read_text())
     duration = float(report["input"]["duration_s"])
     qa = (report.get("qa") or {}).get("es") or {}
-    times = _task_times(airflow_home / "airflow.db", started)
+    times = _task_times(airflow_home / "airflow.db", started, rss)
     return {
         **times,
         "airflow_overhead_s": round(max(times["run_span_s"] - float(report["stage_time_s"]), 0.0), 2),
@@ -171,6 +180,7 @@ def _print(r: dict[str, Any]) -> None:
         f"{r['airflow_overhead_s']} s outside the stages (Airflow's task running, imports in the tasks)"
     )
     print(f"QA: lines heard {r['qa_heard']}, mean WER {r['qa_mean_wer']}")
+    print("largest peak memory by task: " + ", ".join(f"{k} {v} MiB" for k, v in r["task_peak_rss_mib"].items()))
     print(f"timing (fit) stage: {r['fit_share']:.1%} of the job's wall time")
     for lang, t in r["timing"].items():
         sm = t["summary"]

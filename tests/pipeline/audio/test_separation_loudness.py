@@ -81,3 +81,20 @@ def test_spleeter_separates_in_its_own_environment(tmp_path: Path) -> None:
     out = subprocess.run([str(spleeter_python()), "-c", "import numpy; print(numpy.__version__)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.startswith("1.")  # the isolated environment keeps numpy<2
+
+
+def test_rms_and_peak_are_read_in_blocks(tmp_path: Path) -> None:
+    """The blockwise RMS and peak equal the whole-array figures (a block smaller than the file)."""
+    from pipeline.audio.loudness import _rms_and_peak
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((48_000 * 3, 2)) * 0.1).astype(np.float32)
+    x[70_000, 1] = -0.9
+    path = tmp_path / "x.wav"
+    sf.write(str(path), x, 48_000, subtype="FLOAT")
+    rms, peak = _rms_and_peak(path, block=10_000)
+    assert rms == pytest.approx(float(np.sqrt(np.mean(x.astype(np.float64) ** 2))), rel=1e-9)
+    assert peak == pytest.approx(0.9)
+    empty = tmp_path / "empty.wav"
+    sf.write(str(empty), np.zeros((0, 2), dtype=np.float32), 48_000)
+    assert _rms_and_peak(empty) == (0.0, 0.0)
