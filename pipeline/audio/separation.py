@@ -10,24 +10,30 @@ import numpy as np
 SPEECH_BAND = (150.0, 4500.0)
 
 
-def _stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+def _filter(x: np.ndarray, gain: np.ndarray, n_fft: int, hop: int, chunk: int = 512) -> np.ndarray:
+    """`x` through a short-time Fourier transform (Hann window, `hop`), each frame's spectrum multiplied by its
+    row of `gain` (frames x bins), and overlap-added back: `chunk` frames at a time, so a programme's whole
+    spectrogram is never held (a 10-minute stereo input took about 4 GB at once)."""
     win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     pad = np.pad(x, (n_fft, n_fft + hop))
-    frames = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
-    return np.fft.rfft(frames * win, axis=1)
-
-
-def _istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
-    win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    frames = np.fft.irfft(spec, n=n_fft, axis=1) * win
-    total = (len(frames) - 1) * hop + n_fft
+    view = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
+    total = (len(view) - 1) * hop + n_fft
     out = np.zeros(total, dtype=np.float64)
     norm = np.zeros(total, dtype=np.float64)
-    for i, f in enumerate(frames):
-        out[i * hop : i * hop + n_fft] += f
-        norm[i * hop : i * hop + n_fft] += win**2
+    for c0 in range(0, len(view), chunk):
+        spec = np.fft.rfft(view[c0 : c0 + chunk] * win, axis=1)
+        frames = np.fft.irfft(spec * gain[c0 : c0 + chunk], n=n_fft, axis=1) * win
+        for j, f in enumerate(frames):
+            i = (c0 + j) * hop
+            out[i : i + n_fft] += f
+            norm[i : i + n_fft] += win**2
     out /= np.maximum(norm, 1e-8)
-    return out[n_fft : n_fft + length].astype(np.float32)
+    return out[n_fft : n_fft + len(x)].astype(np.float32)
+
+
+def _frames(n: int, n_fft: int, hop: int) -> int:
+    """How many frames _filter makes of `n` samples."""
+    return (n + 2 * n_fft + hop - n_fft) // hop + 1
 
 
 def dsp_separate(
@@ -48,18 +54,18 @@ def dsp_separate(
     right = audio[:, 1] if audio.shape[1] > 1 else audio[:, 0]
     mid, side = (left + right) / 2, (left - right) / 2
     n = len(mid)
-    spec = _stft(mid.astype(np.float32), n_fft, hop)
+    n_frames = _frames(n, n_fft, hop)
     freqs = np.fft.rfftfreq(n_fft, 1 / rate)
     band = (freqs >= SPEECH_BAND[0]) & (freqs <= SPEECH_BAND[1])
-    times = (np.arange(spec.shape[0]) * hop - n_fft + n_fft / 2) / rate
-    active = np.zeros(spec.shape[0], dtype=bool)
+    times = (np.arange(n_frames) * hop - n_fft + n_fft / 2) / rate
+    active = np.zeros(n_frames, dtype=bool)
     for s, e in speech:
         active |= (times >= s - margin_s) & (times <= e + margin_s)
     # smooth the on/off mask over a few frames to avoid clicks
     k = 5
     smooth = np.convolve(active.astype(np.float32), np.ones(k) / k, mode="same")
     gain = 1.0 - (1.0 - 10 ** (depth_db / 20)) * smooth[:, None] * band[None, :]
-    bed_mid = _istft(spec * gain, n_fft, hop, n)
+    bed_mid = _filter(mid.astype(np.float32), gain, n_fft, hop)
     dial_mid = mid - bed_mid
     bed = np.stack([bed_mid + side, bed_mid - side], axis=1)
     dialogue = np.stack([dial_mid, dial_mid], axis=1)
