@@ -253,4 +253,26 @@ class KnnVcTTS(ProfileVoice):
         out = self.vc.convert(
             audio, SAMPLE_RATE, self.matchset, self.base_f0, prosody.pitch, prosody.pitch_range, self.eq
         )
-        return resample(out.audio, 22050, SAMPLE_RATE) * np.float32(prosody.volume)
+        converted = out.audio
+        if abs(prosody.pitch - 1.0) > 1e-3:
+            converted = follow_pitch(converted, 22050, self.matchset.f0_stats()[0] + float(np.log(prosody.pitch)))
+        return resample(converted, 22050, SAMPLE_RATE) * np.float32(prosody.volume)
+
+
+PITCH_TOLERANCE = float(np.log(1.05))  # a converted line's mean F0 this far from the pitch asked for is moved
+
+
+def follow_pitch(audio: np.ndarray, rate: int, target_log_f0: float) -> np.ndarray:
+    """The converted line with its mean log F0 moved onto `target_log_f0` (WORLD) when it lies more than
+    PITCH_TOLERANCE away. The matching takes its frames from the person's reference: with a small share of
+    the line's own spectrum (the ladder's lower rungs) the F0 the delivery asked for (the source shifted before
+    matching) barely comes through, and a delivery's pitch must survive the conversion."""
+    from models.cloning.world import f0_track, shift_pitch
+
+    f0 = f0_track(audio, rate)
+    if f0.size < 10:  # too little voiced speech to measure
+        return audio
+    gap = target_log_f0 - float(np.mean(np.log(f0)))
+    if abs(gap) <= PITCH_TOLERANCE:
+        return audio
+    return shift_pitch(audio, rate, pitch=float(np.exp(gap))).astype(np.float32)

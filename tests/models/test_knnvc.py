@@ -204,3 +204,18 @@ def test_campp_tells_two_people_apart(fixtures_dir: Path) -> None:
     assert enc.info.sha256 and "CAM++" in enc.info.version
     with pytest.raises(EngineError, match="too little"):
         enc.embed(np.zeros(800, np.float32), EMBED_RATE)
+
+
+def test_follow_pitch_moves_a_line_only_when_it_is_off() -> None:
+    """A converted line whose F0 missed the delivery's pitch is moved onto it (WORLD); one within 5 % is kept."""
+    from models.cloning.knn_backend import follow_pitch
+    from models.cloning.world import f0_track
+
+    rate = 22050
+    t = np.arange(int(rate * 1.5)) / rate
+    tone = sum(np.sin(2 * np.pi * 150.0 * k * t) / k for k in range(1, 8)).astype(np.float32) * 0.2
+    kept = follow_pitch(tone, rate, float(np.log(153.0)))
+    assert kept is tone
+    moved = follow_pitch(tone, rate, float(np.log(200.0)))
+    assert len(moved) == len(tone)
+    assert float(np.median(f0_track(moved, rate))) == pytest.approx(200.0, rel=0.05)
