@@ -97,13 +97,15 @@ def run(fn: Callable[Concatenate[Settings, P], Contract], *args: P.args, **kwarg
 
 def job_settings(settings: Settings) -> Settings:
     """`settings` under the run's `profile` param where it names one (else the workers' DUBLINE_PROFILE)."""
-    try:
-        from airflow.sdk import get_current_context
+    from collections.abc import Mapping
 
-        params = get_current_context().get("params") or {}
-    except Exception:  # outside a running task (a direct call): no run params
+    from airflow.sdk import get_current_context
+
+    try:
+        params = get_current_context().get("params")
+    except RuntimeError:  # outside a running task (a direct call): no run params
         return settings
-    profile = str(params.get("profile") or "").strip() if hasattr(params, "get") else ""
+    profile = str(params.get("profile") or "").strip() if isinstance(params, Mapping) else ""
     return settings.with_profile(profile) if profile else settings
 
 

@@ -108,11 +108,10 @@ def run_dag(
     # The project's database first: one that is down or not migrated stops the job before anything runs,
     # and leaves no job record behind. (The embedded default migrates itself here on first use.)
     job_id = db.start_job(settings, dag_id, label if label is not None else str(conf.get("input", "")), conf)
-    # dag.test() runs the tasks one at a time: each engine may use every core (models.system.engine_threads)
-    os.environ.setdefault("DUBLINE_ENGINE_THREADS", str(os.cpu_count() or 1))
     try:
         prepare_airflow(settings)
-        result = _run_dag(settings, dag_id, conf, log_path)
+        with _every_core_for_engines():
+            result = _run_dag(settings, dag_id, conf, log_path)
     except BaseException as e:
         db.finish_job(settings, job_id, "failed", error=e.one_line() if isinstance(e, DublineError) else repr(e))
         raise
@@ -126,6 +125,20 @@ def run_dag(
         outputs={k: v for k, v in result["published"].items() if k != "links"},
     )
     return result
+
+
+@contextlib.contextmanager
+def _every_core_for_engines() -> Iterator[None]:
+    """dag.test() runs the tasks one at a time, so each engine may use every core (models.system.engine_threads)
+    unless the operator set DUBLINE_ENGINE_THREADS; the process environment is as before afterwards."""
+    if "DUBLINE_ENGINE_THREADS" in os.environ:
+        yield
+        return
+    os.environ["DUBLINE_ENGINE_THREADS"] = str(os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        os.environ.pop("DUBLINE_ENGINE_THREADS", None)
 
 
 def _run_dag(settings: Settings, dag_id: str, conf: dict[str, Any], log_path: Path | None) -> dict[str, Any]:

@@ -36,8 +36,7 @@ def test_dubline_dub_gives_the_engines_every_core(monkeypatch: pytest.MonkeyPatc
     from pipeline.cli import runner
     from pipeline.core.config import Settings
 
-    monkeypatch.setenv("DUBLINE_ENGINE_THREADS", "")  # recorded, so that the value run_dag sets is undone after
-    monkeypatch.delenv("DUBLINE_ENGINE_THREADS")
+    monkeypatch.delenv("DUBLINE_ENGINE_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     seen: list[str | None] = []
     monkeypatch.setattr(runner, "prepare_airflow", lambda s: None)
@@ -46,9 +45,11 @@ def test_dubline_dub_gives_the_engines_every_core(monkeypatch: pytest.MonkeyPatc
     )
     runner.run_dag(Settings(data_dir=tmp_path), "dub_video", {"input": "x"})
     assert seen == ["8"]
+    assert "DUBLINE_ENGINE_THREADS" not in os.environ  # the process environment is as it was
     monkeypatch.setenv("DUBLINE_ENGINE_THREADS", "3")
     runner.run_dag(Settings(data_dir=tmp_path), "dub_video", {"input": "x"})
     assert seen == ["8", "3"]
+    assert os.environ["DUBLINE_ENGINE_THREADS"] == "3"
 
 
 def _done() -> dict[str, object]:
