@@ -5,6 +5,9 @@ project's own sample when the fixtures are absent) and a generated 10-minute tal
 (--profiles, default fast and balanced), each in a fresh data folder so that no stage is reused, with the
 models already unpacked. Prints wall time, real-time factor, peak memory, the share of time outside the
 stages, the QA figures, the load average before the run and each stage's time.
+
+With --standalone it dubs the 60 s input under a real `airflow standalone` instead (LocalExecutor: each task a
+process of its own, which loads the models it uses) and prints how much of the job went to loading models.
 """
 
 from __future__ import annotations
@@ -160,6 +163,68 @@ def run_one(kind: str, src: Path, tmp: Path, profile: str = "balanced", flame: P
     }
 
 
+def run_standalone(src: Path, tmp: Path, profile: str = "balanced") -> dict[str, Any]:
+    """The dub of `src` under a real `airflow standalone` (LocalExecutor: every task a process of its own, so each
+    task loads the models it uses): the run's wall time and how much of it went to loading models, by stage."""
+    from tools.standalone import StandaloneError, standalone
+
+    out = tmp / f"out-standalone-{profile}"
+    with standalone(tmp / f"standalone-{profile}", "bench", "bench-standalone-pw") as server:
+        try:
+            server.wait_parsed("dub_video")
+            load = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            conf = {"input": str(src), "target_languages": ["es"], "output": str(out), "profile": profile}
+            run_id = server.trigger("dub_video", conf)
+
+            def finished() -> bool:
+                state = server.run_state("dub_video", run_id)
+                if state == "failed":
+                    raise StandaloneError(f"the dub failed\n{server.diagnosis('dub_video', run_id)}")
+                return state == "success"
+
+            server.wait("the dub to finish", finished, 3600, "dub_video", run_id)
+            wall = time.perf_counter() - t0
+            tasks = server.task_instances("dub_video", run_id)
+        except StandaloneError as e:
+            raise SystemExit(f"bench: the standalone dub of {src} failed: {e}") from e
+    report = json.loads(next(out.glob("*.report.json")).read_text())
+    duration = float(report["input"]["duration_s"])
+    loads: dict[str, float] = {}
+    for s in report["stages"]:
+        if not s["cached"] and s.get("model_load_s"):
+            name = s["stage"] + (f"[{s['language']}]" if s["language"] else "")
+            loads[name] = round(loads.get(name, 0.0) + float(s["model_load_s"]), 2)
+    task_s = sum(float(t.get("duration") or 0.0) for t in tasks)
+    return {
+        "input": src.name,
+        "profile": profile,
+        "load_before": round(load, 2),
+        "duration_s": round(duration, 2),
+        "wall_s": round(wall, 2),
+        "rtf": round(wall / duration, 3),
+        "tasks": len(tasks),
+        "task_time_s": round(task_s, 2),
+        "stage_sum_s": report["stage_time_s"],
+        "model_load_s": report["model_load_s"],
+        "model_load_share": round(float(report["model_load_s"]) / wall, 3),
+        "model_load_by_stage": dict(sorted(loads.items(), key=lambda kv: -kv[1])),
+    }
+
+
+def _print_standalone(r: dict[str, Any]) -> None:
+    print(f"\n== dub {r['input']} ({r['duration_s']} s) -> es under airflow standalone, profile {r['profile']}")
+    print(f"wall {r['wall_s']} s (trigger to success)   real-time factor {r['rtf']}")
+    print(f"load average before {r['load_before']} on {os.cpu_count()} cores")
+    print(f"{r['tasks']} task processes, {r['task_time_s']} s in tasks; stage time {r['stage_sum_s']} s")
+    print(
+        f"model loading {r['model_load_s']} s = {r['model_load_share']:.1%} of the job "
+        "(each task process loads the models it uses)"
+    )
+    for name, secs in r["model_load_by_stage"].items():
+        print(f"  {name:<16} {secs:7.2f} s")
+
+
 def _warm_up(src: Path, tmp: Path) -> None:
     cut = tmp / f"warmup{src.suffix}"
     media.run(ffmpeg.output(ffmpeg.input(str(src), t=10), str(cut)), "cut the warm-up clip")
@@ -202,6 +267,12 @@ def main() -> None:
     ap.add_argument("--kinds", default="video", help="which 60 s inputs: audio, video or audio,video")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false", help="time the first run cold")
     ap.add_argument("--flame", type=Path, default=None, help="write a py-spy flame graph (SVG) of each dub here")
+    ap.add_argument(
+        "--standalone",
+        action="store_true",
+        help="instead: dub the 60 s input under a real `airflow standalone` (a process per task) and print the "
+        "model-load time per stage",
+    )
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
@@ -210,6 +281,13 @@ def main() -> None:
         tmp = Path(tmp_s)
         results = []
         inputs = [(k, p) for k, p in _inputs(tmp) if k in kinds]
+        if args.standalone:
+            for profile in profiles:
+                r = run_standalone(inputs[0][1], tmp, profile)
+                results.append(r)
+                _print_standalone(r)
+            print("\n" + json.dumps(results, indent=1))
+            return
         if args.long > 0:
             from pipeline.audio.sample import make_sample
             from pipeline.core.config import get_settings

