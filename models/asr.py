@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from models.base import ASR, AsrSegment, EngineError, EngineUnavailable, ModelInfo, Transcription, Word
-from models.system import record_load
+from models.system import cache_forgetter, record_load, register_cache
 
 SAMPLE_RATE = 16000
 BACKENDS = ("faster-whisper", "whisper")
@@ -24,6 +24,8 @@ _LANGUAGE_FIXES = {"jw": "jv"}
 _FW_CACHE: dict[tuple[str, str, int, str], Any] = {}
 _OW_CACHE: dict[str, Any] = {}
 _LOCK = threading.Lock()
+register_cache("faster-whisper", cache_forgetter(_FW_CACHE, _LOCK))
+register_cache("openai-whisper", cache_forgetter(_OW_CACHE, _LOCK))
 
 
 def _iso(code: str) -> str:

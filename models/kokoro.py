@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
-from models.system import engine_threads, record_load
+from models.system import cache_forgetter, engine_threads, record_load, register_cache
 from models.tts import atomic_wav, check_wav
 
 MODEL_ID = "kokoro-82m-int8-onnx"
@@ -61,6 +61,7 @@ DEFAULT_STYLE = "jf_alpha"
 
 _CACHE: dict[tuple[str, str, int], Any] = {}
 _LOCK = threading.Lock()
+register_cache("kokoro", cache_forgetter(_CACHE, _LOCK))
 _PID = os.getpid()
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo, Prosody, Voice
-from models.system import LazyInfo, base_language, record_load
+from models.system import LazyInfo, base_language, cache_forgetter, record_load, register_cache
 from models.tts import atomic_wav, check_prosody, check_voice, check_wav, require_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _PIPER_CACHE: dict[tuple[str, str], PiperVoice] = {}
 _PIPER_LOCK = threading.Lock()
+register_cache("piper", cache_forgetter(_PIPER_CACHE, _PIPER_LOCK))
 _PIPER_PID = os.getpid()
 
 

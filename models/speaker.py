@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from models.base import EngineError, EngineUnavailable, ModelInfo
-from models.system import record_load
+from models.system import cache_forgetter, record_load, register_cache
 
 SAMPLE_RATE = 16000
 RESEMBLYZER_WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
@@ -33,6 +33,7 @@ MIN_SPEECH_S = 1.0
 
 _CACHE: dict[str, Any] = {}
 _LOCK = threading.Lock()
+register_cache("resemblyzer", cache_forgetter(_CACHE, _LOCK))
 
 
 @runtime_checkable

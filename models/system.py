@@ -3,10 +3,14 @@ Debian programs (Apertium, Pico, espeak-ng): versions, languages, error text."""
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import gc
 import os
 import subprocess
 import threading
+from collections.abc import Callable, Collection
+from typing import Any
 
 from models.base import ModelInfo
 
@@ -51,6 +55,49 @@ def loads_since(mark: int) -> dict[str, float]:
         for engine, seconds in _LOADS[mark:]:
             out[engine] = round(out.get(engine, 0.0) + seconds, 3)
     return out
+
+
+_FORGETTERS: dict[str, Callable[[], bool]] = {}
+
+
+def register_cache(engine: str, forget: Callable[[], bool]) -> None:
+    """`forget()` drops this process's cached models of `engine` (True when it held one). A model in use elsewhere
+    lives on until its last reference goes; the next use loads it again."""
+    _FORGETTERS[engine] = forget
+
+
+def cache_forgetter(
+    cache: dict[Any, Any], lock: Any, which: Callable[[Any], bool] = lambda key: True
+) -> Callable[[], bool]:
+    """A forget() for register_cache: drops the entries of `cache` whose key `which` accepts, under `lock`."""
+
+    def forget() -> bool:
+        with lock:
+            keys = [k for k in cache if which(k)]
+            for k in keys:
+                del cache[k]
+        return bool(keys)
+
+    return forget
+
+
+def forget_engines(keep: Collection[str]) -> list[str]:
+    """Drop the cached models of every engine not in `keep`, and hand the freed memory back to the system.
+    Under `dubline dub` one process runs every stage, so the LLM and Kokoro need not sit under the mix
+    (pipeline.core.stagerun calls this before each stage). Returns the engines dropped."""
+    dropped = [name for name, forget in list(_FORGETTERS.items()) if name not in keep and forget()]
+    if dropped:
+        gc.collect()
+        _malloc_trim()
+    return dropped
+
+
+def _malloc_trim() -> None:
+    """glibc keeps freed heap memory for reuse; give it back (nothing elsewhere)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def base_language(language: str) -> str:

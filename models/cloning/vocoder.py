@@ -23,7 +23,7 @@ import numpy as np
 
 from models.base import EngineError, EngineUnavailable
 from models.registry import HIFIGAN_SHA256, package_file
-from models.system import record_load
+from models.system import cache_forgetter, record_load, register_cache
 
 FEATURE_RATE = 16000  # Whisper's input rate
 FEATURE_FPS = 50.0  # the encoder's frames per second
@@ -37,6 +37,11 @@ WHISPER_MODEL_ID = "whisper-base-pt"
 
 _LOCK = threading.Lock()
 _CACHE: dict[Any, Any] = {}
+# the models (not the hashes of checked files, nor the mel filters): keys ("hifigan", path), ("whisper-encoder", path)
+register_cache("hifigan", cache_forgetter(_CACHE, _LOCK, lambda k: isinstance(k, tuple) and k[0] == "hifigan"))
+register_cache(
+    "whisper-encoder", cache_forgetter(_CACHE, _LOCK, lambda k: isinstance(k, tuple) and k[0] == "whisper-encoder")
+)
 
 
 def _torch() -> Any:

@@ -23,10 +23,13 @@ def mix_over(
     its peak under `ceiling` (1.0 when none was needed)."""
     n = original.shape[0]
     dub = dub[:n] if len(dub) >= n else np.pad(dub, (0, n - len(dub)))
-    out = original * gain[:, None] + (dub * (10 ** (dub_gain_db / 20)))[:, None]
-    peak = float(np.max(np.abs(out))) if out.size else 0.0
+    out = np.multiply(original, gain[:, None], dtype=np.float32)  # one programme-sized array, changed in place
+    out += (dub * np.float32(10 ** (dub_gain_db / 20)))[:, None]
+    peak = float(max(out.max(initial=0.0), -out.min(initial=0.0)))
     scale = ceiling / peak if peak > ceiling else 1.0
-    return (out * scale).astype(np.float32), scale
+    if scale != 1.0:
+        out *= np.float32(scale)
+    return out, scale
 
 
 QUIET_DB = -45.0  # a stretch of the base quieter than this (RMS, dBFS) is silent: a bed may fill it

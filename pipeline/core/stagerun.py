@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from models.system import load_mark, loads_since
+from models.system import forget_engines, load_mark, loads_since
 from pipeline.core import progress
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError, DublineError, StageError
@@ -50,6 +50,25 @@ STAGE_VERSIONS = {
     "mix_description": 1,
     "render_described": 1,
     "describe_dub": 1,
+}
+
+
+# The engines a stage may use. Before a stage listed here runs, the models of every other engine are dropped
+# (models.system.forget_engines): under `dubline dub` one process runs all the stages, and the LLM, Kokoro and
+# Whisper (2 GiB together) need not sit under the separation, the mix and the mux. A stage not listed keeps
+# everything. Dropping is always safe: a model still needed is loaded again (Whisper for QA: 0.5 s).
+STAGE_ENGINES: dict[str, frozenset[str]] = {
+    "transcribe": frozenset({"faster-whisper", "openai-whisper"}),
+    "diarize": frozenset({"resemblyzer", "campp"}),
+    "translate": frozenset({"llama.cpp"}),
+    "separate": frozenset(),
+    "fit": frozenset(),
+    "mix": frozenset(),
+    "mux": frozenset(),
+    "sign": frozenset(),
+    "package_book": frozenset(),
+    "mix_description": frozenset(),
+    "render_described": frozenset(),
 }
 
 
@@ -193,6 +212,8 @@ def run_stage(
         progress.emit(name, "cached", elapsed_s=cached.elapsed_s)
         return cached
     progress.emit(name, "start")
+    if stage in STAGE_ENGINES:
+        forget_engines(STAGE_ENGINES[stage])
     t0 = time.perf_counter()
     loads_mark = load_mark()
     scratch_root = settings.data_dir / "work"

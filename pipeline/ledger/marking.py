@@ -80,6 +80,7 @@ def mark_track(
     except wm.WatermarkError as e:
         return Marked({**base, "skipped": str(e)})
     snr = mark_snr_db(audio, marked)
+    del audio  # not needed again: a whole programme
     sf.write(str(path), np.clip(marked, -1.0, 1.0), rate, subtype=subtype)
     after = loudness.measure(path)
     trim = _peak_trim(after, prof)

@@ -144,8 +144,9 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
 
 
 def mono(audio: np.ndarray) -> np.ndarray:
-    a = np.asarray(audio, dtype=np.float64)
-    return a.mean(axis=1) if a.ndim == 2 else a
+    """float64 mono; a multichannel array is averaged in float64 without a float64 copy of all its channels."""
+    a = np.asarray(audio)
+    return a.mean(axis=1, dtype=np.float64) if a.ndim == 2 else a.astype(np.float64, copy=False)
 
 
 def frame_count(x: np.ndarray) -> int:

@@ -40,9 +40,7 @@ def test_dubline_dub_gives_the_engines_every_core(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     seen: list[str | None] = []
     monkeypatch.setattr(runner, "prepare_airflow", lambda s: None)
-    monkeypatch.setattr(
-        runner, "_run_dag", lambda *a: seen.append(os.environ.get("DUBLINE_ENGINE_THREADS")) or _done()
-    )
+    monkeypatch.setattr(runner, "_run_dag", lambda *a: seen.append(os.environ.get("DUBLINE_ENGINE_THREADS")) or _done())
     runner.run_dag(Settings(data_dir=tmp_path), "dub_video", {"input": "x"})
     assert seen == ["8"]
     assert "DUBLINE_ENGINE_THREADS" not in os.environ  # the process environment is as it was
@@ -54,3 +52,47 @@ def test_dubline_dub_gives_the_engines_every_core(monkeypatch: pytest.MonkeyPatc
 
 def _done() -> dict[str, object]:
     return {"state": "success", "run_id": "r", "wall_s": 1.0, "published": {}, "errors": []}
+
+
+def test_forget_engines_drops_the_models_of_the_engines_not_kept():
+    """What a stage does not use is dropped from the process's caches; what it keeps stays; the next use of a
+    dropped engine loads it again (its loader finds the cache empty)."""
+    import threading
+
+    from models import system
+
+    lock = threading.Lock()
+    cache_a: dict[object, object] = {"a-model": object()}
+    cache_b: dict[object, object] = {("hifigan", "x"): object(), ("sha", "x"): "abc"}
+    saved = dict(system._FORGETTERS)
+    try:
+        system.register_cache("test-a", system.cache_forgetter(cache_a, lock))
+        system.register_cache(
+            "test-b", system.cache_forgetter(cache_b, lock, lambda k: isinstance(k, tuple) and k[0] == "hifigan")
+        )
+        assert "test-a" not in system.forget_engines(keep={"test-a", "test-b"} | set(saved))
+        assert cache_a and len(cache_b) == 2
+        dropped = system.forget_engines(keep=set(saved) | {"test-a"})
+        assert dropped == ["test-b"]
+        assert cache_a and cache_b == {("sha", "x"): "abc"}  # only the models, not the hashes beside them
+        assert system.forget_engines(keep=set(saved)) == ["test-a"] and not cache_a
+        assert system.forget_engines(keep=set(saved)) == []  # nothing left to drop
+    finally:
+        system._FORGETTERS.clear()
+        system._FORGETTERS.update(saved)
+
+
+def test_every_cached_engine_registers_its_cache():
+    """The engines that cache models per process can all be dropped (a cache not registered would stay resident
+    under the mix of `dubline dub`)."""
+    import models.asr
+    import models.cloning.campp
+    import models.cloning.vocoder
+    import models.kokoro
+    import models.llama
+    import models.piper
+    import models.speaker  # noqa: F401
+    from models import system
+
+    expected = {"faster-whisper", "openai-whisper", "kokoro", "piper", "llama.cpp", "resemblyzer", "campp"}
+    assert expected | {"hifigan", "whisper-encoder"} <= set(system._FORGETTERS)

@@ -145,3 +145,17 @@ def test_a_stage_reports_the_models_it_loaded(settings: Settings):
     assert run_stage(settings, "synthesize", {"input": "loads"}, loads, Out, label="es").model_loads == made.model_loads
     plain = run_stage(settings, "mix", {"input": "none"}, lambda run: Out(), Out)
     assert (plain.model_load_s, plain.model_loads) == (0.0, {})
+
+
+def test_a_stage_drops_the_models_it_does_not_use(settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    """Before a stage of STAGE_ENGINES runs, the engines it does not use are dropped; a stage not listed, or a
+    reused result, drops nothing."""
+    from pipeline.core import stagerun
+
+    kept: list[frozenset[str]] = []
+    monkeypatch.setattr(stagerun, "forget_engines", lambda keep: kept.append(frozenset(keep)) or [])
+    run_stage(settings, "mix", {"input": "m"}, lambda run: Out(), Out, label="es")
+    run_stage(settings, "translate", {"input": "t"}, lambda run: Out(), Out, label="es")
+    run_stage(settings, "synthesize", {"input": "s"}, lambda run: Out(), Out, label="es")
+    run_stage(settings, "mix", {"input": "m"}, lambda run: Out(), Out, label="es")  # reused: nothing runs
+    assert kept == [frozenset(), frozenset({"llama.cpp"})]
