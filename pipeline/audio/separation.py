@@ -5,15 +5,20 @@ regions. Always on the full-band stereo copy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 SPEECH_BAND = (150.0, 4500.0)
 
 
-def _filter(x: np.ndarray, gain: np.ndarray, n_fft: int, hop: int, chunk: int = 512) -> np.ndarray:
+def _filter(
+    x: np.ndarray, gain: Callable[[int, int], np.ndarray], n_fft: int, hop: int, chunk: int = 512
+) -> np.ndarray:
     """`x` through a short-time Fourier transform (Hann window, `hop`), each frame's spectrum multiplied by its
-    row of `gain` (frames x bins), and overlap-added back: `chunk` frames at a time, so a programme's whole
-    spectrogram is never held (a 10-minute stereo input took about 4 GB at once)."""
+    row of the gain (`gain(f0, f1)`: frames f0..f1-1 x bins), and overlap-added back: `chunk` frames at a time,
+    so neither a programme's whole spectrogram nor its whole gain is held (a 10-minute stereo input took about
+    4 GB at once)."""
     win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     pad = np.pad(x, (n_fft, n_fft + hop))
     view = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
@@ -22,7 +27,7 @@ def _filter(x: np.ndarray, gain: np.ndarray, n_fft: int, hop: int, chunk: int = 
     norm = np.zeros(total, dtype=np.float64)
     for c0 in range(0, len(view), chunk):
         spec = np.fft.rfft(view[c0 : c0 + chunk] * win, axis=1)
-        frames = np.fft.irfft(spec * gain[c0 : c0 + chunk], n=n_fft, axis=1) * win
+        frames = np.fft.irfft(spec * gain(c0, c0 + len(spec)), n=n_fft, axis=1) * win
         for j, f in enumerate(frames):
             i = (c0 + j) * hop
             out[i : i + n_fft] += f
@@ -64,11 +69,15 @@ def dsp_separate(
     # smooth the on/off mask over a few frames to avoid clicks
     k = 5
     smooth = np.convolve(active.astype(np.float32), np.ones(k) / k, mode="same")
-    gain = 1.0 - (1.0 - 10 ** (depth_db / 20)) * smooth[:, None] * band[None, :]
-    bed_mid = _filter(mid.astype(np.float32), gain, n_fft, hop)
+    cut = 1.0 - 10 ** (depth_db / 20)
+
+    def gain(f0: int, f1: int) -> np.ndarray:
+        return np.asarray(1.0 - cut * smooth[f0:f1, None] * band[None, :])
+
+    bed_mid = _filter(mid.astype(np.float32, copy=False), gain, n_fft, hop)
     dial_mid = mid - bed_mid
     bed = np.stack([bed_mid + side, bed_mid - side], axis=1)
     dialogue = np.stack([dial_mid, dial_mid], axis=1)
     if audio.shape[1] == 1:
         bed, dialogue = bed[:, :1], dialogue[:, :1]
-    return dialogue.astype(np.float32), bed.astype(np.float32)
+    return dialogue.astype(np.float32, copy=False), bed.astype(np.float32, copy=False)
