@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any, get_args
 
@@ -19,14 +22,28 @@ from pipeline.products.dubbing.contracts import Profile  # noqa: E402
 
 
 def _in_a_task(monkeypatch: pytest.MonkeyPatch, params: Any) -> None:
-    import airflow.sdk
-
-    monkeypatch.setattr(airflow.sdk, "get_current_context", lambda: {"params": params})
+    """A stand-in `airflow.sdk` whose task context holds `params`. The real Airflow is not imported in this
+    process: it fixes its metadata database when first imported, and the in-process DAG runs of later tests
+    (pipeline.cli.runner.prepare_airflow) must find it pointed at theirs."""
+    fake = types.ModuleType("airflow.sdk")
+    fake.get_current_context = lambda: {"params": params}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "airflow.sdk", fake)
 
 
 def test_outside_a_task_the_settings_are_kept(tmp_path: Path):
-    settings = Settings(data_dir=tmp_path)
-    assert dubline_tasks.job_settings(settings) is settings
+    """With the real Airflow (in a process of its own): outside a task there is no context, and the settings
+    are returned as they are."""
+    code = (
+        "import sys; sys.path.insert(0, 'dags'); import dubline_tasks\n"
+        "from pipeline.core.config import Settings\n"
+        f"s = Settings(data_dir={str(tmp_path)!r})\n"
+        "assert dubline_tasks.job_settings(s) is s\n"
+        "print('kept')\n"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "kept" in done.stdout, done.stderr[-2000:]
 
 
 def test_the_runs_profile_applies_and_explicit_settings_win(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
