@@ -100,6 +100,8 @@ def test_a_stage_result_refuses_a_misspelt_field() -> None:
         "key": "",
         "elapsed_s": 0.0,
         "cached": False,
+        "model_load_s": 0.0,
+        "model_loads": {},
         "script_uri": "s",
     }
     with pytest.raises(ValidationError, match="lines"):
