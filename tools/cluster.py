@@ -218,13 +218,21 @@ def _stop(folder: Path, names: list[str], grace_s: float = 20.0) -> list[str]:
                 targets.append((name, proc, os.getpgid(proc.pid) == proc.pid))
         except (psutil.NoSuchProcess, ProcessLookupError):
             continue
+    end_family([proc.pid for _, proc, leads_group in targets if leads_group], family, grace_s)
+    return [name for name, _, _ in targets]
+
+
+def end_family(group_leaders: list[int], family: list[Any], grace_s: float = 20.0) -> None:
+    """SIGTERM to the process groups led by `group_leaders` and to every process of `family` (psutil.Process);
+    SIGKILL to what is left after grace_s; waits up to 10 s more for that."""
+    import psutil
+
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-        for _, proc, leads_group in targets:
-            if leads_group:
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    pass
+        for pid in group_leaders:
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
         for p in family:
             try:
                 p.send_signal(sig)
@@ -233,7 +241,6 @@ def _stop(folder: Path, names: list[str], grace_s: float = 20.0) -> list[str]:
         _, family = psutil.wait_procs(family, timeout=wait)
         if not family:
             break
-    return [name for name, _, _ in targets]
 
 
 def _tail(path: Path, n: int = 30) -> str:

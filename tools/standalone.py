@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tools.cluster import end_family
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 180.0
@@ -136,27 +137,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     import psutil
 
     try:
-        family = psutil.Process(proc.pid).children(recursive=True)
+        leader = psutil.Process(proc.pid)
+        family = [leader, *leader.children(recursive=True)]
     except psutil.NoSuchProcess:
         family = []
-    for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        for p in family:
-            try:
-                p.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        _, alive = psutil.wait_procs(family, timeout=wait)
-        if not alive:
-            return
-        family = alive
+    end_family([proc.pid], family)
+    proc.poll()
 
 
 @contextmanager
