@@ -13,7 +13,9 @@ true peak over the profile's ceiling, the track is turned down by that much (the
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from pipeline.core.config import Settings
 from pipeline.core.errors import InputError
 from pipeline.ledger import watermark as wm
 from pipeline.ledger.watermark_detect import Detection, decode
-from pipeline.ledger.watermark_embed import embed, mark_snr_db
+from pipeline.ledger.watermark_embed import analysis_mark, upsample_mark
 from pipeline.ledger.watermark_key import BUILTIN_KEY, is_public, watermark_key
 
 DETECT_RATE = wm.RATE  # streams are decoded straight to the watermark's analysis rate
@@ -61,55 +63,120 @@ def mark_track(
 
     `phase_s`: where this audio will start in a longer file that joins several marked parts (an audiobook's
     chapters in its m4b). The mark's grid of blocks then runs on from the parts before it, so the joined file
-    reads as one mark; a part marked at phase 0 and joined after another would break the grid."""
+    reads as one mark; a part marked at phase 0 and joined after another would break the grid.
+
+    The track is streamed: only its mono analysis copy and the mark are held whole, never the multichannel
+    programme (a 10-minute stereo mix read whole, marked and compared took about 1 GB more). The marked track
+    is written beside `path` and moved over it when done, so a crash leaves the unmarked track, not half a one."""
     if not settings.watermark:
         return Marked(None)
     key = watermark_key(settings)
-    subtype = sf.info(str(path)).subtype
-    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    info = sf.info(str(path))
+    subtype, rate = info.subtype, int(info.samplerate)
     base = {"scheme": wm.SCHEME, "key_id": wm.key_id(key), "payload": payload, "payload_hex": f"{payload:08x}"}
     if is_public(key):  # said in the mark's record, and so in the job report
         base["public_key"] = True
     lead = int(round((phase_s % BLOCK_S) * rate))
     try:
-        if lead:
-            padded = np.concatenate([np.zeros((lead, audio.shape[1]), dtype=audio.dtype), audio])
-            marked = embed(padded, rate, payload, key)[lead:]
-        else:
-            marked = embed(audio, rate, payload, key)
+        # a part that starts `lead` samples into the mark's block is marked as if silence came before it
+        up = _mark_for(path, lead, rate, payload, key)[lead:]
     except wm.WatermarkError as e:
         return Marked({**base, "skipped": str(e)})
-    snr = mark_snr_db(audio, marked)
-    del audio  # not needed again: a whole programme
-    sf.write(str(path), np.clip(marked, -1.0, 1.0), rate, subtype=subtype)
-    after = loudness.measure(path)
+    tmp = path.with_name(f".{path.stem}.marking{path.suffix}")
+    snr = _write_marked(path, tmp, up, subtype)
+    after = loudness.measure(tmp)
     trim = _peak_trim(after, prof)
     if trim < 0:
-        sf.write(str(path), np.clip(marked * 10 ** (trim / 20), -1.0, 1.0), rate, subtype=subtype)
-        after = loudness.measure(path)
+        _write_marked(path, tmp, up, subtype, 10 ** (trim / 20))
+        after = loudness.measure(tmp)
+    os.replace(tmp, path)
     return Marked({**base, "snr_db": round(snr, 1), "trim_db": round(trim, 2)}, after)
 
 
 def mark_copy(settings: Settings, src: Path, dest: Path, payload: int) -> dict[str, Any] | None:
-    """Write `dest`: the WAV `src` (a dub speech stem) with the mark carrying `payload`. None when marking is
-    off or the audio is too short to carry it (then nothing is written)."""
+    """Write `dest`: the WAV `src` (a dub speech stem) with the mark carrying `payload`, scaled down where the
+    mark lifted its peak over full scale. None when marking is off or the audio is too short to carry it
+    (then nothing is written). Streamed, like mark_track."""
     if not settings.watermark:
         return None
     key = watermark_key(settings)
-    subtype = sf.info(str(src)).subtype
-    audio, rate = sf.read(str(src), dtype="float32", always_2d=True)
+    info = sf.info(str(src))
     try:
-        marked = embed(audio, rate, payload, key)
+        up = _mark_for(src, 0, int(info.samplerate), payload, key)
     except wm.WatermarkError:
         return None
-    peak = float(np.max(np.abs(marked))) if marked.size else 0.0
-    sf.write(str(dest), marked / peak if peak > 1.0 else marked, rate, subtype=subtype)
-    return {
-        "scheme": wm.SCHEME,
-        "key_id": wm.key_id(key),
-        "payload": payload,
-        "snr_db": round(mark_snr_db(audio, marked), 1),
-    }
+    peak = 0.0
+    for _, marked in _marked_blocks(src, up):
+        if marked.size:
+            peak = max(peak, float(np.max(np.abs(marked))))
+    snr = _write_marked(src, dest, up, info.subtype, divisor=peak if peak > 1.0 else None, clip=False)
+    return {"scheme": wm.SCHEME, "key_id": wm.key_id(key), "payload": payload, "snr_db": round(snr, 1)}
+
+
+_STEP = 1 << 18  # samples per block when streaming a track (the blocks of mark_snr_db: the same sums)
+
+
+def _mark_for(path: Path, lead: int, rate: int, payload: int, key: str | bytes) -> np.ndarray:
+    """The mark (float32, at `rate`) for the WAV at `path` after `lead` samples of silence (what
+    watermark_embed.embed adds to it). Only the track's mono analysis copy is held while the mark is made:
+    the full-rate mono copy is dropped as soon as it is resampled."""
+    if rate < wm.RATE:
+        raise wm.WatermarkError(f"the watermark needs audio at {wm.RATE} Hz or more (got {rate} Hz)")
+    full = _mono64(path, lead)
+    n = len(full)
+    x = wm.resample(full, rate, wm.RATE)
+    del full
+    mark = analysis_mark(x, payload, key)
+    del x
+    return upsample_mark(mark, rate, n)
+
+
+def _mono64(path: Path, lead: int) -> np.ndarray:
+    """The WAV at `path` as float64 mono (channels averaged as watermark.mono does), after `lead` zeros."""
+    n = int(sf.info(str(path)).frames)
+    x = np.zeros(lead + n, dtype=np.float64)
+    i = lead
+    with sf.SoundFile(str(path)) as f:
+        for block in f.blocks(blocksize=_STEP, dtype="float32", always_2d=True):
+            x[i : i + len(block)] = block.mean(axis=1, dtype=np.float64)
+            i += len(block)
+    return x[:i]
+
+
+def _marked_blocks(path: Path, up: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(original, marked) float32 blocks of the WAV at `path`, the mark `up` added to every channel."""
+    i = 0
+    with sf.SoundFile(str(path)) as f:
+        for a in f.blocks(blocksize=_STEP, dtype="float32", always_2d=True):
+            yield a, a + up[i : i + len(a), None]
+            i += len(a)
+
+
+def _write_marked(
+    src: Path,
+    dest: Path,
+    up: np.ndarray,
+    subtype: str,
+    scale: float | None = None,
+    divisor: float | None = None,
+    clip: bool = True,
+) -> float:
+    """Write `dest`: `src` with the mark `up`, times `scale` or over `divisor` (when given), clipped to full
+    scale (when `clip`),
+    in `subtype`. Returns the mark's SNR (mark_snr_db of the unscaled marked track, summed block by block)."""
+    num = den = 0.0
+    info = sf.info(str(src))
+    with sf.SoundFile(str(dest), "w", int(info.samplerate), info.channels, subtype) as out:
+        for a, marked in _marked_blocks(src, up):
+            o = np.asarray(a, dtype=np.float64)
+            d = np.asarray(marked, dtype=np.float64) - o
+            num, den = num + float(np.sum(o**2)), den + float(np.sum(d**2))
+            if scale is not None:
+                marked = marked * scale
+            if divisor is not None:
+                marked = marked / divisor
+            out.write(np.clip(marked, -1.0, 1.0) if clip else marked)
+    return float("inf") if den == 0 else 10 * np.log10(num / den)
 
 
 def _peak_trim(m: loudness.Measurement, prof: loudness.Profile) -> float:

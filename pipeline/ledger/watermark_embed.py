@@ -54,7 +54,21 @@ def embed(audio: np.ndarray, rate: int, payload: int, key: str | bytes) -> np.nd
     if rate < RATE:
         raise WatermarkError(f"the watermark needs audio at {RATE} Hz or more (got {rate} Hz)")
     a = np.asarray(audio, dtype=np.float32)
-    x = resample(mono(a), rate, RATE)
+    up = mark_signal(mono(a), rate, payload, key)
+    return (a + up[:, None]) if a.ndim == 2 else (a + up)
+
+
+def mark_signal(x: np.ndarray, rate: int, payload: int, key: str | bytes) -> np.ndarray:
+    """The mark alone for the float64 mono signal `x` at `rate`: float32, as long as `x`, to be added to every
+    channel of the audio `x` was taken from (what `embed` adds)."""
+    n = len(x)
+    return upsample_mark(analysis_mark(resample(x, rate, RATE), payload, key), rate, n)
+
+
+def analysis_mark(x: np.ndarray, payload: int, key: str | bytes) -> np.ndarray:
+    """The mark for `x`, mono at the analysis rate (RATE), at that rate. A caller that streams a track passes
+    only this copy of it (and adds upsample_mark's result block by block), so that no copy of a whole
+    multichannel programme is held."""
     if frame_count(x) < TILE_FRAMES * SPAN_COLS:
         raise WatermarkError("audio too short for the watermark (under 0.3 s)")
     lay = layout(key)
@@ -65,11 +79,15 @@ def embed(audio: np.ndarray, rate: int, payload: int, key: str | bytes) -> np.nd
     chunk = COLS * 8  # 33 s at a time, each with the columns around it as context
     for c0 in range(0, total_cols, chunk):
         _embed_chunk(x, mark, c0, min(total_cols, c0 + chunk), total_cols, lay, target, loud)
+    return mark
+
+
+def upsample_mark(mark: np.ndarray, rate: int, n: int) -> np.ndarray:
+    """The analysis-rate `mark` at `rate`, `n` samples long, float32."""
     up = resample(mark, RATE, rate)
-    if len(up) < len(a):
-        up = np.pad(up, (0, len(a) - len(up)))
-    up = up[: len(a)].astype(np.float32)
-    return (a + up[:, None]) if a.ndim == 2 else (a + up)
+    if len(up) < n:
+        up = np.pad(up, (0, n - len(up)))
+    return up[:n].astype(np.float32)
 
 
 def _embed_chunk(

@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from pipeline.audio import loudness
-from pipeline.audio.mixing import duck_gain, mix_over
+from pipeline.audio.mixing import duck_gain, mix_files_over, mix_over
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError
 from pipeline.core.stagerun import StageRun, run_stage
@@ -62,13 +62,18 @@ def mix(
         material["bed"] = bed_material(settings, bed_spec)
 
     def work(run: StageRun) -> Mixed:
-        base, sr = sf.read(str(run.fetch(str(base_uri))), dtype="float32", always_2d=True)
-        dub, sr2 = sf.read(str(run.fetch(fitted.dub_speech_uri)), dtype="float32")
+        base_path, dub_path = run.fetch(str(base_uri)), run.fetch(fitted.dub_speech_uri)
+        sr, sr2 = sf.info(str(base_path)).samplerate, sf.info(str(dub_path)).samplerate
         if sr != MIX_RATE or sr2 != MIX_RATE:
             raise ConfigError(f"mix expects {MIX_RATE} Hz stems, got {sr} and {sr2}", "re-run ingest")
         spans = [(float(a), float(b)) for a, b in fitted.spans]
-        speech = np.asarray(dub, dtype=np.float32)
-        base, laid = with_bed(settings, run, base, spans, bed_spec, ingested.source_sha256)
+        base: np.ndarray | Path = base_path  # streamed from the file, unless a bed is laid into it
+        speech: np.ndarray | Path = dub_path
+        laid = None
+        if bed_spec:
+            whole, _ = sf.read(str(base_path), dtype="float32", always_2d=True)
+            base, laid = with_bed(settings, run, whole, spans, bed_spec, ingested.source_sha256)
+            del whole
         done = duck_mix_master(settings, run, base, speech, spans, duck_db, settings.dub_gain_db, prof, f"mix_{lang}")
         stem = run.scratch / f"dub_{lang}.wav"  # the dub speech alone, for delivery as a stem: marked too
         stem_mark = marking.mark_copy(
@@ -149,7 +154,7 @@ class Mastered:
     """A mixed, normalized and marked track: the WAV, the base's gain curve, the peak scale, the loudness."""
 
     path: Path
-    gain: np.ndarray
+    gain: np.ndarray | None  # None unless asked for (keep_gain)
     scale: float
     loudness: dict[str, Any]
     mark: dict[str, Any] | None
@@ -158,24 +163,38 @@ class Mastered:
 def duck_mix_master(
     settings: Settings,
     run: StageRun,
-    base: np.ndarray,
-    speech: np.ndarray,
+    base: np.ndarray | Path,
+    speech: np.ndarray | Path,
     spans: list[tuple[float, float]],
     duck_db: float,
     gain_db: float,
     prof: loudness.Profile,
     name: str,
+    keep_gain: bool = False,
 ) -> Mastered:
     """`speech` (mono) over `base` (48 kHz), the base ducked by `duck_db` under `spans` (the settings' attack
     and release), the speech at `gain_db`; normalized to `prof`, then marked with the watermark (synthetic
-    speech carries it; put in last, so the track is measured again). What a dub's mix and an AD mix share."""
-    gain = duck_gain(spans, base.shape[0], MIX_RATE, duck_db, settings.duck_attack_s, settings.duck_release_s)
-    out, scale = mix_over(base, speech, gain, gain_db)
+    speech carries it; put in last, so the track is measured again). What a dub's mix and an AD mix share.
+    `base` and `speech` are arrays, or WAV files (then the mix is streamed block by block, and no copy of the
+    programme is held: a 10-minute dub's mix peaked at 2.4 GB holding them). The base's gain curve is returned
+    with `keep_gain` (one value per sample), and otherwise dropped before the track is marked."""
+    n = base.shape[0] if isinstance(base, np.ndarray) else int(sf.info(str(base)).frames)
+    gain = duck_gain(spans, n, MIX_RATE, duck_db, settings.duck_attack_s, settings.duck_release_s)
     raw = run.scratch / f"{name}_raw.wav"
-    sf.write(str(raw), out, MIX_RATE, subtype="FLOAT")
+    if isinstance(base, np.ndarray):
+        speech_arr = speech if isinstance(speech, np.ndarray) else sf.read(str(speech), dtype="float32")[0]
+        out, scale = mix_over(base, speech_arr, gain, gain_db)
+        sf.write(str(raw), out, MIX_RATE, subtype="FLOAT")
+        del out, speech_arr
+    else:
+        if isinstance(speech, np.ndarray):
+            raise TypeError("a streamed base takes the speech as a WAV file")
+        scale = mix_files_over(base, speech, gain, raw, gain_db)
+    kept = gain if keep_gain else None
+    del gain
     path = run.scratch / f"{name}.wav"
     before, after = loudness.normalize(raw, path, prof, MIX_RATE)
     mark = marking.mark_track(settings, path, marking.payload_for(run.prefix), prof)
     after = mark.measured or after
     measured = {"profile": prof.name, "before": before.as_dict(), **after.as_dict(), "meets": after.meets(prof)}
-    return Mastered(path, gain, scale, measured, mark.info)
+    return Mastered(path, kept, scale, measured, mark.info)

@@ -33,8 +33,11 @@ def ad_mix(
     desc = desc[:n] if len(desc) >= n else np.pad(desc, (0, n - len(desc)))
     spans = [(float(a), float(b)) for a, b in spans]
     desc_gain_db = _description_gain_db(programme, desc, spans, sr) + params["description_gain_db"]
-    done = duck_mix_master(settings, run, programme, desc, spans, params["duck_db"], desc_gain_db, prof, name)
+    done = duck_mix_master(
+        settings, run, programme, desc, spans, params["duck_db"], desc_gain_db, prof, name, keep_gain=True
+    )
     path, gain = done.path, done.gain
+    assert gain is not None
     measured = {**done.loudness, "description_gain_db": round(desc_gain_db, 2), "peak_scale": round(done.scale, 4)}
     levels = programme_levels(programme * gain[:, None], spans, sr)
     under = _active_db(programme, sr, spans) if spans else None  # the same spans, not ducked

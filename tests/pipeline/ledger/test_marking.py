@@ -57,9 +57,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
 
 
-def _stage_inputs(
-    settings: Settings, tmp_path: Path, seconds: float = 14.0
-) -> tuple[Ingested, Separated, SpeechTrack]:
+def _stage_inputs(settings: Settings, tmp_path: Path, seconds: float = 14.0) -> tuple[Ingested, Separated, SpeechTrack]:
     store = open_settings_store(settings)
     sf.write(str(tmp_path / "bed.wav"), bed(seconds), RATE)
     sf.write(str(tmp_path / "dub.wav"), speechlike(seconds, 3), RATE)
@@ -203,6 +201,54 @@ def test_parts_marked_at_their_phase_read_as_one_mark_when_joined(settings: Sett
     assert wmd.decode(joined(False), RATE, key).payload != 0x1234ABCD
     # a part marked at its phase still reads alone (a chapter's own MP3): the detector finds the grid's phase
     assert wmd.decode(alone[1], RATE, key).payload == 0x1234ABCD
+
+
+@pytest.mark.parametrize(("subtype", "level", "phase_s"), [("PCM_16", 0.9, 0.0), ("FLOAT", 3.0, 2.3)])
+def test_mark_track_streams_the_same_samples_as_marking_the_whole_track(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, subtype: str, level: float, phase_s: float
+) -> None:
+    """mark_track reads and writes the track in blocks (here 5000 samples): the samples are those of the whole
+    track marked at once (at its phase, trimmed under the profile's ceiling where the mark lifted the peak), the
+    SNR is the same, and no working file is left beside the track."""
+    monkeypatch.setattr(marking, "_STEP", 5000)
+    key = settings.watermark_key.get_secret_value()
+    audio = (np.stack([speechlike(6.0, 21), speechlike(6.0, 22)], axis=1) * level).astype(np.float32)
+    path = tmp_path / "track.wav"
+    sf.write(str(path), np.clip(audio, -1, 1) if subtype == "PCM_16" else audio, RATE, subtype=subtype)
+    original, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    profile = loudness.profile("ebu_r128")
+    done = marking.mark_track(settings, path, 0x1234ABCD, profile, phase_s=phase_s)
+    lead = int(round((phase_s % marking.BLOCK_S) * RATE))
+    padded = np.concatenate([np.zeros((lead, 2), dtype=np.float32), original])
+    whole = wme.embed(padded, RATE, 0x1234ABCD, key)[lead:]
+    assert done.info is not None
+    trim = done.info["trim_db"]
+    assert (trim < 0) == (level > 1)  # the loud float track was turned down under the ceiling
+    expected = np.clip(whole * 10 ** (trim / 20) if trim < 0 else whole, -1.0, 1.0)
+    written = path.with_name("expected.wav")
+    sf.write(str(written), expected, RATE, subtype=subtype)
+    np.testing.assert_array_equal(sf.read(str(path), dtype="float32")[0], sf.read(str(written), dtype="float32")[0])
+    assert done.info["snr_db"] == round(wme.mark_snr_db(original, whole), 1)
+    assert sf.info(str(path)).subtype == subtype
+    assert not list(tmp_path.glob(".*marking*"))  # the marked copy was moved over the track
+
+
+def test_mark_copy_streams_the_same_samples_as_marking_the_whole_stem(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mark_copy of a loud float stem: the mark added block by block, the whole scaled back under full scale by
+    its peak, as when the stem was marked at once."""
+    monkeypatch.setattr(marking, "_STEP", 7000)
+    key = settings.watermark_key.get_secret_value()
+    stem = (speechlike(5.0, 31) * 4.0).astype(np.float32)
+    src, dest = tmp_path / "stem.wav", tmp_path / "marked.wav"
+    sf.write(str(src), stem, RATE, subtype="FLOAT")
+    info = marking.mark_copy(settings, src, dest, 77)
+    whole = wme.embed(stem[:, None], RATE, 77, key)
+    peak = float(np.max(np.abs(whole)))
+    assert peak > 1.0
+    np.testing.assert_array_equal(sf.read(str(dest), dtype="float32", always_2d=True)[0], whole / peak)
+    assert info is not None and info["snr_db"] == round(wme.mark_snr_db(stem[:, None], whole), 1)
 
 
 def test_the_mix_and_its_mark_do_not_depend_on_where_the_data_folder_is(tmp_path: Path) -> None:
