@@ -6,11 +6,13 @@ speech-band energy removed inside the speech regions) with a warning that goes i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import soundfile as sf
 
 from models.separation import SpleeterSeparator
-from pipeline.audio.separation import dsp_separate
+from pipeline.audio.separation import dsp_separate_file
 from pipeline.core.config import Settings
 from pipeline.core.errors import ConfigError
 from pipeline.core.stagerun import StageRun, run_stage
@@ -60,19 +62,14 @@ def separate(settings: Settings, ingested: Ingested, transcribed: Transcribed) -
             import time
 
             t0 = time.perf_counter()
-            audio, rate = sf.read(str(full), dtype="float32", always_2d=True)
             script = load_script(run.store, transcribed.script_uri)
-            d, b = dsp_separate(audio, rate, [(s.start, s.end) for s in script.segments])
             dialogue, bed = run.scratch / "dialogue.wav", run.scratch / "bed.wav"
-            sf.write(str(dialogue), d, rate, subtype="FLOAT")
-            sf.write(str(bed), b, rate, subtype="FLOAT")
+            dsp_separate_file(full, dialogue, bed, [(s.start, s.end) for s in script.segments])
             seconds = time.perf_counter() - t0
-        # a WAV per stem at the mix rate, clipped to the source's exact length
+        # a WAV per stem at the mix rate, exactly the source's length (Spleeter's may run over or short)
         n = int(sf.info(str(full)).frames)
         for path in (dialogue, bed):
-            data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-            data = data[:n] if len(data) >= n else np.pad(data, ((0, n - len(data)), (0, 0)))
-            sf.write(str(path), data, rate, subtype="FLOAT")
+            fit_length(path, n)
         return Separated(
             method=method,
             warning=warning,
@@ -83,3 +80,23 @@ def separate(settings: Settings, ingested: Ingested, transcribed: Transcribed) -
         )
 
     return run_stage(settings, "separate", material, work, Separated)
+
+
+def fit_length(path: Path, n: int, block: int = 1 << 18) -> None:
+    """The WAV at `path` cut or padded with silence to `n` samples, as 32-bit float; streamed, and rewritten
+    (beside it, then moved over it) only where its length or format differs."""
+    info = sf.info(str(path))
+    if info.frames == n and info.subtype == "FLOAT":
+        return
+    tmp = path.with_name(f".{path.stem}.fit{path.suffix}")
+    left = n
+    with sf.SoundFile(str(path)) as f, sf.SoundFile(str(tmp), "w", info.samplerate, info.channels, "FLOAT") as w:
+        for part in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+            if left <= 0:
+                break
+            w.write(part[:left])
+            left -= len(part[:left])
+        while left > 0:
+            w.write(np.zeros((min(left, block), info.channels), dtype=np.float32))
+            left -= min(left, block)
+    tmp.replace(path)

@@ -11,7 +11,8 @@ import soundfile as sf
 
 from models.registry import spleeter_python
 from pipeline.audio.loudness import PROFILES, measure, normalize, profile
-from pipeline.audio.separation import dsp_separate
+from pipeline.audio.separation import _filter, dsp_separate, dsp_separate_file
+from pipeline.stages.separate import fit_length
 
 RATE = 48000
 
@@ -38,6 +39,70 @@ def test_dsp_mono_input() -> None:
     x = (_tone(1000, 3, 0.2))[:, None]
     dialogue, bed = dsp_separate(x, RATE, [(1.0, 2.0)])
     assert bed.shape == x.shape and dialogue.shape == x.shape
+
+
+def _one_pass_filter(x: np.ndarray, gain, n_fft: int, hop: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The STFT filter over the whole signal at once (how it was written before it was streamed)."""
+    win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    pad = np.pad(x, (n_fft, n_fft + hop))
+    view = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
+    total = (len(view) - 1) * hop + n_fft
+    out, norm = np.zeros(total), np.zeros(total)
+    for c0 in range(0, len(view), 512):
+        spec = np.fft.rfft(view[c0 : c0 + 512] * win, axis=1)
+        frames = np.fft.irfft(spec * gain(c0, c0 + len(spec)), n=n_fft, axis=1) * win
+        for j, f in enumerate(frames):
+            out[(c0 + j) * hop : (c0 + j) * hop + n_fft] += f
+            norm[(c0 + j) * hop : (c0 + j) * hop + n_fft] += win**2
+    out /= np.maximum(norm, 1e-8)
+    return out[n_fft : n_fft + len(x)].astype(np.float32)
+
+
+@pytest.mark.parametrize("n", [0, 100, 2047, 5000, 700_000])
+def test_the_streamed_filter_gives_the_one_pass_samples(n: int) -> None:
+    """The filter streams its input and output (chunks of 512 frames) and still gives, bit for bit, what one
+    pass over the whole signal gives: the same frames, the same sums in the same order."""
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32) * 0.2
+    rows = np.random.default_rng(1).uniform(0.0, 1.0, (3000, 1025))
+
+    def gain(f0: int, f1: int) -> np.ndarray:
+        return rows[f0 % 2000 : f0 % 2000 + (f1 - f0)]
+
+    np.testing.assert_array_equal(_filter(x, gain, 2048, 512), _one_pass_filter(x, gain, 2048, 512))
+
+
+@pytest.mark.parametrize(("channels", "block"), [(2, 1000), (2, 1 << 18), (1, 4096)])
+def test_dsp_separate_file_streams_the_same_stems(tmp_path: Path, channels: int, block: int) -> None:
+    """The separate stage's DSP path reads and writes blocks: its stems are dsp_separate's on the whole input."""
+    x = (np.random.default_rng(7).standard_normal((int(6.3 * RATE), channels)) * 0.2).astype(np.float32)
+    src = tmp_path / "full.wav"
+    sf.write(str(src), x, RATE, subtype="FLOAT")
+    speech = [(0.5, 2.0), (3.1, 5.9)]
+    dialogue, bed = dsp_separate(x, RATE, speech)
+    dsp_separate_file(src, tmp_path / "d.wav", tmp_path / "b.wav", speech, block=block)
+    for path, expected in ((tmp_path / "d.wav", dialogue), (tmp_path / "b.wav", bed)):
+        got, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        assert rate == RATE and sf.info(str(path)).subtype == "FLOAT"
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_fit_length_cuts_pads_and_leaves_an_exact_stem_alone(tmp_path: Path) -> None:
+    path = tmp_path / "stem.wav"
+    x = np.random.default_rng(3).uniform(-0.5, 0.5, (1000, 2)).astype(np.float32)
+    sf.write(str(path), x, RATE, subtype="PCM_16")
+    as16, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    fit_length(path, 700, block=128)
+    got, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    assert sf.info(str(path)).subtype == "FLOAT"
+    np.testing.assert_array_equal(got, as16[:700])
+    fit_length(path, 1300, block=128)
+    got, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(got[:700], as16[:700])
+    assert got.shape == (1300, 2) and not got[700:].any()
+    before = path.stat().st_mtime_ns
+    fit_length(path, 1300)
+    assert path.stat().st_mtime_ns == before  # already right: not rewritten
+    assert [p.name for p in tmp_path.iterdir()] == ["stem.wav"]
 
 
 @pytest.mark.parametrize("name", ["ebu_r128", "atsc_a85", "streaming", "acx"])
@@ -78,8 +143,12 @@ def test_spleeter_separates_in_its_own_environment(tmp_path: Path) -> None:
     for path in (stems.dialogue, stems.bed):
         info = sf.info(str(path))
         assert info.samplerate == RATE and info.channels == 2 and abs(info.duration - 4.0) < 0.05
-    out = subprocess.run([str(spleeter_python()), "-c", "import numpy; print(numpy.__version__)"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(spleeter_python()), "-c", "import numpy; print(numpy.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.startswith("1.")  # the isolated environment keeps numpy<2
 
 
