@@ -88,7 +88,7 @@ def forget_engines(keep: Collection[str]) -> list[str]:
     dropped = [name for name, forget in list(_FORGETTERS.items()) if name not in keep and forget()]
     if dropped:
         gc.collect()
-        _malloc_trim()
+    _malloc_trim()  # also what the stage before freed (its arrays, its ffmpeg buffers): milliseconds
     return dropped
 
 
