@@ -313,6 +313,17 @@ WORKER_READY = re.compile(rb"\S+@\S+ ready\.")  # what a Celery worker logs once
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
+def _cluster_ports(c: Cluster, env: Mapping[str, str]) -> set[int]:
+    """The ports the cluster's services were given (a service that is down now, restarting, still owns its)."""
+    urls = (c.url, env.get("AIRFLOW__CELERY__BROKER_URL", ""))
+    ports = {urllib.parse.urlsplit(u).port or 0 for u in urls if u}
+    ports |= set(c.s3_ports.values())
+    for key in ("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",):
+        if env.get(key, "").isdigit():
+            ports.add(int(env[key]))
+    return ports - {0}
+
+
 def _spawn_worker(folder: Path, w: Worker, env: Mapping[str, str], log_port: int) -> None:
     wenv = {**env, "DUBLINE_WORKER_NAME": w.name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
     _spawn(folder, f"worker-{w.name}", worker_argv(w), wenv, restart=True)
@@ -378,10 +389,13 @@ def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float, count: i
     passwords = folder / "passwords.json"
     passwords.write_text(json.dumps({ADMIN: password}) + "\n")
     passwords.chmod(0o600)
-    ports = seaweed.free_ports(3)
     bucket = (shared.get("DUBLINE_STORE_URL") or "s3://dubline/").removeprefix("s3://").split("/")[0]
-    s3 = seaweed.start(folder / "s3", bucket=bucket)
+    s3 = seaweed.start(folder / "s3", bucket=bucket)  # listening once it returns: its ports are taken
     _record(folder, "s3", s3.process.pid)
+    workers = _workers(slots, shared, count)
+    # every other port in one call: ports chosen in two calls can be the same one, when the service given it
+    # first has not bound it yet (a worker's log server once took the api-server's port, which never started)
+    ports = seaweed.free_ports(3 + len(workers))
     ep = Endpoints(
         pg_host=pg["host"], pg_port=pg["port"], pg_user=pg["user"], airflow_db=airflow_db, project_db=project_db,
         redis_port=ports[0], api_port=ports[1], s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
@@ -413,8 +427,7 @@ def _start(folder: Path, extra: Mapping[str, str], out: Any, t0: float, count: i
 
     for n in AIRFLOW_SERVICES:
         _spawn_airflow(folder, n, env, ep.api_port)
-    workers = _workers(slots, shared, count)
-    for w, port in zip(workers, seaweed.free_ports(len(workers)), strict=True):
+    for w, port in zip(workers, ports[3:], strict=True):
         _spawn_worker(folder, w, env, port)
     names = ["redis", "s3", *AIRFLOW_SERVICES, *(f"worker-{w.name}" for w in workers)]
 
@@ -504,7 +517,7 @@ def start_service(folder: Path, name: str, out: Any = None) -> None:
     elif name in workers:
         log = folder / "logs" / f"{name}.log"
         seen = len(WORKER_READY.findall(log.read_bytes())) if log.is_file() else 0
-        _spawn_worker(folder, workers[name], env, seaweed.free_ports(1)[0])
+        _spawn_worker(folder, workers[name], env, seaweed.free_ports(1, avoid=_cluster_ports(c, env))[0])
         _wait(f"{name} to be ready", lambda: len(WORKER_READY.findall(log.read_bytes())) > seen, START_TIMEOUT_S,
               folder, [name])  # fmt: skip
     elif name in AIRFLOW_SERVICES:

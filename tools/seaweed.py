@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,14 +49,20 @@ def weed_binary() -> Path:
     )
 
 
-def free_ports(n: int) -> list[int]:
+def free_ports(n: int, avoid: Collection[int] = ()) -> list[int]:
+    """`n` different ports free on 127.0.0.1 now, none of them in `avoid` (ports handed out earlier to a
+    service that may not be listening at this moment). Ports are only free until something binds them: ask
+    for every port a set of services needs in one call, or the OS may hand out the same one twice."""
     socks: list[socket.socket] = []
+    ports: list[int] = []
     try:
-        for _ in range(n):
+        while len(ports) < n:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            socks.append(s)  # kept bound until all are chosen: an avoided port is not offered again
+            if s.getsockname()[1] not in avoid:
+                ports.append(s.getsockname()[1])
+        return ports
     finally:
         for s in socks:
             s.close()
