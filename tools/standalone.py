@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.cluster import end_family
+from tools.seaweed import free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 180.0
@@ -29,12 +29,6 @@ START_TIMEOUT_S = 180.0
 
 class StandaloneError(RuntimeError):
     """Standalone exited, or what was waited for did not happen in time; the message carries a diagnosis."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -155,7 +149,9 @@ def standalone(
     home.mkdir(parents=True, exist_ok=True)
     passwords = base / "passwords.json"
     passwords.write_text(json.dumps({user: password}) + "\n")
-    port = free_port()
+    # the three ports in one call: chosen one by one, two of them could be the same (none is bound until
+    # standalone's services start)
+    port, worker_log_port, trigger_log_port = free_ports(3)
     url = f"http://127.0.0.1:{port}"
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "DUBLINE_"))}
     env = {
@@ -173,8 +169,8 @@ def standalone(
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
         "AIRFLOW__API_AUTH__JWT_SECRET": "dubline-standalone-jwt-secret",
         "AIRFLOW__API__SECRET_KEY": "dubline-standalone-secret-key",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_log_port),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_log_port),
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",  # parsed once: spare the 2 cores
         "DUBLINE_DATA_DIR": str(data),
         "DUBLINE_TASK_RETRIES": "0",
