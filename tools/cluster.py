@@ -318,9 +318,9 @@ def _cluster_ports(c: Cluster, env: Mapping[str, str]) -> set[int]:
     urls = (c.url, env.get("AIRFLOW__CELERY__BROKER_URL", ""))
     ports = {urllib.parse.urlsplit(u).port or 0 for u in urls if u}
     ports |= set(c.s3_ports.values())
-    for key in ("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",):
-        if env.get(key, "").isdigit():
-            ports.add(int(env[key]))
+    trigger_log = env.get("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", "")
+    if trigger_log.isdigit():
+        ports.add(int(trigger_log))
     return ports - {0}
 
 
