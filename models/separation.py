@@ -34,7 +34,7 @@ class Stems:
 class SpleeterSeparator:
     name = "spleeter"
 
-    def __init__(self, python: Path, model_dir: str = "", chunk_s: float = 300.0, timeout_s: float = 4 * 3600) -> None:
+    def __init__(self, python: Path, model_dir: str = "", chunk_s: float = 12.0, timeout_s: float = 4 * 3600) -> None:
         self.python = python
         self.model_dir = model_dir
         self.chunk_s = chunk_s
@@ -64,13 +64,24 @@ class SpleeterSeparator:
         record_load("spleeter", float(meta.get("read_s", 0.0)))  # the worker's start: TensorFlow and Spleeter
         paths = {}
         for stem, name in (("vocals", "dialogue"), ("accompaniment", "bed")):
-            data = np.load(out_dir / f"{stem}.npy")
             raw = out_dir / f"{name}44.wav"
-            sf.write(str(raw), data, SPLEETER_RATE, subtype="FLOAT")
+            _npy_to_wav(out_dir / f"{stem}.npy", raw)
             paths[name] = out_dir / f"{name}.wav"
             _ffmpeg(["-i", str(raw), "-ar", str(rate), "-c:a", "pcm_f32le", str(paths[name])])
+            raw.unlink(missing_ok=True)
         src44.unlink(missing_ok=True)
         return Stems(paths["dialogue"], paths["bed"], elapsed, int(meta.get("chunks", 1)))
+
+
+def _npy_to_wav(npy: Path, wav: Path, block: int = 1 << 18) -> None:
+    """The worker's (samples, channels) float32 stem as a float WAV, read through a memory map and written in
+    blocks: a long programme's stem is never held whole by this process."""
+    data = np.load(npy, mmap_mode="r")
+    with sf.SoundFile(str(wav), "w", SPLEETER_RATE, data.shape[1], subtype="FLOAT") as out:
+        for i in range(0, len(data), block):
+            out.write(np.asarray(data[i : i + block], dtype=np.float32))
+    del data
+    npy.unlink(missing_ok=True)
 
 
 def _ffmpeg(args: list[str]) -> None:

@@ -152,6 +152,41 @@ def test_spleeter_separates_in_its_own_environment(tmp_path: Path) -> None:
     assert out.stdout.startswith("1.")  # the isolated environment keeps numpy<2
 
 
+@pytest.mark.skipif(not spleeter_python().is_file(), reason="Spleeter's environment is made by `make setup`")
+def test_spleeter_chunks_reuse_one_separator_without_stale_results(tmp_path: Path) -> None:
+    """In 3 s chunks (one Separator for all), each chunk's stems are its own: the two stems add up to the input
+    second by second (Spleeter's masks sum to one), and the silent second half stays silent. A stale chunk
+    (the previous chunk's result, what a reused Separator gives with Spleeter's own feed) breaks both."""
+    from models.separation import SpleeterSeparator
+
+    src = tmp_path / "in.wav"
+    freq = np.repeat(np.random.default_rng(7).uniform(120, 400, 9), RATE)  # a new tone every second
+    sig = 0.2 * np.sin(2 * np.pi * np.cumsum(freq) / RATE) * (np.arange(len(freq)) < 4.5 * RATE)
+    sf.write(str(src), np.stack([sig, sig], 1).astype(np.float32), RATE, subtype="FLOAT")
+    parts = SpleeterSeparator(spleeter_python(), chunk_s=3).separate(src, tmp_path / "parts", RATE)
+    assert parts.chunks == 4
+    total = (sf.read(str(parts.dialogue))[0] + sf.read(str(parts.bed))[0])[: len(sig), 0]
+    for i in range(0, 4 * RATE, RATE):
+        err = np.sum((total[i : i + RATE] - sig[i : i + RATE]) ** 2)
+        assert 10 * np.log10(np.sum(sig[i : i + RATE] ** 2) / err) > 40, f"second {i // RATE}"
+    assert np.max(np.abs(total[5 * RATE :])) < 1e-4
+    assert not list((tmp_path / "parts").glob("*.npy*"))
+
+
+def test_spleeter_stems_are_written_from_a_memory_map_in_blocks(tmp_path: Path) -> None:
+    """The worker's .npy stem becomes a float WAV with the same samples, across block boundaries (a block
+    that does not divide the length), and the .npy is removed."""
+    from models.separation import SPLEETER_RATE, _npy_to_wav
+
+    x = np.random.default_rng(5).standard_normal((10_007, 2)).astype(np.float32) * 0.3
+    np.save(tmp_path / "vocals.npy", x)
+    _npy_to_wav(tmp_path / "vocals.npy", tmp_path / "v.wav", block=1000)
+    got, rate = sf.read(str(tmp_path / "v.wav"), dtype="float32", always_2d=True)
+    assert rate == SPLEETER_RATE and sf.info(str(tmp_path / "v.wav")).subtype == "FLOAT"
+    assert np.array_equal(got, x)
+    assert not (tmp_path / "vocals.npy").exists()
+
+
 def test_rms_and_peak_are_read_in_blocks(tmp_path: Path) -> None:
     """The blockwise RMS and peak equal the whole-array figures (a block smaller than the file)."""
     from pipeline.audio.loudness import _rms_and_peak
