@@ -85,10 +85,20 @@ def forget_engines(keep: Collection[str]) -> list[str]:
     """Drop the cached models of every engine not in `keep`, and hand the freed memory back to the system.
     Under `dubline dub` one process runs every stage, so the LLM and Kokoro need not sit under the mix
     (pipeline.core.stagerun calls this before each stage). Returns the engines dropped."""
-    dropped = [name for name, forget in list(_FORGETTERS.items()) if name not in keep and forget()]
+    return _drop([name for name in list(_FORGETTERS) if name not in keep])
+
+
+def drop_engines(names: Collection[str]) -> list[str]:
+    """Drop the cached models of the engines in `names` only (a stage that needs the LLM for its first part
+    and not after: synthesis, whose QA then loads Whisper beside Kokoro). Returns the engines dropped."""
+    return _drop([name for name in list(_FORGETTERS) if name in names])
+
+
+def _drop(names: list[str]) -> list[str]:
+    dropped = [name for name in names if _FORGETTERS[name]()]
     if dropped:
         gc.collect()
-    _malloc_trim()  # also what the stage before freed (its arrays, its ffmpeg buffers): milliseconds
+    _malloc_trim()  # also what was freed before (a stage's arrays, its ffmpeg buffers): milliseconds
     return dropped
 
 

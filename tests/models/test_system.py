@@ -77,6 +77,9 @@ def test_forget_engines_drops_the_models_of_the_engines_not_kept():
         assert cache_a and cache_b == {("sha", "x"): "abc"}  # only the models, not the hashes beside them
         assert system.forget_engines(keep=set(saved)) == ["test-a"] and not cache_a
         assert system.forget_engines(keep=set(saved)) == []  # nothing left to drop
+        cache_a["a-model"] = cache_b[("hifigan", "y")] = object()
+        assert system.drop_engines({"test-b", "not-registered"}) == ["test-b"]  # only the named ones
+        assert cache_a and cache_b == {("sha", "x"): "abc"}
     finally:
         system._FORGETTERS.clear()
         system._FORGETTERS.update(saved)

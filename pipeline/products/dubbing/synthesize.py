@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.base import Prosody, Voice
+from models.system import drop_engines
 from pipeline.core.config import Settings
 from pipeline.core.errors import DublineError
 from pipeline.core.script import Clip, LineQA, Segment, Translation
@@ -120,6 +121,9 @@ def synthesize(
                 rendered[seg.id] = lines.retake_note(take) if take else stale.get(seg.id, "new")
             record_voice_output(settings, c.voice, c.consent_id, seg.clips[lang].uri, c.tts.info.as_dict(), use, lang)
             run.step(i + 1, total, seg.id)
+        # the translator's model served the shortening rung above; QA's retries re-speak, never re-translate
+        # (a later need loads it again), so the LLM does not sit beside Kokoro and Whisper while lines are heard
+        drop_engines({"llama.cpp"})
         heard = pending
         if settings.qa_scope == "changed":  # the fast profile: only lines the timing ladder changed a lot
             heard = [p for p in pending if _changed_a_lot(p[0].clips[lang], p[3], slot_of[p[0].id])]
