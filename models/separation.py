@@ -74,13 +74,19 @@ class SpleeterSeparator:
 
 
 def _npy_to_wav(npy: Path, wav: Path, block: int = 1 << 18) -> None:
-    """The worker's (samples, channels) float32 stem as a float WAV, read through a memory map and written in
-    blocks: a long programme's stem is never held whole by this process."""
-    data = np.load(npy, mmap_mode="r")
-    with sf.SoundFile(str(wav), "w", SPLEETER_RATE, data.shape[1], subtype="FLOAT") as out:
-        for i in range(0, len(data), block):
-            out.write(np.asarray(data[i : i + block], dtype=np.float32))
-    del data
+    """The worker's (samples, channels) float32 stem as a float WAV, read and written in blocks: a long
+    programme's stem is never held whole by this process (plain reads: a memory map's pages would count as its
+    memory)."""
+    with open(npy, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if fortran or len(shape) != 2 or dtype != np.dtype("<f4"):
+            raise EngineError(f"Spleeter's stem {npy.name} is {dtype} {shape}, not (samples, channels) float32")
+        channels = shape[1]
+        with sf.SoundFile(str(wav), "w", SPLEETER_RATE, channels, subtype="FLOAT") as out:
+            for _ in range(0, shape[0], block):
+                out.write(np.fromfile(f, dtype="<f4", count=block * channels).reshape(-1, channels))
     npy.unlink(missing_ok=True)
 
 

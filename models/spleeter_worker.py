@@ -98,20 +98,21 @@ def main() -> int:
         # the programme goes through in chunks: the network's activations grow with the chunk (the worker peaks
         # at 1.9 GiB for a whole minute, 1.4 GiB for 30 s chunks, 0.95 GiB for 10 s), and Spleeter itself cuts
         # the spectrogram into 512-frame (11.9 s) segments, so 12 s chunks lose little context. They are read
-        # from the WAV and written into memory-mapped stems, so neither the input nor the stems are held whole;
-        # chunks overlap by a second and are cross-faded (the two linear ramps sum to one).
+        # from the WAV and the stems are written as they are made (plain writes, not a memory map, whose pages
+        # would count as this process's memory), so neither is held whole; chunks overlap by a second and are
+        # cross-faded (the two linear ramps sum to one).
         overlap = rate
         chunk = _chunk_length(total, max(int(args.chunk_s * rate), 3 * overlap), overlap)
         os.makedirs(args.out_dir, exist_ok=True)
-        out = {
-            k: np.lib.format.open_memmap(os.path.join(args.out_dir, f"{k}.npy.part"), mode="w+", dtype="float32",
-                                         shape=(total, 2))
-            for k in ("vocals", "accompaniment")
-        }
+        parts = {k: os.path.join(args.out_dir, f"{k}.npy.part") for k in ("vocals", "accompaniment")}
+        out = {k: open(path, "wb") for k, path in parts.items()}  # noqa: SIM115 - closed below, each
+        for f in out.values():
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (total, 2)})
         separator = sp.Separator(multiprocess=False)
         feed = _Feed()
         separator._data_generator = feed
         start, chunks = 0, 0
+        carry: dict[str, np.ndarray] = {}  # each stem's faded-out last second, to add to the next chunk's start
         while start < total:
             end = min(total, start + chunk)
             n = end - start
@@ -122,16 +123,21 @@ def main() -> int:
                 ramp[:overlap, 0] = np.linspace(0, 1, overlap, dtype="float32")
             if end < total:
                 ramp[-overlap:, 0] = np.linspace(1, 0, overlap, dtype="float32")
-            for k in out:
-                out[k][start:end] += np.asarray(part[k][:n], dtype="float32") * ramp
+            for k, f in out.items():
+                y = np.asarray(part[k][:n], dtype="float32") * ramp
+                if start > 0:
+                    y[:overlap] += carry[k]
+                if end < total:
+                    carry[k] = y[-overlap:].copy()
+                    y = y[:-overlap]
+                f.write(np.ascontiguousarray(y, dtype="<f4").tobytes())
             if end == total:
                 break
             start = end - overlap
         feed.close()
-        for k, m in out.items():
-            m.flush()
-            del m
-            os.replace(os.path.join(args.out_dir, f"{k}.npy.part"), os.path.join(args.out_dir, f"{k}.npy"))
+        for k, f in out.items():
+            f.close()
+            os.replace(parts[k], os.path.join(args.out_dir, f"{k}.npy"))
         w.close()
     t2 = time.perf_counter()
     print(json.dumps({"rate": rate, "samples": total, "read_s": round(t1 - t0, 3),
