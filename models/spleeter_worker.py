@@ -96,7 +96,7 @@ def main() -> int:
             sp.create_estimator = create_estimator
         t1 = time.perf_counter()
         # the programme goes through in chunks: the network's activations grow with the chunk (the worker peaks
-        # at 1.9 GiB for a whole minute, 1.4 GiB for 30 s chunks, 0.95 GiB for 10 s), and Spleeter itself cuts
+        # at 1.86 GiB for a whole minute, 1.33 GiB for 30 s chunks, 0.92 GiB for 12 s), and Spleeter itself cuts
         # the spectrogram into 512-frame (11.9 s) segments, so 12 s chunks lose little context. They are read
         # from the WAV and the stems are written as they are made (plain writes, not a memory map, whose pages
         # would count as this process's memory), so neither is held whole; chunks overlap by a second and are
