@@ -15,6 +15,7 @@ model file and thread count); a forked worker loads its own.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -106,7 +107,9 @@ def _load(model_path: Path, voices_path: Path, vocab_path: Path, threads: int) -
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1
         try:
-            session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+            session = _shrinking_session_class(ort)(
+                str(model_path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
             session._model_path = str(model_path)  # kokoro-onnx's from_session reads it
             kok = Kokoro.from_session(session, str(voices_path), vocab_config=str(vocab_path))
         except Exception as e:  # onnxruntime and espeak raise their own types
@@ -114,6 +117,26 @@ def _load(model_path: Path, voices_path: Path, vocab_path: Path, threads: int) -
         record_load("kokoro", time.perf_counter() - t0)
         _CACHE[key] = kok
         return kok
+
+
+ARENA_SHRINKAGE = ("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+
+@functools.cache
+def _shrinking_session_class(ort: Any) -> Any:
+    """An onnxruntime InferenceSession whose every run gives its CPU arena back when it ends (a run option;
+    kokoro-onnx calls `sess.run(None, inputs)` and takes no options). The arena otherwise keeps what its longest
+    line needed, and more as it fragments: 1.2 GiB after 12 lines of up to 330 characters, against 0.24 GiB
+    with the shrinkage, about 5 % slower. Without it, a 10-minute balanced dub's synthesis sat 0.4 GiB above the
+    lecture's."""
+    options = ort.RunOptions()
+    options.add_run_config_entry(*ARENA_SHRINKAGE)
+
+    class ShrinkingSession(ort.InferenceSession):  # type: ignore[misc, name-defined]
+        def run(self, output_names: Any, input_feed: Any, run_options: Any = None) -> Any:
+            return super().run(output_names, input_feed, run_options or options)
+
+    return ShrinkingSession
 
 
 def _world_pitch(audio: np.ndarray, pitch: float, pitch_range: float) -> np.ndarray:

@@ -66,6 +66,30 @@ def kokoro() -> KokoroTTS:
     return tts
 
 
+def test_kokoro_runs_give_their_arena_back(kokoro: KokoroTTS, tmp_path: Path) -> None:
+    """Every run of Kokoro's session carries onnxruntime's arena shrinkage (the arena would otherwise keep what
+    the longest line needed, and more)."""
+    import onnxruntime as ort
+
+    from models.kokoro import ARENA_SHRINKAGE
+
+    session = kokoro._kokoro().sess
+    seen: list[object] = []
+    original = ort.InferenceSession.run
+
+    def spy(self: object, output_names: object, input_feed: object, run_options: object = None) -> object:
+        seen.append(run_options)
+        return original(self, output_names, input_feed, run_options)  # type: ignore[arg-type]
+
+    ort.InferenceSession.run = spy  # type: ignore[method-assign]
+    try:
+        kokoro.synthesize("Hola.", kokoro.voice_for("es"), tmp_path / "a.wav")
+    finally:
+        ort.InferenceSession.run = original  # type: ignore[method-assign]
+    assert isinstance(session, ort.InferenceSession) and seen
+    assert all(o.get_run_config_entry(ARENA_SHRINKAGE[0]) == ARENA_SHRINKAGE[1] for o in seen)  # type: ignore[attr-defined]
+
+
 def _frames(path: Path) -> tuple[int, int]:
     with wave.open(str(path)) as w:
         assert w.getnchannels() == 1 and w.getsampwidth() == 2
